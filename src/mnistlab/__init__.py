@@ -1,0 +1,34 @@
+"""mnistlab: understand MNIST-like image classification datasets.
+
+>>> import mnistlab
+>>> ds = mnistlab.load("digits")          # or "mnist", "fashion-mnist", "kmnist", a path
+>>> ds.train.images.shape, ds.train.labels[:5].tolist()
+((1347, 8, 8), [0, 1, 2, 3, 4])
+"""
+
+from mnistlab.data import DATASETS, SAVE_FORMATS, Dataset, DatasetSpec, Split, load, save
+from mnistlab.errors import (
+    DatasetNotFoundError,
+    FormatError,
+    IntegrityError,
+    MnistlabError,
+    UnknownDatasetError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DATASETS",
+    "SAVE_FORMATS",
+    "Dataset",
+    "DatasetNotFoundError",
+    "DatasetSpec",
+    "FormatError",
+    "IntegrityError",
+    "MnistlabError",
+    "Split",
+    "UnknownDatasetError",
+    "__version__",
+    "load",
+    "save",
+]

@@ -1,0 +1,542 @@
+"""Readers and writers for the file formats MNIST-like data comes in.
+
+IDX (gzipped or not), CSV (``mnist_train.csv`` layout without header, and the Kaggle layout with a
+``label,pixel0,...`` header), Keras-style NPZ, a folder of PNG files with one sub-folder per class,
+and the classic ``mnist.pkl.gz`` pickle (only after its sha256 was verified, and even then through
+an unpickler that can build nothing but numpy arrays).
+
+Readers check structure *before* allocating: an IDX header claiming a billion images in a 1 KB file
+is rejected from the header and the file size alone.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import mmap
+import os
+import pickle
+import re
+import struct
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from mnistlab.errors import FormatError, IntegrityError
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+#: IDX type codes (third byte of the magic number) and the big-endian dtype each one means.
+IDX_DTYPES: dict[int, np.dtype] = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_IDX_CODES = {dt.newbyteorder("=") if dt.itemsize > 1 else dt: code for code, dt in IDX_DTYPES.items()}
+
+# Deflate cannot compress better than about 1032:1, so a gzip file of n bytes cannot hold more
+# than this many times n bytes of content: a header claiming more is lying.
+_MAX_DEFLATE_RATIO = 1100
+_CHUNK = 1 << 22
+
+
+def sha256_hex(data: bytes | bytearray | memoryview) -> str:
+    """Return the hex sha256 of an in-memory buffer."""
+    return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# IDX
+# --------------------------------------------------------------------------------------------
+
+
+def _idx_header(head: bytes, source: str) -> tuple[np.dtype, tuple[int, ...], int]:
+    """Parse the magic number and dimensions; return dtype, shape and header length."""
+    if len(head) < 4:
+        raise FormatError(f"{source}: {len(head)} bytes is too short for an IDX magic number.")
+    zero, code, ndim = head[:2], head[2], head[3]
+    if zero != b"\x00\x00":
+        raise FormatError(
+            f"{source}: not an IDX file (magic number {head[:4].hex()}; expected 0000 followed by "
+            "a type code and the number of dimensions, e.g. 00000803 for MNIST images)."
+        )
+    if code not in IDX_DTYPES:
+        known = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
+        raise FormatError(f"{source}: unknown IDX type code 0x{code:02X} (known: {known}).")
+    if ndim == 0:
+        raise FormatError(f"{source}: IDX header declares 0 dimensions.")
+    header_len = 4 + 4 * ndim
+    if len(head) < header_len:
+        raise FormatError(
+            f"{source}: truncated IDX header: {ndim} dimensions need {header_len} bytes, "
+            f"the file has {len(head)}."
+        )
+    shape = struct.unpack(f">{ndim}I", head[4:header_len])
+    return IDX_DTYPES[code], tuple(int(d) for d in shape), header_len
+
+
+def _payload_size(dtype: np.dtype, shape: tuple[int, ...]) -> int:
+    return int(np.prod(shape, dtype=object)) * dtype.itemsize
+
+
+def parse_idx(content: bytes | bytearray | memoryview, *, source: str = "IDX data") -> np.ndarray:
+    """Parse the bytes of an (uncompressed) IDX file into an array of native byte order.
+
+    The header's dimensions must account for the byte length exactly; the returned array is a
+    view on ``content`` when the type is one byte wide.
+    """
+    view = memoryview(content)
+    dtype, shape, header_len = _idx_header(bytes(view[: 4 + 4 * 255]), source)
+    expected = header_len + _payload_size(dtype, shape)
+    if expected != len(view):
+        what = "truncated" if len(view) < expected else "longer than its header says"
+        raise FormatError(
+            f"{source}: {what}: the header declares shape {shape} ({expected:,} bytes with the "
+            f"header), the data has {len(view):,} bytes."
+        )
+    array = np.frombuffer(view, dtype=dtype, offset=header_len).reshape(shape)
+    if dtype.itemsize > 1:
+        array = array.astype(dtype.newbyteorder("="))
+    return array
+
+
+def read_idx_content(path: str | os.PathLike) -> bytearray | mmap.mmap:
+    """Return the decompressed bytes of an IDX file (gzipped or not), checked against its header.
+
+    Nothing larger than what the file can really hold is ever allocated: the header is read and
+    checked against the file size (or, for gzip, against the most deflate could have packed into
+    it) before the payload is read; gzip payloads are then read in bounded chunks, uncompressed
+    files are memory-mapped copy-on-write.
+    """
+    path = Path(path)
+    source = str(path)
+    compressed_size = path.stat().st_size
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == GZIP_MAGIC
+    try:
+        with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as f:
+            head = f.read(4)
+            if len(head) == 4 and head[:2] == b"\x00\x00":
+                head += f.read(4 * head[3])
+            dtype, shape, header_len = _idx_header(head, source)
+            expected = header_len + _payload_size(dtype, shape)
+            limit = compressed_size * _MAX_DEFLATE_RATIO if gzipped else compressed_size
+            if expected > limit:
+                raise FormatError(
+                    f"{source}: the header declares shape {shape} ({expected:,} bytes), more than "
+                    f"a {compressed_size:,}-byte {'gzip ' if gzipped else ''}file can hold."
+                )
+            if not gzipped and expected == compressed_size:
+                # A private copy-on-write mapping: no read copy, and arrays made from it are
+                # writable without ever changing the file.
+                return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+            buffer = bytearray(head)
+            # Read one byte past the declared end so trailing garbage is detected too.
+            while len(buffer) < expected + 1:
+                chunk = f.read(min(_CHUNK, expected + 1 - len(buffer)))
+                if not chunk:
+                    break
+                buffer += chunk
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise FormatError(f"{source}: corrupt or truncated gzip data ({exc}).") from exc
+    if len(buffer) != expected:
+        what = "truncated" if len(buffer) < expected else "longer than its header says"
+        raise FormatError(
+            f"{source}: {what}: the header declares shape {shape} ({expected:,} bytes with the "
+            f"header), the {'decompressed ' if gzipped else ''}file has "
+            f"{'more' if len(buffer) > expected else f'{len(buffer):,}'} bytes."
+        )
+    return buffer
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (``.gz`` or not, any rank and type) into a numpy array.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from mnistlab.data.formats import read_idx, write_idx
+    >>> p = os.path.join(tempfile.mkdtemp(), "x-idx3-ubyte.gz")
+    >>> write_idx(p, np.arange(8, dtype=np.uint8).reshape(2, 2, 2))
+    >>> read_idx(p).shape
+    (2, 2, 2)
+    """
+    return parse_idx(read_idx_content(path), source=str(path))
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Serialise an array to the bytes of an uncompressed IDX file."""
+    array = np.asarray(array)
+    native = array.dtype.newbyteorder("=") if array.dtype.itemsize > 1 else array.dtype
+    if native not in _IDX_CODES:
+        raise FormatError(f"IDX cannot store dtype {array.dtype}; use uint8, int8/16/32 or float32/64.")
+    if array.ndim == 0 or array.ndim > 255:
+        raise FormatError(f"IDX stores 1 to 255 dimensions, got {array.ndim}.")
+    header = bytes([0, 0, _IDX_CODES[native], array.ndim]) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
+    big = array.astype(array.dtype.newbyteorder(">"), copy=False)
+    return header + np.ascontiguousarray(big).tobytes()
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool | None = None) -> None:
+    """Write an array as an IDX file, gzipped when ``compress`` (default: the name ends in .gz)."""
+    path = Path(path)
+    if compress is None:
+        compress = path.suffix == ".gz"
+    data = idx_bytes(array)
+    if compress:
+        # mtime=0 keeps the output reproducible: same array, same bytes.
+        data = gzip.compress(data, compresslevel=6, mtime=0)
+    atomic_write_bytes(path, data)
+
+
+# --------------------------------------------------------------------------------------------
+# Validation of image and label arrays, shared by every reader
+# --------------------------------------------------------------------------------------------
+
+
+def as_uint8_images(values: np.ndarray, *, source: str, name: str = "images") -> np.ndarray:
+    """Return ``values`` as uint8, or raise if any value is NaN, fractional or outside 0..255."""
+    values = np.asarray(values)
+    if values.dtype == np.uint8:
+        return values
+    if values.dtype.kind == "f":
+        if np.isnan(values).any():
+            raise FormatError(f"{source}: {name} contain NaN values.")
+        if (values != np.round(values)).any():
+            raise FormatError(
+                f"{source}: {name} must be integers in 0..255, found fractional values "
+                f"(min {values.min():g}, max {values.max():g}); scale 0..1 images by 255 first."
+            )
+    elif values.dtype.kind not in "iub":
+        raise FormatError(f"{source}: {name} must be numeric, got dtype {values.dtype}.")
+    if values.size and (values.min() < 0 or values.max() > 255):
+        raise FormatError(
+            f"{source}: {name} must lie in 0..255, found values from {values.min()} to "
+            f"{values.max()}."
+        )
+    return values.astype(np.uint8)
+
+
+def as_labels(values: np.ndarray, *, source: str) -> np.ndarray:
+    """Return labels as int64, or raise if they are not non-negative integers."""
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise FormatError(f"{source}: labels must be one-dimensional, got shape {values.shape}.")
+    if values.dtype.kind == "f":
+        if np.isnan(values).any() or (values != np.round(values)).any():
+            raise FormatError(f"{source}: labels must be whole numbers, found NaN or fractions.")
+    elif values.dtype.kind not in "iub":
+        raise FormatError(f"{source}: labels must be integers, got dtype {values.dtype}.")
+    if values.size and values.min() < 0:
+        raise FormatError(f"{source}: labels must be >= 0, found {values.min()}.")
+    return values.astype(np.int64)
+
+
+def square_shape(n_pixels: int, *, source: str) -> tuple[int, int]:
+    """The (side, side) shape of a flattened square image of ``n_pixels`` pixels."""
+    side = int(round(n_pixels**0.5))
+    if side * side != n_pixels or n_pixels == 0:
+        raise FormatError(
+            f"{source}: {n_pixels} pixel columns do not form a square image; pass image_shape."
+        )
+    return side, side
+
+
+# --------------------------------------------------------------------------------------------
+# CSV
+# --------------------------------------------------------------------------------------------
+
+
+def read_csv(
+    path: str | os.PathLike, *, image_shape: tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read images and labels from a CSV file with the label in the first column.
+
+    Two layouts are recognised from the first line: no header (``mnist_train.csv``: each row is
+    ``label,p0,...,p783``), or a header whose first column is ``label`` (Kaggle:
+    ``label,pixel0,...``). Returns ``(images, labels)`` as uint8 (n, h, w) and int64 (n,).
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    path = Path(path)
+    source = str(path)
+    with open(path, "rb") as f:
+        first = f.readline().decode("utf-8", errors="replace").strip().lstrip("\ufeff")
+    if not first:
+        raise FormatError(f"{source}: empty CSV file.")
+    fields = [x.strip().strip('"') for x in first.split(",")]
+    has_header = not re.fullmatch(r"[+-]?\d+(\.\d*)?", fields[0])
+    if has_header and fields[0].lower() != "label":
+        raise FormatError(
+            f"{source}: the header's first column is {fields[0]!r}, expected 'label' "
+            "(a CSV without labels, such as Kaggle's test.csv, cannot form a dataset)."
+        )
+    if len(fields) < 2:
+        raise FormatError(f"{source}: a row needs a label and at least one pixel column.")
+    names = ["label"] + [f"pixel{i}" for i in range(len(fields) - 1)]
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if has_header else 0),
+            # int16 holds any valid value and is small; anything else fails conversion here.
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.int16()), strings_can_be_null=False
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise FormatError(
+            f"{source}: not a rectangular CSV of integers ({len(names)} columns expected): {exc}"
+        ) from exc
+    if any(col.null_count for col in table.columns):
+        bad = next(n for n, col in zip(names, table.columns, strict=True) if col.null_count)
+        raise FormatError(f"{source}: column {bad!r} has empty or missing values.")
+    labels = as_labels(table.column(0).to_numpy(), source=source)
+    pixels = np.stack([c.to_numpy() for c in table.columns[1:]], axis=1)
+    pixels = as_uint8_images(pixels, source=source, name="pixel values")
+    shape = image_shape or square_shape(pixels.shape[1], source=source)
+    if shape[0] * shape[1] != pixels.shape[1]:
+        raise FormatError(f"{source}: image_shape {shape} does not fit {pixels.shape[1]} pixels.")
+    return pixels.reshape(-1, *shape), labels
+
+
+def write_csv(
+    path: str | os.PathLike, images: np.ndarray, labels: np.ndarray, *, layout: str = "plain"
+) -> None:
+    """Write images and labels as CSV: ``layout="plain"`` (no header) or ``"kaggle"`` (header)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if layout not in ("plain", "kaggle"):
+        raise ValueError(f"layout must be 'plain' or 'kaggle', got {layout!r}.")
+    flat = np.asarray(images).reshape(len(images), -1)
+    names = ["label"] + [f"pixel{i}" for i in range(flat.shape[1])]
+    columns = [pa.array(np.asarray(labels))] + [pa.array(flat[:, i]) for i in range(flat.shape[1])]
+    table = pa.Table.from_arrays(columns, names=names)
+    sink = io.BytesIO()
+    pacsv.write_csv(
+        table, sink, write_options=pacsv.WriteOptions(include_header=layout == "kaggle")
+    )
+    atomic_write_bytes(Path(path), sink.getvalue())
+
+
+# --------------------------------------------------------------------------------------------
+# NPZ (Keras layout)
+# --------------------------------------------------------------------------------------------
+
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read a Keras-style ``mnist.npz`` (``x_train, y_train`` and optionally ``x_test, y_test``).
+
+    Object arrays are refused (``allow_pickle=False``): an NPZ never executes code.
+    """
+    source = str(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files if k in NPZ_KEYS}
+            missing = [k for k in ("x_train", "y_train") if k not in npz.files]
+            files = list(npz.files)
+    except ValueError as exc:  # object arrays with allow_pickle=False, or a broken member
+        raise FormatError(f"{source}: unreadable NPZ member ({exc}).") from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise FormatError(f"{source}: not a readable NPZ file ({exc}).") from exc
+    if missing:
+        raise FormatError(
+            f"{source}: NPZ lacks {', '.join(missing)} (found: {', '.join(files) or 'nothing'}); "
+            f"expected the Keras layout {', '.join(NPZ_KEYS)}."
+        )
+    if ("x_test" in arrays) != ("y_test" in arrays):
+        raise FormatError(f"{source}: NPZ has only one of x_test and y_test.")
+    return arrays
+
+
+def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """Write arrays in the Keras NPZ layout (compressed)."""
+    sink = io.BytesIO()
+    np.savez_compressed(sink, **arrays)
+    atomic_write_bytes(Path(path), sink.getvalue())
+
+
+# --------------------------------------------------------------------------------------------
+# A folder of images, one sub-folder per class
+# --------------------------------------------------------------------------------------------
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff"}
+
+
+def _natural_key(name: str) -> tuple:
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name))
+
+
+def class_folders(root: Path) -> list[Path]:
+    """Sub-folders of ``root`` that contain at least one image, in natural order (2 before 10)."""
+    folders = [
+        d
+        for d in root.iterdir()
+        if d.is_dir() and any(f.suffix.lower() in IMAGE_SUFFIXES for f in d.iterdir())
+    ]
+    return sorted(folders, key=lambda d: _natural_key(d.name))
+
+
+def read_image_file(path: str | os.PathLike) -> np.ndarray:
+    """Read one image file as a 2-D uint8 grayscale array (colour is converted to luminance)."""
+    from skimage import color, io as skio
+
+    try:
+        image = np.asarray(skio.imread(path))
+    except Exception as exc:  # imageio raises many unrelated types for unreadable files
+        raise FormatError(f"{path}: not a readable image ({exc}).") from exc
+    if image.ndim == 3:
+        if image.shape[2] == 4:
+            image = color.rgba2rgb(image)
+        image = color.rgb2gray(image[..., :3]) if image.shape[2] >= 3 else image[..., 0]
+    if image.dtype != np.uint8:
+        scale = 255.0 if image.dtype.kind == "f" and image.max() <= 1.0 else 1.0
+        image = np.clip(np.round(image * scale), 0, 255).astype(np.uint8)
+    return image
+
+
+def read_image_folder(
+    root: str | os.PathLike, classes: Iterable[str] | None = None
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Read ``root/<class>/*.png`` into (images, labels, classes); every image the same size.
+
+    The class order is ``classes`` if given, else the lines of ``root/classes.txt`` if present
+    (written by :func:`write_image_folder`, it keeps class order and names such as
+    "T-shirt/top" that cannot be folder names), else the folder names in natural order.
+    """
+    root = Path(root)
+    folders = class_folders(root)
+    if not folders:
+        raise FormatError(f"{root}: no sub-folders with images (expected root/<class>/*.png).")
+    listing = root / "classes.txt"
+    if classes is None and listing.is_file():
+        classes = [line for line in listing.read_text(encoding="utf-8").splitlines() if line]
+    names = tuple(classes) if classes is not None else tuple(d.name for d in folders)
+    index = {safe_filename(n): i for i, n in enumerate(names)} | {n: i for i, n in enumerate(names)}
+    unknown = [d.name for d in folders if d.name not in index]
+    if unknown:
+        raise FormatError(f"{root}: class folders {unknown} are not among the classes {names}.")
+    images, labels, shape, first = [], [], None, None
+    for folder in folders:
+        files = sorted(
+            (f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES),
+            key=lambda f: _natural_key(f.name),
+        )
+        for f in files:
+            image = read_image_file(f)
+            if shape is None:
+                shape, first = image.shape, f
+            elif image.shape != shape:
+                raise FormatError(
+                    f"{f}: image of shape {image.shape}, but {first} has shape {shape}; "
+                    "all images of a dataset must have the same size."
+                )
+            images.append(image)
+            labels.append(index[folder.name])
+    return np.stack(images), np.asarray(labels, dtype=np.int64), names
+
+
+def write_image_folder(
+    root: str | os.PathLike, images: np.ndarray, labels: np.ndarray, classes: Iterable[str]
+) -> None:
+    """Write ``root/<class>/<index>.png`` (one grayscale PNG per image) and ``root/classes.txt``."""
+    from skimage import io as skio
+
+    root = Path(root)
+    classes = tuple(classes)
+    for k, name in enumerate(classes):
+        folder = root / safe_filename(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in np.flatnonzero(labels == k):
+            skio.imsave(folder / f"{i}.png", images[i], check_contrast=False)
+    atomic_write_bytes(root / "classes.txt", ("\n".join(classes) + "\n").encode())
+
+
+def safe_filename(name: str) -> str:
+    """A class name usable as a folder name ('T-shirt/top' -> 'T-shirt_top')."""
+    return re.sub(r"[^\w.+-]+", "_", name).strip("_") or "_"
+
+
+# --------------------------------------------------------------------------------------------
+# The classic mnist.pkl.gz, behind a pinned hash
+# --------------------------------------------------------------------------------------------
+
+
+class _NumpyArraysOnly(pickle.Unpickler):
+    """An unpickler that can build numpy arrays and dtypes, and nothing else."""
+
+    _allowed = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self._allowed:
+            raise IntegrityError(f"pickle refers to {module}.{name}, which is not allowed.")
+        if name == "_reconstruct":
+            return np.ndarray.__reduce__(np.zeros(1))[0]
+        return getattr(np, name)
+
+
+def read_verified_pickle(path: str | os.PathLike, sha256: str):
+    """Unpickle a (gzipped) pickle of numpy arrays, only if its bytes match ``sha256``.
+
+    The hash is checked on the file exactly as stored, before a single byte is unpickled; the
+    unpickler can then only rebuild numpy arrays (defence in depth).
+    """
+    raw = Path(path).read_bytes()
+    actual = sha256_hex(raw)
+    if actual != sha256:
+        raise IntegrityError(
+            f"{path}: sha256 {actual} does not match the pinned {sha256}; refusing to unpickle it."
+        )
+    content = gzip.decompress(raw) if raw[:2] == GZIP_MAGIC else raw
+    return _NumpyArraysOnly(io.BytesIO(content), encoding="latin1").load()
+
+
+# --------------------------------------------------------------------------------------------
+# Atomic writes
+# --------------------------------------------------------------------------------------------
+
+
+def atomic_write_bytes(path: Path, data: bytes | bytearray | memoryview) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
+
+    The bytes go to a temporary file in the same directory, are flushed to disk, and replace the
+    target in one rename; an interruption leaves at most a stray ``.tmp`` file, never a partial
+    target.
+    """
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,74 @@
+"""Progress display on stderr with rich: download bars for pooch and status spinners."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+console = Console(stderr=True)
+
+
+def want_progress(progress: bool | None) -> bool:
+    """Resolve ``progress=None`` to "only when stderr is a terminal"."""
+    return sys.stderr.isatty() if progress is None else progress
+
+
+class DownloadBar:
+    """A rich download bar with the interface pooch expects of a progress bar object.
+
+    pooch's ``HTTPDownloader(progressbar=obj)`` sets ``obj.total`` and calls ``update(n)``,
+    ``reset()`` and ``close()``; this adapter forwards those calls to a rich Progress.
+    """
+
+    def __init__(self, description: str) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self._task = self._progress.add_task(description, total=None)
+        self._progress.start()
+        self._total: int | None = None
+
+    @property
+    def total(self) -> int | None:
+        return self._total
+
+    @total.setter
+    def total(self, value: int | None) -> None:
+        self._total = value
+        self._progress.update(self._task, total=value)
+
+    def update(self, n: int) -> None:
+        self._progress.advance(self._task, n)
+
+    def reset(self) -> None:
+        self._progress.reset(self._task, total=self._total)
+
+    def close(self) -> None:
+        self._progress.stop()
+
+
+@contextlib.contextmanager
+def status(message: str, enabled: bool | None = None) -> Iterator[None]:
+    """Show a spinner with ``message`` on stderr while the block runs (if enabled)."""
+    if want_progress(enabled):
+        with console.status(message):
+            yield
+    else:
+        yield
