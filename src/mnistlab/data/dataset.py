@@ -167,7 +167,8 @@ class Dataset:
     ) -> Dataset:
         """Build a Dataset from ``(images, labels)`` pairs; classes default to "0", "1", ..."""
         if classes is None:
-            top = max(int(np.max(y, initial=-1)) for y in [train[1]] + ([test[1]] if test else []))
+            ys = [train[1]] + ([test[1]] if test is not None else [])
+            top = max(int(np.asarray(y, dtype=np.int64).max(initial=-1)) for y in ys)
             classes = tuple(str(k) for k in range(top + 1))
         classes = tuple(classes)
         return cls(

@@ -19,6 +19,7 @@ import os
 import pickle
 import re
 import struct
+import zipfile
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -95,11 +96,7 @@ def parse_idx(content: bytes | bytearray | memoryview, *, source: str = "IDX dat
     dtype, shape, header_len = _idx_header(bytes(view[: 4 + 4 * 255]), source)
     expected = header_len + _payload_size(dtype, shape)
     if expected != len(view):
-        what = "truncated" if len(view) < expected else "longer than its header says"
-        raise FormatError(
-            f"{source}: {what}: the header declares shape {shape} ({expected:,} bytes with the "
-            f"header), the data has {len(view):,} bytes."
-        )
+        raise _length_error(source, shape, expected, len(view), "data")
     array = np.frombuffer(view, dtype=dtype, offset=header_len).reshape(shape)
     if dtype.itemsize > 1:
         array = array.astype(dtype.newbyteorder("="))
@@ -126,16 +123,17 @@ def read_idx_content(path: str | os.PathLike) -> bytearray | mmap.mmap:
                 head += f.read(4 * head[3])
             dtype, shape, header_len = _idx_header(head, source)
             expected = header_len + _payload_size(dtype, shape)
-            limit = compressed_size * _MAX_DEFLATE_RATIO if gzipped else compressed_size
-            if expected > limit:
-                raise FormatError(
-                    f"{source}: the header declares shape {shape} ({expected:,} bytes), more than "
-                    f"a {compressed_size:,}-byte {'gzip ' if gzipped else ''}file can hold."
-                )
-            if not gzipped and expected == compressed_size:
+            if not gzipped:
+                if expected != compressed_size:
+                    raise _length_error(source, shape, expected, compressed_size, "file")
                 # A private copy-on-write mapping: no read copy, and arrays made from it are
                 # writable without ever changing the file.
                 return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+            if expected > compressed_size * _MAX_DEFLATE_RATIO:
+                raise FormatError(
+                    f"{source}: the header declares shape {shape} ({expected:,} bytes), more than "
+                    f"a {compressed_size:,}-byte gzip file can hold."
+                )
             buffer = bytearray(head)
             # Read one byte past the declared end so trailing garbage is detected too.
             while len(buffer) < expected + 1:
@@ -146,13 +144,17 @@ def read_idx_content(path: str | os.PathLike) -> bytearray | mmap.mmap:
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise FormatError(f"{source}: corrupt or truncated gzip data ({exc}).") from exc
     if len(buffer) != expected:
-        what = "truncated" if len(buffer) < expected else "longer than its header says"
-        raise FormatError(
-            f"{source}: {what}: the header declares shape {shape} ({expected:,} bytes with the "
-            f"header), the {'decompressed ' if gzipped else ''}file has "
-            f"{'more' if len(buffer) > expected else f'{len(buffer):,}'} bytes."
-        )
+        raise _length_error(source, shape, expected, len(buffer), "decompressed file")
     return buffer
+
+
+def _length_error(source: str, shape: tuple, expected: int, actual: int, what: str) -> FormatError:
+    problem = "truncated" if actual < expected else "longer than its header says"
+    found = f"{actual:,}" if actual < expected else "more"
+    return FormatError(
+        f"{source}: {problem}: the header declares shape {shape} ({expected:,} bytes with the "
+        f"header), the {what} has {found} bytes."
+    )
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -323,7 +325,11 @@ def write_csv(
     table = pa.Table.from_arrays(columns, names=names)
     sink = io.BytesIO()
     pacsv.write_csv(
-        table, sink, write_options=pacsv.WriteOptions(include_header=layout == "kaggle")
+        table,
+        sink,
+        write_options=pacsv.WriteOptions(
+            include_header=layout == "kaggle", quoting_header="none", quoting_style="none"
+        ),
     )
     atomic_write_bytes(Path(path), sink.getvalue())
 
@@ -348,7 +354,7 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
             files = list(npz.files)
     except ValueError as exc:  # object arrays with allow_pickle=False, or a broken member
         raise FormatError(f"{source}: unreadable NPZ member ({exc}).") from exc
-    except (OSError, EOFError, zlib.error) as exc:
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
         raise FormatError(f"{source}: not a readable NPZ file ({exc}).") from exc
     if missing:
         raise FormatError(
