@@ -72,7 +72,7 @@ def mirror() -> Iterator[LocalMirror]:
     state = LocalMirror(base="")
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's naming
+        def do_GET(self):
             state.hits.append(self.path)
             route = state.routes.get(self.path)
             if route is None or route.mode == "404":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import pickle
@@ -150,10 +151,8 @@ def test_fuzz_idx_headers(tmp_path_factory, prefix, dims):
     data = b"\x00\x00" + prefix[2:] + b"".join(struct.pack(">I", d) for d in dims) + bytes(64)
     path = tmp_path_factory.mktemp("hdr") / "h"
     path.write_bytes(data)
-    try:
+    with contextlib.suppress(FormatError):
         formats.read_idx(path)
-    except FormatError:
-        pass
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,7 +270,7 @@ def test_image_folder_converts_colour_to_gray(tmp_path):
     rgb = np.zeros((4, 4, 3), np.uint8)
     rgb[..., :] = 200
     skio.imsave(tmp_path / "cat" / "a.png", rgb, check_contrast=False)
-    x, y, classes = formats.read_image_folder(tmp_path)
+    x, _y, classes = formats.read_image_folder(tmp_path)
     assert x.dtype == np.uint8 and x.shape == (1, 4, 4)
     assert int(x[0, 0, 0]) == 200
     assert classes == ("cat",)
@@ -334,7 +333,7 @@ def test_verified_pickle_of_arrays_loads(tmp_path):
     data = ((np.arange(6, dtype=np.float32).reshape(2, 3) / 256, np.array([1, 2])),)
     path = tmp_path / "ok.pkl.gz"
     path.write_bytes(gzip.compress(pickle.dumps(data, protocol=4)))
-    (x, y), = formats.read_verified_pickle(path, formats.sha256_hex(path.read_bytes()))
+    ((x, _y),) = formats.read_verified_pickle(path, formats.sha256_hex(path.read_bytes()))
     np.testing.assert_array_equal(x, data[0][0])
 
 

@@ -17,8 +17,15 @@ def test_names_and_aliases():
     assert set(DATASETS) == {"mnist", "fashion-mnist", "kmnist", "digits"}
 
 
-@pytest.mark.parametrize(("typo", "suggestion"), [("mnsit", "mnist"), ("fashion-mnst", "fashion-mnist"),
-                                                  ("kmnst", "kmnist"), ("digit", "digits")])
+@pytest.mark.parametrize(
+    ("typo", "suggestion"),
+    [
+        ("mnsit", "mnist"),
+        ("fashion-mnst", "fashion-mnist"),
+        ("kmnst", "kmnist"),
+        ("digit", "digits"),
+    ],
+)
 def test_unknown_names_suggest_the_closest(typo, suggestion):
     with pytest.raises(UnknownDatasetError, match=f"Did you mean '{suggestion}'"):
         get_spec(typo)

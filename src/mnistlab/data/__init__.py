@@ -4,4 +4,13 @@ from mnistlab.data.dataset import Dataset, Split
 from mnistlab.data.loading import SAVE_FORMATS, load, save
 from mnistlab.data.registry import DATASETS, DatasetSpec, get_spec
 
-__all__ = ["DATASETS", "SAVE_FORMATS", "Dataset", "DatasetSpec", "Split", "get_spec", "load", "save"]
+__all__ = [
+    "DATASETS",
+    "SAVE_FORMATS",
+    "Dataset",
+    "DatasetSpec",
+    "Split",
+    "get_spec",
+    "load",
+    "save",
+]

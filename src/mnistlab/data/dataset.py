@@ -61,9 +61,7 @@ class Split:
             raise FormatError(
                 f"{source}: label {labels.max()} has no class name ({len(classes)} classes)."
             )
-        indices = (
-            np.arange(len(images)) if self.indices is None else np.asarray(self.indices, np.int64)
-        )
+        indices = np.arange(len(images)) if self.indices is None else np.asarray(self.indices, np.int64)
         object.__setattr__(self, "images", images)
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "classes", classes)

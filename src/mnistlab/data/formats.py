@@ -117,7 +117,7 @@ def read_idx_content(path: str | os.PathLike) -> bytearray | mmap.mmap:
     with open(path, "rb") as raw:
         gzipped = raw.read(2) == GZIP_MAGIC
     try:
-        with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as f:
+        with gzip.open(path, "rb") if gzipped else open(path, "rb") as f:
             head = f.read(4)
             if len(head) == 4 and head[:2] == b"\x00\x00":
                 head += f.read(4 * head[3])
@@ -180,9 +180,7 @@ def idx_bytes(array: np.ndarray) -> bytes:
         raise FormatError(f"IDX cannot store dtype {array.dtype}; use uint8, int8/16/32 or float32/64.")
     if array.ndim == 0 or array.ndim > 255:
         raise FormatError(f"IDX stores 1 to 255 dimensions, got {array.ndim}.")
-    header = bytes([0, 0, _IDX_CODES[native], array.ndim]) + struct.pack(
-        f">{array.ndim}I", *array.shape
-    )
+    header = bytes([0, 0, _IDX_CODES[native], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
     big = array.astype(array.dtype.newbyteorder(">"), copy=False)
     return header + np.ascontiguousarray(big).tobytes()
 
@@ -221,8 +219,7 @@ def as_uint8_images(values: np.ndarray, *, source: str, name: str = "images") ->
         raise FormatError(f"{source}: {name} must be numeric, got dtype {values.dtype}.")
     if values.size and (values.min() < 0 or values.max() > 255):
         raise FormatError(
-            f"{source}: {name} must lie in 0..255, found values from {values.min()} to "
-            f"{values.max()}."
+            f"{source}: {name} must lie in 0..255, found values from {values.min()} to {values.max()}."
         )
     return values.astype(np.uint8)
 
@@ -244,7 +241,7 @@ def as_labels(values: np.ndarray, *, source: str) -> np.ndarray:
 
 def square_shape(n_pixels: int, *, source: str) -> tuple[int, int]:
     """The (side, side) shape of a flattened square image of ``n_pixels`` pixels."""
-    side = int(round(n_pixels**0.5))
+    side = round(n_pixels**0.5)
     if side * side != n_pixels or n_pixels == 0:
         raise FormatError(
             f"{source}: {n_pixels} pixel columns do not form a square image; pass image_shape."
@@ -396,11 +393,12 @@ def class_folders(root: Path) -> list[Path]:
 
 def read_image_file(path: str | os.PathLike) -> np.ndarray:
     """Read one image file as a 2-D uint8 grayscale array (colour is converted to luminance)."""
-    from skimage import color, io as skio
+    import imageio.v3 as iio
+    from skimage import color
 
     try:
-        image = np.asarray(skio.imread(path))
-    except Exception as exc:  # imageio raises many unrelated types for unreadable files
+        image = np.asarray(iio.imread(path, plugin="pillow"))
+    except Exception as exc:  # Pillow raises many unrelated types for unreadable files
         raise FormatError(f"{path}: not a readable image ({exc}).") from exc
     if image.ndim == 3:
         if image.shape[2] == 4:
@@ -457,7 +455,7 @@ def write_image_folder(
     root: str | os.PathLike, images: np.ndarray, labels: np.ndarray, classes: Iterable[str]
 ) -> None:
     """Write ``root/<class>/<index>.png`` (one grayscale PNG per image) and ``root/classes.txt``."""
-    from skimage import io as skio
+    import imageio.v3 as iio
 
     root = Path(root)
     classes = tuple(classes)
@@ -465,7 +463,7 @@ def write_image_folder(
         folder = root / safe_filename(name)
         folder.mkdir(parents=True, exist_ok=True)
         for i in np.flatnonzero(labels == k):
-            skio.imsave(folder / f"{i}.png", images[i], check_contrast=False)
+            iio.imwrite(folder / f"{i}.png", images[i], plugin="pillow")
     atomic_write_bytes(root / "classes.txt", ("\n".join(classes) + "\n").encode())
 
 
@@ -482,12 +480,14 @@ def safe_filename(name: str) -> str:
 class _NumpyArraysOnly(pickle.Unpickler):
     """An unpickler that can build numpy arrays and dtypes, and nothing else."""
 
-    _allowed = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-    }
+    _allowed = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+        }
+    )
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self._allowed:

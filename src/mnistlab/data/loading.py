@@ -171,7 +171,10 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
     if to == "npz":
         arrays = {"x_train": dataset.train.images, "y_train": dataset.train.labels.astype(np.uint8)}
         if dataset.test is not None:
-            arrays |= {"x_test": dataset.test.images, "y_test": dataset.test.labels.astype(np.uint8)}
+            arrays |= {
+                "x_test": dataset.test.images,
+                "y_test": dataset.test.labels.astype(np.uint8),
+            }
         written.append(folder / f"{dataset.name}.npz")
         formats.write_npz(written[-1], arrays)
         return written
@@ -189,7 +192,6 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
             layout = "plain" if to == "csv" else "kaggle"
             formats.write_csv(written[-1], split.images, split.labels, layout=layout)
         else:
-            formats.write_image_folder(folder / split_name, split.images, split.labels,
-                                       dataset.classes)
+            formats.write_image_folder(folder / split_name, split.images, split.labels, dataset.classes)
             written.append(folder / split_name)
     return written

