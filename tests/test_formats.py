@@ -195,8 +195,8 @@ def test_csv_non_square_needs_a_shape(tmp_path):
     [
         ("", "empty"),
         ("1,0,0,0,0\n2,0,0\n", "rectangular"),
-        ("1,0,0,0,0\n2,0,x,0,0\n", "rectangular"),
-        ("1,0,0,0,0.5\n", "rectangular"),
+        ("1,0,0,0,0\n2,0,x,0,0\n", "whole number"),
+        ("1,0,0,0,0.5\n", "whole number"),
         ("1,0,0,0,256\n", r"0\.\.255"),
         ("1,0,-1,0,0\n", r"0\.\.255"),
         ("-1,0,0,0,0\n", ">= 0"),
