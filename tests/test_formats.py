@@ -299,34 +299,35 @@ def test_unreadable_image_is_a_format_error(tmp_path):
 
 
 class _Boom:
+    """Unpickling this would create a file: proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
     def __reduce__(self):
-        return (open, ("/tmp/mnistlab-pickle-was-executed", "w"))
+        return (open, (self.marker, "w"))
 
 
-def test_pickle_with_wrong_hash_is_never_unpickled(tmp_path):
-    marker = "/tmp/mnistlab-pickle-was-executed"
-    import os
-
-    if os.path.exists(marker):
-        os.remove(marker)
+@pytest.fixture
+def evil_pickle(tmp_path):
+    marker = tmp_path / "pickle-was-executed"
     path = tmp_path / "evil.pkl.gz"
-    path.write_bytes(gzip.compress(pickle.dumps(_Boom())))
+    path.write_bytes(gzip.compress(pickle.dumps(_Boom(marker))))
+    return path, marker
+
+
+def test_pickle_with_wrong_hash_is_never_unpickled(evil_pickle):
+    path, marker = evil_pickle
     with pytest.raises(IntegrityError, match="refusing to unpickle"):
         formats.read_verified_pickle(path, "0" * 64)
-    assert not os.path.exists(marker)
+    assert not marker.exists()
 
 
-def test_pickle_with_right_hash_still_builds_only_numpy_arrays(tmp_path):
-    import os
-
-    marker = "/tmp/mnistlab-pickle-was-executed"
-    if os.path.exists(marker):
-        os.remove(marker)
-    path = tmp_path / "evil.pkl.gz"
-    path.write_bytes(gzip.compress(pickle.dumps(_Boom())))
+def test_pickle_with_right_hash_still_builds_only_numpy_arrays(evil_pickle):
+    path, marker = evil_pickle
     with pytest.raises(IntegrityError, match="not allowed"):
         formats.read_verified_pickle(path, formats.sha256_hex(path.read_bytes()))
-    assert not os.path.exists(marker)
+    assert not marker.exists()
 
 
 def test_verified_pickle_of_arrays_loads(tmp_path):

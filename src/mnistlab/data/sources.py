@@ -324,6 +324,7 @@ def load_contents(
     """
     progress = want_progress(progress)
     tried = []
+    cache_problem = ""
     cache = Cache(cache_home())
     for source in sources(download):
         try:
@@ -333,8 +334,16 @@ def load_contents(
             continue
         except (FormatError, IntegrityError, OSError) as exc:
             tried.append(f"{source.describe(spec)}: {exc}")
+            if isinstance(source, Cache):
+                cache_problem = str(exc)
             continue
         if not isinstance(source, Cache):
+            if cache_problem:
+                warnings.warn(
+                    f"the cached copy of {spec.name} failed verification ({cache_problem}); "
+                    f"replacing it with the copy from {source.describe(spec)}.",
+                    stacklevel=2,
+                )
             cache.store(spec, contents)
         return contents, source.describe(spec)
     if not download:
