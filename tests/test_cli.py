@@ -104,3 +104,13 @@ def test_report_with_unknown_dataset_writes_nothing(tmp_path):
     result = run("report", "digits", "mnsit", "-o", tmp_path / "r", code=1)
     assert "Did you mean" in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_json_output_of_show_convert_report(tmp_path):
+    shown = json.loads(run("show", "digits", "--first", "3", "-o", tmp_path / "g.png", "--json").stdout)
+    assert shown["indices"] == [0, 1, 2] and shown["labels"] == [0, 1, 2]
+    converted = json.loads(run("convert", "digits", "--to", "npz", "-o", tmp_path, "--json").stdout)
+    assert converted["written"] == [str(tmp_path / "digits.npz")]
+    reported = json.loads(run("report", "digits", "-o", tmp_path / "r", "--json").stdout)
+    assert reported["report"] == str(tmp_path / "r" / "index.html")
+    assert reported["datasets"][0]["splits"]["train"]["n"] == 1347

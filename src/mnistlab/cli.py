@@ -52,12 +52,11 @@ NameArg = Annotated[
 NoDownload = Annotated[
     bool, typer.Option("--no-download", help="Use local copies only; never touch the network.")
 ]
+AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON to stdout.")]
 
 
 @app.command()
-def datasets(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")] = False,
-) -> None:
+def datasets(as_json: AsJson = False) -> None:
     """List the named datasets and where each would be loaded from right now.
 
     Example: [bold]mnistlab datasets[/]
@@ -95,7 +94,7 @@ def datasets(
 @app.command()
 def info(
     name: NameArg,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout.")] = False,
+    as_json: AsJson = False,
     no_download: NoDownload = False,
 ) -> None:
     """Describe a dataset: classes, image shape, and images per class in each split.
@@ -126,6 +125,7 @@ def show(
     label: Annotated[str | None, typer.Option(help="Only images of this class (index or name).")] = None,
     columns: Annotated[int | None, typer.Option(min=1, help="Images per row.")] = None,
     no_download: NoDownload = False,
+    as_json: AsJson = False,
 ) -> None:
     """Draw a grid of images, each titled with its index and class name.
 
@@ -138,6 +138,18 @@ def show(
         _fail(f"no {split} images of class {label!r} in {ds.name}.")
     fig = plots.image_grid(chosen, columns=columns)
     path = _run(plots.save, fig, output)
+    if as_json:
+        _print_json(
+            {
+                "output": str(path),
+                "dataset": ds.name,
+                "split": split,
+                "indices": chosen.indices.tolist(),
+                "labels": chosen.labels.tolist(),
+                "classes": [ds.classes[k] for k in chosen.labels],
+            }
+        )
+        return
     what = f" of class {ds.classes[chosen.labels[0]]!r}" if label is not None else ""
     out.print(f"wrote {path}: {len(chosen)} {split} images{what} from {ds.name}", highlight=False)
 
@@ -148,6 +160,7 @@ def convert(
     to: Annotated[str, typer.Option(help="Format: " + ", ".join(SAVE_FORMATS) + ".")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder to write into.")],
     no_download: NoDownload = False,
+    as_json: AsJson = False,
 ) -> None:
     """Write a dataset in another file format (idx, csv, csv-kaggle, npz, png).
 
@@ -157,6 +170,9 @@ def convert(
         _fail(f"unknown format {to!r}; choose one of: {', '.join(SAVE_FORMATS)}.")
     ds = _run(load, name, download=not no_download)
     written = _run(save, ds, output, to)
+    if as_json:
+        _print_json({"dataset": ds.name, "format": to, "written": [str(p) for p in written]})
+        return
     for path in written:
         out.print(f"wrote {path}", highlight=False)
 
@@ -170,6 +186,7 @@ def report(
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for index.html.")] = Path(
         "report"
     ),
+    as_json: AsJson = False,
 ) -> None:
     """Write a self-contained HTML report comparing datasets side by side.
 
@@ -178,6 +195,10 @@ def report(
     from mnistlab.report import build_report
 
     path = _run(build_report, names or ["mnist", "fashion-mnist"], output)
+    if as_json:
+        summary = json.loads((path.parent / "summary.json").read_text())
+        _print_json({"report": str(path), **summary})
+        return
     out.print(f"wrote {path}", highlight=False)
 
 

@@ -2,11 +2,11 @@
 
 Adding a section is one function: decorate it with ``@section(...)``; it receives a Dataset and
 returns a :class:`Panel` (figures, tables, a note). Sections appear in the order they are
-registered; ``SECTIONS`` holds them.
+registered; ``SECTIONS`` holds them. For example::
 
->>> @section("example", "Example", "What the reader should look at.")   # doctest: +SKIP
-... def example(ds):
-...     return Panel(table=Table(["n"], [[len(ds.train)]]))
+    @section("sizes", "Sizes", "What the reader should look at.")
+    def sizes(ds: Dataset) -> Panel:
+        return Panel(tables=[Table(["train images"], [[len(ds.train)]])])
 """
 
 from __future__ import annotations
