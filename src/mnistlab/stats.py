@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 #: Images per chunk: bounded memory for any number of images (about 8 MB of 28x28 uint8).
 CHUNK = 10_000
@@ -53,3 +54,177 @@ class PixelShares:
         if n == 0:
             return cls(float("nan"), float("nan"), float("nan"))
         return cls(counts[0] / n, counts[1:255].sum() / n, counts[255] / n)
+
+
+def pixel_value_counts_by_class(images: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """How many pixels take each value 0..255, per class: int64 array (n_classes, 256)."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise TypeError(f"images must be uint8 (0..255), got {images.dtype}.")
+    labels = np.asarray(labels)
+    per_image = int(np.prod(images.shape[1:]))
+    total = np.zeros(n_classes * 256, dtype=np.int64)
+    for start in range(0, len(images), CHUNK):
+        block = images[start : start + CHUNK].reshape(-1, per_image)
+        # One bincount over (class, value) pairs: class k's values land in bins 256k..256k+255.
+        keys = labels[start : start + CHUNK, None].astype(np.int64) * 256 + block
+        total += np.bincount(keys.ravel(), minlength=n_classes * 256)
+    return total.reshape(n_classes, 256)
+
+
+def binarise(images: np.ndarray, threshold: int = 128) -> np.ndarray:
+    """Pixels >= ``threshold`` become 255 (ink), the others 0; uint8 in, uint8 out."""
+    return np.where(np.asarray(images) >= threshold, np.uint8(255), np.uint8(0))
+
+
+@dataclass(frozen=True)
+class Centroids:
+    """The mean image of each class, on the 0..255 scale.
+
+    Attributes
+    ----------
+    means : ndarray (n_classes, h, w) float64
+        NaN for a class without images.
+    counts : ndarray (n_classes,) int64
+    classes : tuple of str
+    """
+
+    means: np.ndarray
+    counts: np.ndarray
+    classes: tuple[str, ...]
+
+    def table(self) -> pd.DataFrame:
+        """Tidy table of the centroids: ``label, class, x, y, mean``."""
+        k, h, w = self.means.shape
+        return pd.DataFrame(
+            {
+                "label": np.repeat(np.arange(k), h * w),
+                "class": np.repeat(np.array(self.classes, dtype=object), h * w),
+                "x": np.tile(np.arange(w), k * h),
+                "y": np.tile(np.repeat(np.arange(h), w), k),
+                "mean": self.means.reshape(-1),
+            }
+        )
+
+
+def centroids(images: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]) -> Centroids:
+    """Mean image per class, as a reduction (per-class sums and counts) over chunks of images.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = centroids(np.array([[[0]], [[10]], [[255]]], np.uint8), np.array([0, 0, 1]), ("a", "b"))
+    >>> c.means.ravel().tolist(), c.counts.tolist()
+    ([5.0, 255.0], [2, 1])
+    """
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    k = len(classes)
+    sums = np.zeros((k, int(np.prod(images.shape[1:]))), dtype=np.float64)
+    counts = np.bincount(labels, minlength=k).astype(np.int64)
+    for start in range(0, len(images), CHUNK):
+        block = images[start : start + CHUNK].reshape(-1, sums.shape[1])
+        # Summing through a one-hot matrix product is a BLAS call instead of a Python loop.
+        one_hot = np.zeros((len(block), k), dtype=np.float64)
+        one_hot[np.arange(len(block)), labels[start : start + CHUNK]] = 1.0
+        sums += one_hot.T @ block
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / counts[:, None]
+    return Centroids(means.reshape(k, *images.shape[1:]), counts, tuple(classes))
+
+
+def distance_to_centroid(images: np.ndarray, labels: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """Root mean square difference of each image to its class centroid, sqrt(mean((v - c)^2)).
+
+    ``images`` uint8 (0..255) and ``means`` (n_classes, h, w) on the same scale; returns float64
+    distances on the 0..255 scale, one per image, computed chunk by chunk.
+    """
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    flat_means = np.asarray(means, dtype=np.float64).reshape(len(means), -1)
+    out = np.empty(len(images), dtype=np.float64)
+    for start in range(0, len(images), CHUNK):
+        block = images[start : start + CHUNK].reshape(-1, flat_means.shape[1])
+        diff = block - flat_means[labels[start : start + CHUNK]]
+        out[start : start + len(block)] = np.sqrt(np.einsum("ij,ij->i", diff, diff) / diff.shape[1])
+    return out
+
+
+@dataclass(frozen=True)
+class Typicality:
+    """Every image's distance to its class centroid, and its rank within its class.
+
+    ``rank_in_class`` 1 is the least typical image of its class (largest distance); ties go to
+    the smaller index.
+    """
+
+    indices: np.ndarray
+    labels: np.ndarray
+    distances: np.ndarray
+    rank_in_class: np.ndarray
+    classes: tuple[str, ...]
+
+    def table(self) -> pd.DataFrame:
+        """``index, label, distance, rank_in_class``, in split order."""
+        return pd.DataFrame(
+            {
+                "index": self.indices,
+                "label": self.labels,
+                "distance": self.distances,
+                "rank_in_class": self.rank_in_class,
+            }
+        )
+
+    def least_typical(self, per_class: int) -> list[np.ndarray]:
+        """Per class, positions of its ``per_class`` least typical images, most atypical first."""
+        return self._by_rank(per_class, reverse=False)
+
+    def most_typical(self, per_class: int) -> list[np.ndarray]:
+        """Per class, positions of its ``per_class`` most typical images, most typical first."""
+        return self._by_rank(per_class, reverse=True)
+
+    def _by_rank(self, per_class: int, reverse: bool) -> list[np.ndarray]:
+        out = []
+        for k in range(len(self.classes)):
+            members = np.flatnonzero(self.labels == k)
+            order = np.argsort(self.rank_in_class[members], kind="stable")
+            if reverse:
+                order = order[::-1]
+            out.append(members[order[:per_class]])
+        return out
+
+    def summary(self) -> pd.DataFrame:
+        """Per class: count, median, 90th percentile and maximum distance."""
+        frame = self.table().assign(**{"class": [self.classes[k] for k in self.labels]})
+        grouped = frame.groupby(["label", "class"], sort=True)["distance"]
+        return grouped.agg(
+            n="size", median="median", p90=lambda d: d.quantile(0.9), max="max"
+        ).reset_index()
+
+
+def typicality(
+    images: np.ndarray,
+    labels: np.ndarray,
+    classes: tuple[str, ...],
+    indices: np.ndarray | None = None,
+    means: np.ndarray | None = None,
+) -> Typicality:
+    """Distances to class centroids (computed on these same images unless ``means`` is given)."""
+    labels = np.asarray(labels)
+    if means is None:
+        means = centroids(images, labels, classes).means
+    distances = distance_to_centroid(images, labels, means)
+    positions = np.arange(len(labels))
+    # Sort by class, then distance descending, then position: rank = place within the class.
+    order = np.lexsort((positions, -distances, labels))
+    ranks = np.empty(len(labels), dtype=np.int64)
+    sorted_labels = labels[order]
+    starts = np.searchsorted(sorted_labels, sorted_labels, side="left")
+    ranks[order] = np.arange(len(labels)) - starts + 1
+    return Typicality(
+        indices=positions if indices is None else np.asarray(indices),
+        labels=labels,
+        distances=distances,
+        rank_in_class=ranks,
+        classes=tuple(classes),
+    )

@@ -11,6 +11,7 @@ is rejected from the header and the file size alone.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -21,7 +22,7 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -525,28 +526,34 @@ def read_verified_pickle(path: str | os.PathLike, sha256: str):
 # --------------------------------------------------------------------------------------------
 
 
-def atomic_write_bytes(path: Path, data: bytes | bytearray | memoryview) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
 
-    The bytes go to a temporary file in the same directory, are flushed to disk, and replace the
-    target in one rename; an interruption leaves at most a stray ``.tmp`` file, never a partial
-    target.
+    Whatever writes to the yielded path, readers see the old file or the whole new one: an
+    exception or interruption removes the temporary file and leaves ``path`` untouched.
     """
     import tempfile
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        yield Path(tmp)
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes | bytearray | memoryview) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
 
 
 def _umask() -> int:

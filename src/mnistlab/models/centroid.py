@@ -1,0 +1,92 @@
+"""Nearest-centroid classification with chunked reductions (any number of images, bounded memory)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from mnistlab.stats import CHUNK
+
+
+def _as_2d(X) -> np.ndarray:
+    X = np.asarray(X)
+    if X.ndim < 2:
+        raise ValueError(f"X must have shape (n_samples, ...), got shape {X.shape}.")
+    X = X.reshape(len(X), -1)
+    if X.dtype.kind not in "uif":
+        raise ValueError(f"X must be numeric, got dtype {X.dtype}.")
+    if X.dtype.kind == "f" and not np.isfinite(X).all():
+        raise ValueError("X contains NaN or infinite values.")
+    return X
+
+
+class NearestCentroidClassifier(ClassifierMixin, BaseEstimator):
+    """Assign each image to the class whose mean image is closest in Euclidean distance.
+
+    The same decisions as ``sklearn.neighbors.NearestCentroid()`` (Euclidean metric), computed
+    chunk by chunk from uint8 images without a float64 copy of the whole training set.
+
+    Parameters
+    ----------
+    chunk_size : int
+        Images per chunk in ``fit`` and ``predict``.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The distinct labels seen in ``fit``, sorted.
+    centroids_ : ndarray (n_classes, n_features) float64
+        Mean of each class, on the scale of ``X``.
+
+    Examples
+    --------
+    >>> import mnistlab
+    >>> ds = mnistlab.load("digits")
+    >>> clf = NearestCentroidClassifier().fit(ds.train.images, ds.train.labels)
+    >>> round(clf.score(ds.test.images, ds.test.labels), 3)
+    0.869
+    """
+
+    def __init__(self, chunk_size: int = CHUNK) -> None:
+        self.chunk_size = chunk_size
+
+    def fit(self, X, y) -> NearestCentroidClassifier:
+        X = _as_2d(X)
+        y = np.asarray(y)
+        if len(X) != len(y):
+            raise ValueError(f"X has {len(X)} samples but y has {len(y)}.")
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"need at least 2 classes, got {len(self.classes_)}.")
+        sums = np.zeros((len(self.classes_), X.shape[1]))
+        for start in range(0, len(X), self.chunk_size):
+            block = X[start : start + self.chunk_size]
+            one_hot = np.zeros((len(block), len(self.classes_)))
+            one_hot[np.arange(len(block)), codes[start : start + self.chunk_size]] = 1.0
+            sums += one_hot.T @ block
+        self.centroids_ = sums / np.bincount(codes)[:, None]
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def decision_distances(self, X) -> np.ndarray:
+        """Squared Euclidean distance of each sample to each centroid, (n_samples, n_classes)."""
+        check_is_fitted(self)
+        X = _as_2d(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features per sample, the model was fitted on "
+                f"{self.n_features_in_}."
+            )
+        norms = np.einsum("ij,ij->i", self.centroids_, self.centroids_)
+        out = np.empty((len(X), len(self.classes_)))
+        for start in range(0, len(X), self.chunk_size):
+            block = X[start : start + self.chunk_size].astype(np.float64)
+            cross = block @ self.centroids_.T
+            own = np.einsum("ij,ij->i", block, block)
+            out[start : start + len(block)] = own[:, None] - 2 * cross + norms[None, :]
+        return np.maximum(out, 0)
+
+    def predict(self, X) -> np.ndarray:
+        """The class of the nearest centroid for each sample (ties: the first class)."""
+        return self.classes_[np.argmin(self.decision_distances(X), axis=1)]

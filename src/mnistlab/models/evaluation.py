@@ -1,0 +1,66 @@
+"""Accuracy, per-class accuracy and confusion matrix of a classifier's predictions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import confusion_matrix
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How well predictions match the truth.
+
+    Attributes
+    ----------
+    accuracy : float
+    per_class : ndarray (n_classes,)
+        Share of each class's images predicted correctly (recall); NaN for an absent class.
+    confusion : ndarray (n_classes, n_classes)
+        ``confusion[i, j]`` images of true class i predicted as class j.
+    classes : tuple of str
+    """
+
+    accuracy: float
+    per_class: np.ndarray
+    confusion: np.ndarray
+    classes: tuple[str, ...]
+
+    def table(self) -> pd.DataFrame:
+        """Per class: label, class, n, correct, accuracy."""
+        n = self.confusion.sum(axis=1)
+        return pd.DataFrame(
+            {
+                "label": np.arange(len(self.classes)),
+                "class": self.classes,
+                "n": n,
+                "correct": np.diag(self.confusion),
+                "accuracy": self.per_class,
+            }
+        )
+
+    def most_confused(self, top: int = 5) -> list[tuple[str, str, int]]:
+        """The ``top`` (true class, predicted class, count) pairs off the diagonal."""
+        off = self.confusion.copy()
+        np.fill_diagonal(off, 0)
+        flat = np.argsort(off, axis=None, kind="stable")[::-1][:top]
+        rows, cols = np.unravel_index(flat, off.shape)
+        return [
+            (self.classes[i], self.classes[j], int(off[i, j]))
+            for i, j in zip(rows, cols, strict=True)
+            if off[i, j] > 0
+        ]
+
+
+def evaluate(y_true, y_pred, classes: tuple[str, ...]) -> Evaluation:
+    """Compare predicted labels (indices into ``classes``) with the true ones."""
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    labels = np.arange(len(classes))
+    confusion = confusion_matrix(y_true, y_pred, labels=labels)
+    n = confusion.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_class = np.diag(confusion) / n
+    return Evaluation(float(np.mean(y_true == y_pred)), per_class, confusion, tuple(classes))
