@@ -18,9 +18,9 @@ def assert_same(a, b):
 @pytest.mark.parametrize("to", ["idx", "png"])
 def test_save_and_load_folder_formats(five_class, tmp_path, to):
     mnistlab.save(five_class, tmp_path, to)
-    back = mnistlab.load(tmp_path, classes=list(five_class.classes) if to == "idx" else None)
+    back = mnistlab.load(tmp_path)
     assert back.image_shape == (12, 10)
-    assert back.classes == five_class.classes  # PNG folders keep names via classes.txt
+    assert back.classes == five_class.classes  # kept in classes.txt
     if to == "idx":
         assert_same(five_class, back)
         return
@@ -52,6 +52,18 @@ def test_save_and_load_npz(five_class, tmp_path):
     (path,) = mnistlab.save(five_class, tmp_path, "npz")
     back = mnistlab.load(path)
     assert_same(five_class, back)
+    assert back.classes == five_class.classes  # stored as a unicode array, no pickle
+
+
+def test_explicit_classes_override_the_stored_ones(five_class, tmp_path):
+    mnistlab.save(five_class, tmp_path, "idx")
+    names = ["A", "B", "C", "D", "E"]
+    assert mnistlab.load(tmp_path, classes=names).classes == tuple(names)
+
+
+def test_csv_files_are_named_after_the_dataset(tmp_path):
+    written = mnistlab.save(mnistlab.load("digits"), tmp_path, "csv")
+    assert [p.name for p in written] == ["digits_train.csv", "digits_test.csv", "classes.txt"]
 
 
 def test_digits_is_built_in_and_scaled():

@@ -70,7 +70,7 @@ def datasets(as_json: AsJson = False) -> None:
                 "classes": list(spec.classes),
                 "image_shape": list(spec.image_shape),
                 "available": where is not None,
-                "from": where or ("download" if spec.mirrors else "nowhere"),
+                "from": where or ("download (needs network)" if spec.mirrors else "nowhere"),
                 "description": spec.description,
             }
         )
@@ -78,14 +78,14 @@ def datasets(as_json: AsJson = False) -> None:
         _print_json({"cache": str(cache_home()), "datasets": rows})
         return
     table = Table(title=f"Datasets (cache: {cache_home()})", title_justify="left")
-    for col in ("name", "classes", "image shape", "available now", "from"):
+    for col in ("name", "classes", "shape", "offline", "from"):
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(
             r["name"],
             str(len(r["classes"])),
             "x".join(map(str, r["image_shape"])),
-            "[green]yes[/]" if r["available"] else "[yellow]no[/] (needs network)",
+            "[green]yes[/]" if r["available"] else "[yellow]no[/]",
             r["from"],
         )
     out.print(table)
@@ -136,7 +136,8 @@ def show(
     chosen = _run(lambda: ds.split(split).subset(first, label=label))
     if len(chosen) == 0:
         _fail(f"no {split} images of class {label!r} in {ds.name}.")
-    fig = plots.image_grid(chosen, columns=columns)
+    what = f" of class {ds.classes[chosen.labels[0]]!r}" if label is not None else ""
+    fig = plots.image_grid(chosen, columns=columns, title=f"{ds.name} · {split}{what}")
     path = _run(plots.save, fig, output)
     if as_json:
         _print_json(
@@ -150,7 +151,6 @@ def show(
             }
         )
         return
-    what = f" of class {ds.classes[chosen.labels[0]]!r}" if label is not None else ""
     out.print(f"wrote {path}: {len(chosen)} {split} images{what} from {ds.name}", highlight=False)
 
 
@@ -199,7 +199,7 @@ def report(
         summary = json.loads((path.parent / "summary.json").read_text())
         _print_json({"report": str(path), **summary})
         return
-    out.print(f"wrote {path}", highlight=False)
+    out.print(f"wrote {path} and {path.parent / 'summary.json'}", highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console-script entry point

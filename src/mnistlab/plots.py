@@ -32,7 +32,7 @@ def image_grid(
     *,
     columns: int | None = None,
     title: str | None = None,
-    cell_inches: float = 1.15,
+    cell_inches: float = 0.95,
 ) -> Figure:
     """A grid of images from ``split``, each titled with its index and class name.
 
@@ -53,7 +53,7 @@ def image_grid(
         dpi=DPI,
     )
     longest = max(len(c) for c in split.classes)
-    fontsize = 8 if longest <= 8 else 7
+    fontsize = 8 if longest <= 7 else 6.5
     for ax in axes.ravel():
         ax.set_axis_off()
     for ax, i in zip(axes.ravel(), indices, strict=False):
@@ -65,7 +65,7 @@ def image_grid(
             spine.set_color("#c8c8c8")
         ax.imshow(split.images[i], cmap=IMAGE_CMAP, vmin=0, vmax=255, interpolation="nearest")
         name = split.classes[split.labels[i]]
-        ax.set_title(f"#{split.indices[i]} {name}", fontsize=fontsize, pad=2)
+        ax.set_title(f"#{split.indices[i]} · {name}", fontsize=fontsize, pad=2)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(pad=0.3, h_pad=0.4, w_pad=0.2)
@@ -73,39 +73,37 @@ def image_grid(
 
 
 def pixel_histogram(counts: np.ndarray, *, title: str | None = None) -> Figure:
-    """Bar chart of how many pixels take each value 0..255 (log scale: zeros dominate)."""
+    """Share of pixels taking each value 0..255 (log scale), the two extremes labelled.
+
+    Value 0 (background) and 255 (full ink) are drawn in their own colour and annotated with
+    their share: at one unit wide they would otherwise vanish against the axes.
+    """
     counts = np.asarray(counts)
-    fig, ax = plt.subplots(figsize=(5.2, 2.9), dpi=DPI)
+    fig, ax = plt.subplots(figsize=(5.4, 3.0), dpi=DPI)
     share = counts / max(counts.sum(), 1)
-    ax.bar(np.arange(256), share, width=1.0, color="#3b6ea5", linewidth=0)
+    values = np.arange(256)
+    ax.bar(values[1:255], share[1:255], width=1.0, color="#3b6ea5", linewidth=0)
+    for v, align in ((0, "left"), (255, "right")):
+        ax.bar([v], [share[v]], width=3.0, color="#d0632b", linewidth=0)
+        if share[v] > 0:
+            ax.annotate(
+                f"{v}: {share[v]:.1%}",
+                (v, share[v]),
+                xytext=(6 if v == 0 else -6, 0),
+                textcoords="offset points",
+                ha=align,
+                va="center",
+                fontsize=8,
+                color="#d0632b",
+            )
     ax.set_yscale("log")
     ax.set_ylim(1e-6, 1.5)  # fixed, so histograms of different datasets compare at a glance
-    ax.set_xlim(-1, 256)
+    ax.set_xlim(-2, 257)
     ax.set_xticks([0, 32, 64, 96, 128, 160, 192, 224, 255])
     ax.set_xlabel("pixel value (0 = background, 255 = full ink)")
     ax.set_ylabel("share of all pixels (log)")
+    ax.set_axisbelow(True)
     ax.grid(axis="y", alpha=0.3, which="major")
-    ax.spines[["top", "right"]].set_visible(False)
-    if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def class_count_bars(counts: dict[str, dict[str, int]], *, title: str | None = None) -> Figure:
-    """Horizontal bars of images per class, one colour per split (``{split: {class: n}}``)."""
-    splits = list(counts)
-    classes = list(next(iter(counts.values())))
-    fig, ax = plt.subplots(figsize=(5.2, 0.28 * len(classes) + 1.0), dpi=DPI)
-    height = 0.8 / len(splits)
-    y = np.arange(len(classes))
-    for k, split in enumerate(splits):
-        values = [counts[split][c] for c in classes]
-        ax.barh(y + k * height, values, height=height, label=split)
-    ax.set_yticks(y + height * (len(splits) - 1) / 2, classes, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("images")
-    ax.legend(fontsize=8, frameon=False, loc="lower right")
     ax.spines[["top", "right"]].set_visible(False)
     if title:
         ax.set_title(title, fontsize=10)

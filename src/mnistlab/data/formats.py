@@ -344,6 +344,7 @@ def write_csv(
 # --------------------------------------------------------------------------------------------
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+_NPZ_OPTIONAL = ("classes",)  # written by mnistlab: class names as a unicode array
 
 
 def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -354,7 +355,7 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     source = str(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files if k in NPZ_KEYS}
+            arrays = {k: npz[k] for k in npz.files if k in NPZ_KEYS + _NPZ_OPTIONAL}
             missing = [k for k in ("x_train", "y_train") if k not in npz.files]
             files = list(npz.files)
     except ValueError as exc:  # object arrays with allow_pickle=False, or a broken member
@@ -433,7 +434,7 @@ def read_image_folder(
         raise FormatError(f"{root}: no sub-folders with images (expected root/<class>/*.png).")
     listing = root / "classes.txt"
     if classes is None and listing.is_file():
-        classes = [line for line in listing.read_text(encoding="utf-8").splitlines() if line]
+        classes = read_class_names(listing)
     names = tuple(classes) if classes is not None else tuple(d.name for d in folders)
     index = {safe_filename(n): i for i, n in enumerate(names)} | {n: i for i, n in enumerate(names)}
     unknown = [d.name for d in folders if d.name not in index]
@@ -472,7 +473,17 @@ def write_image_folder(
         folder.mkdir(parents=True, exist_ok=True)
         for i in np.flatnonzero(labels == k):
             iio.imwrite(folder / f"{i}.png", images[i], plugin="pillow")
-    atomic_write_bytes(root / "classes.txt", ("\n".join(classes) + "\n").encode())
+    write_class_names(root / "classes.txt", classes)
+
+
+def write_class_names(path: str | os.PathLike, classes: Iterable[str]) -> None:
+    """Write class names one per line (UTF-8), in label order."""
+    atomic_write_bytes(Path(path), ("\n".join(classes) + "\n").encode("utf-8"))
+
+
+def read_class_names(path: str | os.PathLike) -> list[str]:
+    """Read class names written by :func:`write_class_names`."""
+    return [line for line in Path(path).read_text(encoding="utf-8").splitlines() if line]
 
 
 def safe_filename(name: str) -> str:

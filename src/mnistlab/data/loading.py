@@ -14,6 +14,8 @@ from mnistlab.data.registry import DatasetSpec, get_spec
 from mnistlab.data.sources import load_named
 from mnistlab.errors import FormatError
 
+#: Written beside converted files so class names survive formats that have no place for them.
+CLASSES_FILE = "classes.txt"
 _SPLIT_DIRS = {"train": ("train", "training"), "test": ("test", "testing", "t10k")}
 _IDX_PATTERNS = {
     "train_images": r"train.*images.*idx3",
@@ -84,6 +86,8 @@ def load_path(path: str | os.PathLike, *, classes: list[str] | None = None) -> D
         if suffix == ".npz":
             a = formats.read_npz(path)
             test = (a["x_test"], a["y_test"]) if "x_test" in a else None
+            if classes is None and "classes" in a:
+                classes = [str(c) for c in a["classes"]]
             return _from_arrays(name, (a["x_train"], a["y_train"]), test, classes, path)
         if suffix == ".csv":
             return _from_arrays(name, formats.read_csv(path), None, classes, path)
@@ -91,6 +95,9 @@ def load_path(path: str | os.PathLike, *, classes: list[str] | None = None) -> D
             f"{path}: cannot tell the format from the name; pass a .npz or .csv file, or the "
             "folder holding the IDX files or the class sub-folders of images."
         )
+    listing = path / CLASSES_FILE
+    if classes is None and listing.is_file():
+        classes = formats.read_class_names(listing)
     idx = _match_files(path, _IDX_PATTERNS)
     if idx.get("train_images") and idx.get("train_labels"):
         train = (formats.read_idx(idx["train_images"]), formats.read_idx(idx["train_labels"]))
@@ -150,7 +157,7 @@ def _from_arrays(name, train, test, classes, path) -> Dataset:
 #: Output formats of :func:`save`, with a one-line description each.
 SAVE_FORMATS = {
     "idx": "gzipped IDX files (train-images-idx3-ubyte.gz, ...), the official layout",
-    "csv": "mnist_train.csv / mnist_test.csv, label first, no header",
+    "csv": "<name>_train.csv / <name>_test.csv, label first, no header (mnist_train.csv layout)",
     "csv-kaggle": "train.csv / test.csv with a label,pixel0,... header",
     "npz": "a Keras-style <name>.npz with x_train, y_train, x_test, y_test",
     "png": "one PNG per image in train/<class>/ and test/<class>/ folders",
@@ -168,30 +175,35 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    label_dtype = np.uint8 if len(dataset.classes) <= 256 else np.int32
     if to == "npz":
-        arrays = {"x_train": dataset.train.images, "y_train": dataset.train.labels.astype(np.uint8)}
+        arrays = {"x_train": dataset.train.images, "y_train": dataset.train.labels.astype(label_dtype)}
         if dataset.test is not None:
             arrays |= {
                 "x_test": dataset.test.images,
-                "y_test": dataset.test.labels.astype(np.uint8),
+                "y_test": dataset.test.labels.astype(label_dtype),
             }
+        # A unicode array loads without pickle; Keras-style readers ignore the extra key.
+        arrays["classes"] = np.array(dataset.classes, dtype=str)
         written.append(folder / f"{dataset.name}.npz")
         formats.write_npz(written[-1], arrays)
         return written
     for split_name, split in dataset.splits.items():
         if to == "idx":
             prefix = "train" if split_name == "train" else "t10k"
-            label_dtype = np.uint8 if len(dataset.classes) <= 256 else np.int32
             for kind, array in (("images-idx3", split.images), ("labels-idx1", split.labels)):
                 written.append(folder / f"{prefix}-{kind}-ubyte.gz")
                 data = array if kind.startswith("images") else array.astype(label_dtype)
                 formats.write_idx(written[-1], data)
         elif to in ("csv", "csv-kaggle"):
-            stem = f"mnist_{split_name}" if to == "csv" else split_name
+            stem = f"{dataset.name}_{split_name}" if to == "csv" else split_name
             written.append(folder / f"{stem}.csv")
             layout = "plain" if to == "csv" else "kaggle"
             formats.write_csv(written[-1], split.images, split.labels, layout=layout)
         else:
             formats.write_image_folder(folder / split_name, split.images, split.labels, dataset.classes)
             written.append(folder / split_name)
+    if to != "png":  # PNG folders carry their own classes.txt per split
+        written.append(folder / CLASSES_FILE)
+        formats.write_class_names(written[-1], dataset.classes)
     return written

@@ -75,8 +75,7 @@ class NearestCentroidClassifier(ClassifierMixin, BaseEstimator):
         X = _as_2d(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X has {X.shape[1]} features per sample, the model was fitted on "
-                f"{self.n_features_in_}."
+                f"X has {X.shape[1]} features per sample, the model was fitted on {self.n_features_in_}."
             )
         norms = np.einsum("ij,ij->i", self.centroids_, self.centroids_)
         out = np.empty((len(X), len(self.classes_)))

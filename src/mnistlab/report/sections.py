@@ -80,14 +80,13 @@ def section(id: str, title: str, intro: str) -> Callable[[Callable[[Dataset], Pa
 @section(
     "overview",
     "Sizes and classes",
-    "How many images each split holds and how they spread over the classes. A balanced dataset "
-    "has equal bars; an imbalance changes what 'accuracy' means later on.",
+    "How many images each split holds and how they spread over the classes. In a balanced "
+    "dataset every class has the same count; an imbalance changes what 'accuracy' means later.",
 )
 def overview(ds: Dataset) -> Panel:
     facts = Table(
         ["", ""],
         [
-            ["source", ds.source],
             ["image shape", f"{ds.image_shape[0]} x {ds.image_shape[1]} pixels, uint8"],
             *[[f"{name} images", f"{len(split):,}"] for name, split in ds.splits.items()],
             ["classes", str(len(ds.classes))],
@@ -98,7 +97,7 @@ def overview(ds: Dataset) -> Panel:
         ["label", "class", *counts],
         [[k, name, *[f"{counts[s][name]:,}" for s in counts]] for k, name in enumerate(ds.classes)],
     )
-    return Panel(tables=[facts, per_class])
+    return Panel(tables=[facts, per_class], note=f"Loaded from {ds.source}.")
 
 
 @section(
