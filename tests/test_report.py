@@ -28,8 +28,8 @@ def test_adding_a_section_is_one_function(tmp_path, five_class, monkeypatch):
     from mnistlab.report import sections as module
 
     @module.section("extra", "Extra", "A test section.")
-    def extra(ds):
-        return Panel(tables=[Table(["n"], [[len(ds.train)]])], note=f"note for {ds.name}")
+    def extra(a):
+        return Panel(tables=[Table(["n"], [[len(a.ds.train)]])], note=f"note for {a.ds.name}")
 
     monkeypatch.setattr("mnistlab.report.builder.SECTIONS", module.SECTIONS)
     html = build_report([five_class], tmp_path, progress=False).read_text()

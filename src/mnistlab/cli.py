@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -175,6 +176,210 @@ def convert(
         return
     for path in written:
         out.print(f"wrote {path}", highlight=False)
+
+
+SplitOpt = Annotated[str, typer.Option(help="train or test.")]
+FirstOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N images of the split.")]
+
+
+def _split(name: str, split: str, first: int | None, no_download: bool):
+    ds = _run(load, name, download=not no_download)
+    return ds, _run(lambda: ds.split(split).subset(first))
+
+
+@app.command("tidy")
+def tidy_command(
+    name: NameArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="pixels.parquet or pixels.csv.")],
+    split: SplitOpt = "train",
+    first: FirstOpt = None,
+    no_download: NoDownload = False,
+    as_json: AsJson = False,
+) -> None:
+    """Write one row per pixel (index, label, x, y, value) as Parquet or CSV.
+
+    Example: [bold]mnistlab tidy mnist --first 1000 -o pixels.parquet[/]
+    """
+    from mnistlab.tidy import save_tidy, tidy
+
+    if output.suffix not in (".parquet", ".csv"):
+        _fail(f"-o must end in .parquet or .csv, got {output.name!r}.")
+    ds, chosen = _split(name, split, first, no_download)
+    table = tidy(chosen)
+    _run(save_tidy, table, output)
+    info = {
+        "output": str(output),
+        "dataset": ds.name,
+        "split": split,
+        "images": len(chosen),
+        "rows": len(table),
+        "bytes_per_row": float(table.memory_usage(index=False).sum() / max(len(table), 1)),
+        "dtypes": {c: str(t) for c, t in table.dtypes.items()},
+    }
+    if as_json:
+        _print_json(info)
+        return
+    out.print(
+        f"wrote {output}: {len(table):,} rows ({len(chosen):,} {split} images of {ds.name}, "
+        f"{info['bytes_per_row']:.0f} bytes per row in memory)",
+        highlight=False,
+    )
+
+
+@app.command()
+def centroids(
+    name: NameArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG of the class centroids.")],
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="Also write label,class,x,y,mean rows.")
+    ] = None,
+    split: SplitOpt = "train",
+    first: FirstOpt = None,
+    no_download: NoDownload = False,
+    as_json: AsJson = False,
+) -> None:
+    """Draw the mean image of every class (white = 0, black = 255).
+
+    Example: [bold]mnistlab centroids fashion-mnist -o centroids.png --csv centroids.csv[/]
+    """
+    from mnistlab import stats
+    from mnistlab.data.formats import atomic_path
+
+    ds, chosen = _split(name, split, first, no_download)
+    result = stats.centroids(chosen.images, chosen.labels, chosen.classes)
+    _run(plots.save, plots.centroid_grid(result), output)
+    if csv is not None:
+        with atomic_path(csv) as tmp:
+            result.table().to_csv(tmp, index=False)
+    if as_json:
+        _print_json(
+            {
+                "output": str(output),
+                "csv": str(csv) if csv else None,
+                "dataset": ds.name,
+                "split": split,
+                "classes": list(result.classes),
+                "counts": result.counts.tolist(),
+                "mean_ink": [float(np.nanmean(m)) for m in result.means],
+            }
+        )
+        return
+    written = f"{output}" + (f" and {csv}" if csv else "")
+    out.print(
+        f"wrote {written}: centroids of {len(result.classes)} classes from {len(chosen):,} "
+        f"{split} images of {ds.name}",
+        highlight=False,
+    )
+
+
+@app.command()
+def atypical(
+    name: NameArg,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="PNG gallery of least and most typical images.")
+    ],
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="index,label,distance,rank_in_class per image.")
+    ] = None,
+    boxplot: Annotated[
+        Path | None, typer.Option("--boxplot", help="Also write a box plot of distances per class.")
+    ] = None,
+    split: SplitOpt = "train",
+    first: FirstOpt = None,
+    per_class: Annotated[int, typer.Option(min=1, help="Images per class in the gallery.")] = 6,
+    no_download: NoDownload = False,
+    as_json: AsJson = False,
+) -> None:
+    """Rank images by RMS distance to their class centroid; show the least and most typical.
+
+    Centroids are computed on the same images analysed; rank 1 is the least typical image of
+    its class. Example: [bold]mnistlab atypical mnist --first 10000 -o atypical.png --csv d.csv[/]
+    """
+    from mnistlab import stats
+    from mnistlab.data.formats import atomic_path
+
+    ds, chosen = _split(name, split, first, no_download)
+    result = stats.typicality(chosen.images, chosen.labels, chosen.classes, chosen.indices)
+    _run(plots.save, plots.typicality_gallery(chosen, result, per_class), output)
+    if boxplot is not None:
+        _run(plots.save, plots.distance_boxplot(result), boxplot)
+    if csv is not None:
+        with atomic_path(csv) as tmp:
+            result.table().to_csv(tmp, index=False)
+    summary = result.summary()
+    if as_json:
+        least = result.least_typical(1)
+        _print_json(
+            {
+                "output": str(output),
+                "csv": str(csv) if csv else None,
+                "dataset": ds.name,
+                "split": split,
+                "images": len(chosen),
+                "per_class": [
+                    {
+                        "label": int(r["label"]),
+                        "class": r["class"],
+                        "n": int(r["n"]),
+                        "median": float(r["median"]),
+                        "max": float(r["max"]),
+                        "least_typical_index": int(chosen.indices[least[int(r["label"])][0]]),
+                    }
+                    for _, r in summary.iterrows()
+                    if r["n"] > 0
+                ],
+            }
+        )
+        return
+    table = Table("class", "images", "median distance", "max", "least typical")
+    least = result.least_typical(1)
+    for _, r in summary.iterrows():
+        k = int(r["label"])
+        table.add_row(
+            r["class"],
+            f"{int(r['n']):,}",
+            f"{r['median']:.1f}",
+            f"{r['max']:.1f}",
+            f"#{chosen.indices[least[k][0]]}",
+        )
+    out.print(table)
+    extra = "".join(f", {p}" for p in (csv, boxplot) if p is not None)
+    out.print(f"wrote {output}{extra}", highlight=False)
+
+
+@app.command()
+def pairs(
+    name: NameArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG of the pair facet grid.")],
+    split: SplitOpt = "train",
+    first: FirstOpt = None,
+    no_download: NoDownload = False,
+    as_json: AsJson = False,
+) -> None:
+    """Draw, for every pair of classes, the difference of their centroids.
+
+    Red where the row class has more ink, blue where the column class has, white where equal.
+    Example: [bold]mnistlab pairs mnist -o pairs.png[/]
+    """
+    from mnistlab import stats
+
+    ds, chosen = _split(name, split, first, no_download)
+    result = stats.centroids(chosen.images, chosen.labels, chosen.classes)
+    _run(plots.save, plots.pair_differences(result), output)
+    flat = result.means.reshape(len(result.classes), -1)
+    rms = np.sqrt(((flat[:, None, :] - flat[None, :, :]) ** 2).mean(axis=2))
+    np.fill_diagonal(rms, np.inf)
+    i, j = np.unravel_index(np.argmin(rms), rms.shape)
+    closest = {"classes": [result.classes[i], result.classes[j]], "rms_difference": float(rms[i, j])}
+    if as_json:
+        _print_json({"output": str(output), "dataset": ds.name, "split": split, "closest_pair": closest})
+        return
+    out.print(
+        f"wrote {output}: {len(result.classes)}x{len(result.classes)} centroid differences of "
+        f"{ds.name}; closest centroids: {result.classes[i]} and {result.classes[j]} "
+        f"(RMS difference {rms[i, j]:.1f})",
+        highlight=False,
+    )
 
 
 @app.command()

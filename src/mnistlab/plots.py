@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from mnistlab import stats
 from mnistlab.data.dataset import Split
 
 IMAGE_CMAP = "gray_r"
@@ -131,3 +132,205 @@ def save(fig: Figure, path: str | Path) -> Path:
     path = Path(path)
     atomic_write_bytes(path, to_png_bytes(fig))
     return path
+
+
+def _grid_shape(n: int, columns: int | None = None) -> tuple[int, int]:
+    columns = columns or (5 if n == 10 else min(n, 6))
+    return math.ceil(n / columns), columns
+
+
+def _frame(ax) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_color("#c8c8c8")
+
+
+def centroid_grid(centroids: stats.Centroids, *, columns: int | None = None) -> Figure:
+    """The mean image of every class (white = 0, black = 255), class names as titles."""
+    k = len(centroids.classes)
+    rows, columns = _grid_shape(k, columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(columns * 1.2, rows * 1.35 + 0.3), squeeze=False, dpi=DPI
+    )
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for ax, mean, name, n in zip(
+        axes.ravel(), centroids.means, centroids.classes, centroids.counts, strict=False
+    ):
+        ax.set_axis_on()
+        _frame(ax)
+        ax.imshow(mean, cmap=IMAGE_CMAP, vmin=0, vmax=255, interpolation="nearest")
+        ax.set_title(f"{name}\n(n={n:,})", fontsize=8, pad=2)
+    fig.suptitle("Mean image per class (white = 0, black = 255)", fontsize=9)
+    fig.tight_layout(pad=0.3, h_pad=0.5, w_pad=0.3, rect=(0, 0, 1, 1 - 0.3 / (rows * 1.35 + 0.3)))
+    return fig
+
+
+def pixel_histograms_by_class(counts: np.ndarray, classes: Sequence[str]) -> Figure:
+    """Small multiples: share of pixels at each value 0..255 within each class (log scale)."""
+    k = len(classes)
+    rows, columns = _grid_shape(k)
+    fig, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(columns * 1.25, rows * 1.1 + 0.5),
+        squeeze=False,
+        dpi=DPI,
+        sharex=True,
+        sharey=True,
+    )
+    for ax in axes.ravel()[k:]:
+        ax.set_axis_off()
+    for ax, row, name in zip(axes.ravel(), counts, classes, strict=False):
+        share = row / max(row.sum(), 1)
+        ax.fill_between(np.arange(256), share, 1e-7, step="mid", color="#3b6ea5", linewidth=0)
+        ax.set_yscale("log")
+        ax.set_ylim(1e-6, 1.5)
+        ax.set_xlim(0, 255)
+        ax.set_title(f"{name}: {share[0]:.0%} zero", fontsize=7, pad=2)
+        ax.tick_params(labelsize=6)
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.supxlabel("pixel value", fontsize=8)
+    fig.supylabel("share (log)", fontsize=8)
+    fig.tight_layout(pad=0.3, h_pad=0.4, w_pad=0.3)
+    return fig
+
+
+def distance_boxplot(typicality: stats.Typicality) -> Figure:
+    """Box plot of each image's RMS distance to its class centroid, one box per class."""
+    k = len(typicality.classes)
+    data = [typicality.distances[typicality.labels == c] for c in range(k)]
+    fig, ax = plt.subplots(figsize=(5.4, 3.0), dpi=DPI)
+    ax.boxplot(
+        data,
+        tick_labels=list(typicality.classes),
+        showfliers=True,
+        flierprops={"markersize": 1.5, "alpha": 0.35, "markeredgecolor": "#555"},
+        medianprops={"color": "#d0632b"},
+        widths=0.6,
+    )
+    ax.set_ylabel("RMS distance to class centroid\n(pixel scale 0..255)", fontsize=8)
+    ax.set_ylim(bottom=0)
+    ax.tick_params(axis="x", labelsize=7, rotation=35 if max(map(len, typicality.classes)) > 3 else 0)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def typicality_gallery(split: Split, typicality: stats.Typicality, per_class: int = 6) -> Figure:
+    """One row per class: its least typical images (most atypical first), then its most typical.
+
+    Each image is titled with its index in the split and its distance to the class centroid.
+    """
+    least = typicality.least_typical(per_class)
+    most = typicality.most_typical(per_class)
+    k = len(typicality.classes)
+    columns = 2 * per_class + 1  # a blank column separates the two blocks
+    cell = 0.62
+    fig, axes = plt.subplots(
+        k,
+        columns,
+        figsize=(columns * cell + 0.9, k * (cell + 0.14) + 0.45),
+        squeeze=False,
+        dpi=DPI,
+    )
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for row, (name, worst, best) in enumerate(zip(typicality.classes, least, most, strict=True)):
+        cells = [(j, i) for j, i in enumerate(worst)] + [
+            (per_class + 1 + j, i) for j, i in enumerate(best)
+        ]
+        for column, position in cells:
+            ax = axes[row, column]
+            ax.set_axis_on()
+            _frame(ax)
+            ax.imshow(split.images[position], cmap=IMAGE_CMAP, vmin=0, vmax=255, interpolation="nearest")
+            ax.set_title(
+                f"#{split.indices[position]} {typicality.distances[position]:.0f}",
+                fontsize=5.5,
+                pad=1,
+            )
+        axes[row, 0].set_axis_on()
+        axes[row, 0].set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
+    fig.text(0.30, 0.995, "least typical (most atypical first)", ha="center", va="top", fontsize=8)
+    fig.text(0.76, 0.995, "most typical", ha="center", va="top", fontsize=8)
+    fig.text(0.995, 0.995, "titles: #index distance", ha="right", va="top", fontsize=6, color="#666")
+    fig.tight_layout(pad=0.2, h_pad=0.25, w_pad=0.15, rect=(0, 0, 1, 0.975))
+    return fig
+
+
+#: Diverging map for centroid differences: red where the row class has more ink, blue where the
+#: column class has, white where equal. The same fixed scale for every dataset.
+DIFFERENCE_CMAP = "RdBu_r"
+DIFFERENCE_LIMIT = 200
+
+
+def pair_differences(centroids: stats.Centroids) -> Figure:
+    """Facet grid of centroid differences (row class minus column class) for every class pair."""
+    k = len(centroids.classes)
+    size = 0.62 if k <= 10 else 0.45
+    fig, axes = plt.subplots(k, k, figsize=(k * size + 1.3, k * size + 1.1), squeeze=False, dpi=DPI)
+    image = None
+    for r in range(k):
+        for c in range(k):
+            ax = axes[r, c]
+            _frame(ax)
+            image = ax.imshow(
+                centroids.means[r] - centroids.means[c],
+                cmap=DIFFERENCE_CMAP,
+                vmin=-DIFFERENCE_LIMIT,
+                vmax=DIFFERENCE_LIMIT,
+                interpolation="nearest",
+            )
+            if c == 0:
+                ax.set_ylabel(centroids.classes[r], fontsize=7, rotation=0, ha="right", va="center")
+            if r == 0:
+                ax.set_title(
+                    centroids.classes[c],
+                    fontsize=7,
+                    rotation=35 if k > 5 else 0,
+                    ha="left" if k > 5 else "center",
+                    pad=3,
+                )
+    fig.tight_layout(pad=0.3, h_pad=0.1, w_pad=0.1, rect=(0, 0.07, 0.96, 1))
+    cax = fig.add_axes((0.25, 0.03, 0.5, 0.018))
+    bar = fig.colorbar(image, cax=cax, orientation="horizontal")
+    bar.set_ticks([-DIFFERENCE_LIMIT, 0, DIFFERENCE_LIMIT])
+    bar.set_ticklabels(["column class darker", "equal", "row class darker"])
+    bar.ax.tick_params(labelsize=7)
+    return fig
+
+
+def confusion_matrix(evaluation, *, title: str | None = None) -> Figure:
+    """Confusion matrix: rows are true classes, columns predictions; share of the row, with counts."""
+    confusion = evaluation.confusion
+    k = len(evaluation.classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rates = confusion / confusion.sum(axis=1, keepdims=True)
+    fig, ax = plt.subplots(figsize=(0.42 * k + 1.9, 0.42 * k + 1.5), dpi=DPI)
+    ax.imshow(np.nan_to_num(rates), cmap="Blues", vmin=0, vmax=1)
+    for i in range(k):
+        for j in range(k):
+            if confusion[i, j]:
+                dark = rates[i, j] > 0.55
+                ax.text(
+                    j,
+                    i,
+                    f"{confusion[i, j]}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if dark else "#1d2330",
+                )
+    ax.set_xticks(range(k), evaluation.classes, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(k), evaluation.classes, fontsize=7)
+    ax.set_xlabel("predicted class", fontsize=8)
+    ax.set_ylabel("true class", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig

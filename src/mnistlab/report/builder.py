@@ -13,6 +13,7 @@ from mnistlab.data.dataset import Dataset
 from mnistlab.data.formats import atomic_write_bytes
 from mnistlab.data.loading import load
 from mnistlab.progress import console, want_progress
+from mnistlab.report.analyses import Analyses
 from mnistlab.report.sections import SECTIONS, Panel
 
 DEFAULT_DATASETS = ("mnist", "fashion-mnist")
@@ -40,12 +41,13 @@ def build_report(
     show = want_progress(progress)
     from rich.progress import Progress
 
+    analyses = {ds.name: Analyses(ds) for ds in loaded}
     with Progress(console=console, transient=True, disable=not show) as bar:
         task = bar.add_task("Building report", total=len(SECTIONS) * len(loaded))
         for s in SECTIONS:
             for ds in loaded:
                 bar.update(task, description=f"{s.title}: {ds.name}")
-                panels[s.id][ds.name] = s.panel(ds)
+                panels[s.id][ds.name] = s.panel(analyses[ds.name])
                 bar.advance(task)
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("mnistlab.report", "templates"),

@@ -1,12 +1,13 @@
 """Report sections: each one shows every dataset side by side.
 
-Adding a section is one function: decorate it with ``@section(...)``; it receives a Dataset and
-returns a :class:`Panel` (figures, tables, a note). Sections appear in the order they are
-registered; ``SECTIONS`` holds them. For example::
+Adding a section is one function: decorate it with ``@section(...)``; it receives the
+:class:`~mnistlab.report.analyses.Analyses` of one dataset (``a.ds`` is the Dataset; shared
+results such as ``a.centroids`` are computed once) and returns a :class:`Panel` (figures,
+tables, a note). Sections appear in the order they are registered; ``SECTIONS`` holds them::
 
     @section("sizes", "Sizes", "What the reader should look at.")
-    def sizes(ds: Dataset) -> Panel:
-        return Panel(tables=[Table(["train images"], [[len(ds.train)]])])
+    def sizes(a: Analyses) -> Panel:
+        return Panel(tables=[Table(["train images"], [[len(a.ds.train)]])])
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from dataclasses import dataclass, field
 from matplotlib.figure import Figure
 
 from mnistlab import plots, stats
-from mnistlab.data.dataset import Dataset
+from mnistlab.report.analyses import Analyses
+from mnistlab.tidy import tidy
 
 
 @dataclass
@@ -56,16 +58,16 @@ class Section:
     id: str
     title: str
     intro: str
-    panel: Callable[[Dataset], Panel]
+    panel: Callable[[Analyses], Panel]
 
 
 SECTIONS: list[Section] = []
 
 
-def section(id: str, title: str, intro: str) -> Callable[[Callable[[Dataset], Panel]], Callable]:
-    """Register a function ``Dataset -> Panel`` as a report section."""
+def section(id: str, title: str, intro: str) -> Callable[[Callable[[Analyses], Panel]], Callable]:
+    """Register a function ``Analyses -> Panel`` as a report section."""
 
-    def register(func: Callable[[Dataset], Panel]) -> Callable[[Dataset], Panel]:
+    def register(func: Callable[[Analyses], Panel]) -> Callable[[Analyses], Panel]:
         if any(s.id == id for s in SECTIONS):
             raise ValueError(f"a report section with id {id!r} already exists.")
         SECTIONS.append(Section(id, title, intro, func))
@@ -83,7 +85,8 @@ def section(id: str, title: str, intro: str) -> Callable[[Callable[[Dataset], Pa
     "How many images each split holds and how they spread over the classes. In a balanced "
     "dataset every class has the same count; an imbalance changes what 'accuracy' means later.",
 )
-def overview(ds: Dataset) -> Panel:
+def overview(a: Analyses) -> Panel:
+    ds = a.ds
     facts = Table(
         ["", ""],
         [
@@ -106,28 +109,162 @@ def overview(ds: Dataset) -> Panel:
     "The first 12 training images with their index and class: what one example of each kind "
     "looks like, drawn with white = 0 and black = 255 for every dataset.",
 )
-def first_images(ds: Dataset) -> Panel:
+def first_images(a: Analyses) -> Panel:
+    ds = a.ds
     n = min(12, len(ds.train))
     fig = plots.image_grid(ds.train, range(n), columns=6)
     return Panel(pictures=[Picture.from_figure(fig, f"first {n} training images of {ds.name}")])
 
 
+def _no_test(a: Analyses) -> Panel:
+    return Panel(note=f"{a.ds.name} has no test split: nothing to evaluate on.")
+
+
+def _percent(x: float) -> str:
+    return f"{x:.1%}"
+
+
 @section(
     "pixel-values",
     "Pixel values",
-    "The share of pixels taking each value 0..255 in the training images (log scale). Most "
-    "pixels are background (0); how much of the rest sits at full ink (255) or in between tells "
-    "how close to black-and-white the images are.",
+    "The share of pixels taking each value 0..255 in the training images (log scale), overall "
+    "and per class. Most pixels are background (0); how much of the rest sits at full ink (255) "
+    "rather than in between tells how close to black-and-white the images are.",
 )
-def pixel_values(ds: Dataset) -> Panel:
-    counts = stats.pixel_value_counts(ds.train.images)
-    shares = stats.PixelShares.from_counts(counts)
-    fig = plots.pixel_histogram(counts)
+def pixel_values(a: Analyses) -> Panel:
+    shares = stats.PixelShares.from_counts(a.pixel_counts)
     table = Table(
         ["pixels equal to 0", "in 1..254", "equal to 255"],
-        [[f"{shares.zero:.1%}", f"{shares.between:.1%}", f"{shares.full:.1%}"]],
+        [[_percent(shares.zero), _percent(shares.between), _percent(shares.full)]],
     )
     return Panel(
-        pictures=[Picture.from_figure(fig, f"histogram of pixel values in {ds.name}")],
+        pictures=[
+            Picture.from_figure(plots.pixel_histogram(a.pixel_counts), f"pixel values in {a.ds.name}"),
+            Picture.from_figure(
+                plots.pixel_histograms_by_class(a.pixel_counts_by_class, a.ds.classes),
+                f"pixel values per class in {a.ds.name}",
+            ),
+        ],
         tables=[table],
+    )
+
+
+@section(
+    "binarisation",
+    "Does binarising lose information?",
+    "Test accuracy of two simple models trained on the raw pixels and on binarised pixels "
+    "(255 where a pixel is >= 128, else 0). A small difference supports the claim that the grey "
+    "levels carry little information; a large one says the texture matters.",
+)
+def binarisation(a: Analyses) -> Panel:
+    result = a.binarisation
+    if result is None:
+        return _no_test(a)
+    rows = [
+        [r.model, _percent(r.raw), _percent(r.binarised), f"{100 * r.difference:+.1f} points"]
+        for r in result.itertuples()
+    ]
+    n_train, n_test = int(result.n_train.iloc[0]), int(result.n_test.iloc[0])
+    return Panel(
+        tables=[Table(["model", "raw", "binarised", "difference"], rows)],
+        note=f"Trained on the first {n_train:,} training images, tested on all {n_test:,} test "
+        "images; logistic regression is scikit-learn's (L2, C=1, tol=1e-3) on pixels / 255.",
+    )
+
+
+@section(
+    "centroids",
+    "Class centroids",
+    "The mean training image of each class. Sharp centroids mean the class is drawn "
+    "consistently; blurred ones mean it varies in position, shape or thickness.",
+)
+def centroid_images(a: Analyses) -> Panel:
+    fig = plots.centroid_grid(a.centroids)
+    return Panel(pictures=[Picture.from_figure(fig, f"class centroids of {a.ds.name}")])
+
+
+@section(
+    "atypical",
+    "Atypical images",
+    "Every training image's root-mean-square distance to its own class centroid (pixel scale "
+    "0..255). Boxes that sit high mark classes with varied images; far outliers are the "
+    "unusual, sometimes mislabelled, images shown first in the gallery below.",
+)
+def atypical(a: Analyses) -> Panel:
+    summary = a.typicality.summary()
+    rows = [
+        [r["class"], f"{r['median']:.1f}", f"{r['p90']:.1f}", f"{r['max']:.1f}"]
+        for _, r in summary.iterrows()
+    ]
+    return Panel(
+        pictures=[
+            Picture.from_figure(plots.distance_boxplot(a.typicality), "distance box plot"),
+            Picture.from_figure(
+                plots.typicality_gallery(a.ds.train, a.typicality, per_class=4),
+                f"least and most typical images of {a.ds.name}",
+            ),
+        ],
+        tables=[Table(["class", "median", "90th pct", "max"], rows)],
+    )
+
+
+@section(
+    "pairs",
+    "How classes differ, pair by pair",
+    "Each cell is the row class's centroid minus the column class's: red where the row class "
+    "has more ink, blue where the column class has, white where they agree. Pairs with little "
+    "colour are the ones a pixel-based classifier will confuse.",
+)
+def pairs(a: Analyses) -> Panel:
+    fig = plots.pair_differences(a.centroids)
+    return Panel(pictures=[Picture.from_figure(fig, f"pairwise centroid differences, {a.ds.name}")])
+
+
+@section(
+    "nearest-centroid",
+    "Nearest-centroid classifier",
+    "Each test image gets the class of the closest training centroid (Euclidean distance). The "
+    "simplest classifier there is: its accuracy is the baseline every model must beat, and its "
+    "confusions name the classes whose average shapes overlap.",
+)
+def nearest_centroid(a: Analyses) -> Panel:
+    result = a.nearest_centroid
+    if result is None:
+        return _no_test(a)
+    per_class = [
+        [name, _percent(acc), f"{int(result.confusion[k].sum()):,}"]
+        for k, (name, acc) in enumerate(zip(result.classes, result.per_class, strict=True))
+    ]
+    confused = ", ".join(f"{t} as {p} ({n})" for t, p, n in result.most_confused(3))
+    return Panel(
+        pictures=[Picture.from_figure(plots.confusion_matrix(result), "confusion matrix")],
+        tables=[
+            Table(["test accuracy"], [[_percent(result.accuracy)]]),
+            Table(["class", "accuracy", "test images"], per_class),
+        ],
+        note=f"Most frequent confusions: {confused}." if confused else "",
+    )
+
+
+@section(
+    "tidy",
+    "The tidy table",
+    "mnistlab.tidy(split) turns images into one row per pixel (index, label, x, y, value), the "
+    "long layout of tidy-data analyses; these are a few rows through the middle of the first "
+    "training image.",
+)
+def tidy_table(a: Analyses) -> Panel:
+    table = tidy(a.ds.train)
+    h, w = a.ds.image_shape
+    middle = table.iloc[(h // 2) * w + w // 2 - 2 : (h // 2) * w + w // 2 + 3]
+    size = table.memory_usage(index=False).sum()
+    return Panel(
+        tables=[
+            Table(list(table.columns), middle.to_numpy().tolist()),
+            Table(
+                ["rows", "memory", "bytes per row"],
+                [[f"{len(table):,}", f"{size / 1e6:,.0f} MB", f"{size / len(table):.0f}"]],
+            ),
+        ],
+        note="dtypes: " + ", ".join(f"{c} {t}" for c, t in table.dtypes.items()),
     )

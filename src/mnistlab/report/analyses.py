@@ -1,0 +1,61 @@
+"""Results several report sections share, computed once per dataset per report."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from mnistlab import stats
+from mnistlab.data.dataset import Dataset
+from mnistlab.models.evaluation import Evaluation, evaluate
+
+#: Training images the binarisation check fits its models on (logistic regression dominates
+#: the report's running time; 10,000 images keep it to seconds and the comparison fair).
+BINARISATION_TRAIN = 10_000
+
+
+class Analyses:
+    """Lazily computed analyses of one dataset (training split unless said otherwise)."""
+
+    def __init__(self, ds: Dataset) -> None:
+        self.ds = ds
+
+    @cached_property
+    def pixel_counts(self) -> np.ndarray:
+        return stats.pixel_value_counts(self.ds.train.images)
+
+    @cached_property
+    def pixel_counts_by_class(self) -> np.ndarray:
+        train = self.ds.train
+        return stats.pixel_value_counts_by_class(train.images, train.labels, len(train.classes))
+
+    @cached_property
+    def centroids(self) -> stats.Centroids:
+        train = self.ds.train
+        return stats.centroids(train.images, train.labels, train.classes)
+
+    @cached_property
+    def typicality(self) -> stats.Typicality:
+        train = self.ds.train
+        return stats.typicality(
+            train.images, train.labels, train.classes, train.indices, self.centroids.means
+        )
+
+    @cached_property
+    def nearest_centroid(self) -> Evaluation | None:
+        from mnistlab.models import NearestCentroidClassifier
+
+        if self.ds.test is None:
+            return None
+        model = NearestCentroidClassifier().fit(self.ds.train.images, self.ds.train.labels)
+        return evaluate(self.ds.test.labels, model.predict(self.ds.test.images), self.ds.classes)
+
+    @cached_property
+    def binarisation(self) -> pd.DataFrame | None:
+        from mnistlab.models.binarisation import binarisation_effect
+
+        if self.ds.test is None:
+            return None
+        return binarisation_effect(self.ds, max_train=BINARISATION_TRAIN)
