@@ -86,7 +86,18 @@ def test_errors_are_one_clear_line(args, message, tmp_path, monkeypatch):
 
 
 def test_help_has_examples():
-    for command in ("datasets", "info", "show", "convert", "report"):
+    commands = (
+        "datasets",
+        "info",
+        "show",
+        "convert",
+        "report",
+        "tidy",
+        "centroids",
+        "atypical",
+        "pairs",
+    )
+    for command in commands:
         assert "xample" in run(command, "--help").stdout
 
 
@@ -112,3 +123,59 @@ def test_json_output_of_show_convert_report(tmp_path):
     reported = json.loads(run("report", "digits", "-o", tmp_path / "r", "--json").stdout)
     assert reported["report"] == str(tmp_path / "r" / "index.html")
     assert reported["datasets"][0]["splits"]["train"]["n"] == 1347
+
+
+@pytest.mark.parametrize("source", ["digits", "five"])
+def test_exploration_commands(tmp_path, five_class, source):
+    if source == "five":
+        mnistlab.save(five_class, tmp_path / "five", "npz")
+        source = tmp_path / "five" / "five.npz"
+        ds = five_class
+    else:
+        ds = mnistlab.load("digits")
+    run("tidy", source, "--first", "5", "-o", tmp_path / "p.parquet")
+    import pandas as pd
+
+    pixels = pd.read_parquet(tmp_path / "p.parquet")
+    assert len(pixels) == 5 * ds.image_shape[0] * ds.image_shape[1]
+    out = run("centroids", source, "-o", tmp_path / "c.png", "--csv", tmp_path / "c.csv").stdout
+    assert "centroids of" in out
+    centroid_rows = pd.read_csv(tmp_path / "c.csv")
+    means = centroid_rows.groupby("label")["mean"].mean().to_numpy()
+    expected = [ds.train.images[ds.train.labels == k].mean() for k in range(len(ds.classes))]
+    np.testing.assert_allclose(means, expected)
+    run(
+        "atypical",
+        source,
+        "--per-class",
+        "3",
+        "-o",
+        tmp_path / "a.png",
+        "--csv",
+        tmp_path / "d.csv",
+        "--boxplot",
+        tmp_path / "b.png",
+    )
+    distances = pd.read_csv(tmp_path / "d.csv")
+    assert len(distances) == len(ds.train)
+    assert distances.groupby("label")["rank_in_class"].min().eq(1).all()
+    payload = json.loads(run("pairs", source, "-o", tmp_path / "pairs.png", "--json").stdout)
+    assert set(payload["closest_pair"]["classes"]) <= set(ds.classes)
+    for png in ("c.png", "a.png", "b.png", "pairs.png"):
+        assert (tmp_path / png).stat().st_size > 5_000
+
+
+def test_atypical_json_and_test_split(tmp_path):
+    payload = json.loads(
+        run(
+            "atypical", "digits", "--split", "test", "--first", "100", "-o", tmp_path / "a.png", "--json"
+        ).stdout
+    )
+    assert payload["images"] == 100 and payload["split"] == "test"
+    assert sum(c["n"] for c in payload["per_class"]) == 100
+
+
+def test_tidy_refuses_unknown_suffix(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert ".parquet or .csv" in run("tidy", "digits", "-o", "pixels.xlsx", code=1).output
+    assert list(tmp_path.iterdir()) == []

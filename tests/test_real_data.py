@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -94,7 +95,7 @@ def test_real_report_in_chromium(real_cache, tmp_path):
     check = check_page(path, screenshot=tmp_path / "report.png")
     assert check.console_errors == [] and check.page_errors == []
     assert check.outside_requests == [] and check.broken_images == []
-    assert check.images == 4
+    assert check.images == 16
     html = path.read_text()
     assert "Ankle boot" in html and "60,000" in html
 
@@ -111,3 +112,43 @@ def test_convert_real_mnist_to_csv_round_trips(real_cache, tmp_path):
     back = mnistlab.load(tmp_path)
     np.testing.assert_array_equal(back.train.images, small.train.images)
     np.testing.assert_array_equal(back.test.labels, small.test.labels)
+
+
+def test_atypical_first_10000_mnist(real_cache, tmp_path):
+    csv = tmp_path / "d.csv"
+    result = CliRunner().invoke(
+        app,
+        ["atypical", "mnist", "--first", "10000", "-o", str(tmp_path / "a.png"), "--csv", str(csv)],
+    )
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(csv)
+    assert list(table.columns) == ["index", "label", "distance", "rank_in_class"]
+    assert table["index"].tolist() == list(range(10_000))
+    # Independent check: centroids of these 10,000 images, RMS distance of each image.
+    ds = mnistlab.load("mnist", download=False, progress=False)
+    x = ds.train.images[:10_000].reshape(10_000, -1).astype(np.float64)
+    y = ds.train.labels[:10_000]
+    means = np.stack([x[y == k].mean(axis=0) for k in range(10)])
+    expected = np.sqrt(((x - means[y]) ** 2).mean(axis=1))
+    np.testing.assert_allclose(table["distance"], expected, rtol=1e-10)
+    assert (table["label"] == y).all()
+    for k in range(10):
+        ranks = table[table.label == k].sort_values("rank_in_class")
+        assert ranks["distance"].is_monotonic_decreasing
+        assert ranks["rank_in_class"].tolist() == list(range(1, len(ranks) + 1))
+
+
+@pytest.mark.filterwarnings("ignore:self.within_class_std_dev_:UserWarning")
+def test_nearest_centroid_on_mnist_matches_scikit_learn(real_cache):
+    from sklearn.neighbors import NearestCentroid
+
+    from mnistlab.models import NearestCentroidClassifier
+
+    ds = mnistlab.load("mnist", download=False, progress=False)
+    ours = NearestCentroidClassifier().fit(ds.train.images, ds.train.labels)
+    theirs = NearestCentroid().fit(ds.train.images.reshape(60_000, -1).astype(float), ds.train.labels)
+    predicted = ours.predict(ds.test.images)
+    np.testing.assert_array_equal(
+        predicted, theirs.predict(ds.test.images.reshape(10_000, -1).astype(float))
+    )
+    assert 0.81 < np.mean(predicted == ds.test.labels) < 0.83  # the well-known ~82 %

@@ -150,8 +150,9 @@ def centroid_grid(centroids: stats.Centroids, *, columns: int | None = None) -> 
     """The mean image of every class (white = 0, black = 255), class names as titles."""
     k = len(centroids.classes)
     rows, columns = _grid_shape(k, columns)
+    height = rows * 1.55 + 0.3
     fig, axes = plt.subplots(
-        rows, columns, figsize=(columns * 1.2, rows * 1.35 + 0.3), squeeze=False, dpi=DPI
+        rows, columns, figsize=(columns * 1.2, height), squeeze=False, dpi=DPI, layout="constrained"
     )
     for ax in axes.ravel():
         ax.set_axis_off()
@@ -161,9 +162,9 @@ def centroid_grid(centroids: stats.Centroids, *, columns: int | None = None) -> 
         ax.set_axis_on()
         _frame(ax)
         ax.imshow(mean, cmap=IMAGE_CMAP, vmin=0, vmax=255, interpolation="nearest")
-        ax.set_title(f"{name}\n(n={n:,})", fontsize=8, pad=2)
+        ax.set_title(name, fontsize=8, pad=2)
+        ax.set_xlabel(f"n={n:,}", fontsize=6.5, labelpad=1, color="#555")
     fig.suptitle("Mean image per class (white = 0, black = 255)", fontsize=9)
-    fig.tight_layout(pad=0.3, h_pad=0.5, w_pad=0.3, rect=(0, 0, 1, 1 - 0.3 / (rows * 1.35 + 0.3)))
     return fig
 
 
