@@ -19,12 +19,17 @@ def test_centroids_equal_groupby_on_the_tidy_table(five_class):
     assert result.counts.tolist() == np.bincount(split.labels, minlength=k).tolist()
 
 
-def test_centroids_are_chunk_size_independent(five_class, monkeypatch):
+@pytest.mark.parametrize("block_bytes", [8 * 120 * 7, 8 * 120 * 200_000])
+def test_results_do_not_depend_on_the_block_size(five_class, monkeypatch, block_bytes):
+    # 7 images per block, and blocks so large that the float64 path replaces the float32 one.
     split = five_class.train
     whole = stats.centroids(split.images, split.labels, split.classes)
-    monkeypatch.setattr(stats, "CHUNK", 7)
+    distances = stats.distance_to_centroid(split.images, split.labels, whole.means)
+    monkeypatch.setattr(stats, "FLOAT_BLOCK_BYTES", block_bytes)
     chunked = stats.centroids(split.images, split.labels, split.classes)
     np.testing.assert_allclose(chunked.means, whole.means, rtol=1e-12)
+    again = stats.distance_to_centroid(split.images, split.labels, chunked.means)
+    np.testing.assert_allclose(again, distances, rtol=1e-12)
 
 
 def test_empty_class_centroid_is_nan():

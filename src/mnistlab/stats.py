@@ -6,14 +6,45 @@ dataclasses; none reads files or draws.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
-#: Images per chunk: bounded memory for any number of images (about 8 MB of 28x28 uint8).
+T = TypeVar("T")
+
+#: Images per chunk for counting: bounded memory for any number of images (8 MB of 28x28 uint8).
 CHUNK = 10_000
+#: Float work is done in blocks of about this many bytes, small enough to stay in the CPU cache:
+#: converting, multiplying and reducing a block while it is hot is several times faster than
+#: streaming 60,000 converted images through memory.
+FLOAT_BLOCK_BYTES = 4 << 20
+
+
+def float_rows(n_features: int) -> int:
+    """Images per block so that one float64 block takes about ``FLOAT_BLOCK_BYTES``."""
+    return max(1, FLOAT_BLOCK_BYTES // (8 * max(n_features, 1)))
+
+
+def map_blocks(func: Callable[[int, int], T], n: int, rows: int) -> list[T]:
+    """``func(start, stop)`` for consecutive blocks of ``rows`` out of ``n``, on all cores.
+
+    numpy releases the GIL in conversions, reductions and matrix products, so threads run the
+    blocks in parallel; BLAS is held to one thread each to avoid oversubscription. Results come
+    back in block order.
+    """
+    from threadpoolctl import threadpool_limits
+
+    starts = range(0, n, rows)
+    workers = min(os.cpu_count() or 1, len(starts))
+    if workers <= 1:
+        return [func(start, min(start + rows, n)) for start in starts]
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda start: func(start, min(start + rows, n)), starts))
 
 
 def chunks(images: np.ndarray, size: int = CHUNK) -> Iterator[np.ndarray]:
@@ -120,14 +151,23 @@ def centroids(images: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]) 
     images = np.asarray(images)
     labels = np.asarray(labels)
     k = len(classes)
-    sums = np.zeros((k, int(np.prod(images.shape[1:]))), dtype=np.float64)
+    d = int(np.prod(images.shape[1:]))
     counts = np.bincount(labels, minlength=k).astype(np.int64)
-    for start in range(0, len(images), CHUNK):
-        block = images[start : start + CHUNK].reshape(-1, sums.shape[1])
-        # Summing through a one-hot matrix product is a BLAS call instead of a Python loop.
-        one_hot = np.zeros((len(block), k), dtype=np.float64)
-        one_hot[np.arange(len(block)), labels[start : start + CHUNK]] = 1.0
-        sums += one_hot.T @ block
+    rows = float_rows(d)
+    # float32 is exact here: a block's per-class sums of uint8 values stay below 2**24.
+    exact = images.dtype == np.uint8 and rows * 255 < 2**24
+    dtype = np.float32 if exact else np.float64
+
+    def block_sums(start: int, stop: int) -> np.ndarray:
+        block = images[start:stop].reshape(-1, d).astype(dtype)
+        # Summing through a one-hot matrix product is one BLAS call instead of a Python loop.
+        one_hot = np.zeros((len(block), k), dtype=dtype)
+        one_hot[np.arange(len(block)), labels[start:stop]] = 1
+        return one_hot.T @ block
+
+    sums = np.zeros((k, d), dtype=np.float64)
+    for partial in map_blocks(block_sums, len(images), rows):
+        sums += partial
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / counts[:, None]
     return Centroids(means.reshape(k, *images.shape[1:]), counts, tuple(classes))
@@ -137,16 +177,25 @@ def distance_to_centroid(images: np.ndarray, labels: np.ndarray, means: np.ndarr
     """Root mean square difference of each image to its class centroid, sqrt(mean((v - c)^2)).
 
     ``images`` uint8 (0..255) and ``means`` (n_classes, h, w) on the same scale; returns float64
-    distances on the 0..255 scale, one per image, computed chunk by chunk.
+    distances on the 0..255 scale, one per image. Computed block by block as
+    ``|v|^2 - 2 v.c + |c|^2`` in float64 (a matrix product), which agrees with the direct
+    formula to about 1e-14 relative.
     """
     images = np.asarray(images)
     labels = np.asarray(labels)
     flat_means = np.asarray(means, dtype=np.float64).reshape(len(means), -1)
+    d = flat_means.shape[1]
+    mean_norms = np.einsum("ij,ij->i", flat_means, flat_means)
     out = np.empty(len(images), dtype=np.float64)
-    for start in range(0, len(images), CHUNK):
-        block = images[start : start + CHUNK].reshape(-1, flat_means.shape[1])
-        diff = block - flat_means[labels[start : start + CHUNK]]
-        out[start : start + len(block)] = np.sqrt(np.einsum("ij,ij->i", diff, diff) / diff.shape[1])
+
+    def block_distances(start: int, stop: int) -> None:
+        block = images[start:stop].reshape(-1, d).astype(np.float64)
+        own = labels[start:stop]
+        cross = (block @ flat_means.T)[np.arange(len(block)), own]
+        squared = np.einsum("ij,ij->i", block, block) - 2 * cross + mean_norms[own]
+        out[start:stop] = np.sqrt(np.maximum(squared, 0) / d)
+
+    map_blocks(block_distances, len(images), float_rows(d))
     return out
 
 

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from mnistlab.stats import CHUNK
+from mnistlab.stats import float_rows
 
 
 def _as_2d(X) -> np.ndarray:
@@ -29,8 +29,8 @@ class NearestCentroidClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    chunk_size : int
-        Images per chunk in ``fit`` and ``predict``.
+    chunk_size : int or None
+        Images per chunk in ``fit`` and ``predict``; None picks a cache-sized block.
 
     Attributes
     ----------
@@ -48,7 +48,7 @@ class NearestCentroidClassifier(ClassifierMixin, BaseEstimator):
     0.869
     """
 
-    def __init__(self, chunk_size: int = CHUNK) -> None:
+    def __init__(self, chunk_size: int | None = None) -> None:
         self.chunk_size = chunk_size
 
     def fit(self, X, y) -> NearestCentroidClassifier:
@@ -60,10 +60,11 @@ class NearestCentroidClassifier(ClassifierMixin, BaseEstimator):
         if len(self.classes_) < 2:
             raise ValueError(f"need at least 2 classes, got {len(self.classes_)}.")
         sums = np.zeros((len(self.classes_), X.shape[1]))
-        for start in range(0, len(X), self.chunk_size):
-            block = X[start : start + self.chunk_size]
+        rows = self.chunk_size or float_rows(X.shape[1])
+        for start in range(0, len(X), rows):
+            block = X[start : start + rows]
             one_hot = np.zeros((len(block), len(self.classes_)))
-            one_hot[np.arange(len(block)), codes[start : start + self.chunk_size]] = 1.0
+            one_hot[np.arange(len(block)), codes[start : start + rows]] = 1.0
             sums += one_hot.T @ block
         self.centroids_ = sums / np.bincount(codes)[:, None]
         self.n_features_in_ = X.shape[1]
@@ -79,8 +80,9 @@ class NearestCentroidClassifier(ClassifierMixin, BaseEstimator):
             )
         norms = np.einsum("ij,ij->i", self.centroids_, self.centroids_)
         out = np.empty((len(X), len(self.classes_)))
-        for start in range(0, len(X), self.chunk_size):
-            block = X[start : start + self.chunk_size].astype(np.float64)
+        rows = self.chunk_size or float_rows(X.shape[1])
+        for start in range(0, len(X), rows):
+            block = X[start : start + rows].astype(np.float64)
             cross = block @ self.centroids_.T
             own = np.einsum("ij,ij->i", block, block)
             out[start : start + len(block)] = own[:, None] - 2 * cross + norms[None, :]
