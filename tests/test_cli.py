@@ -179,3 +179,26 @@ def test_tidy_refuses_unknown_suffix(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert ".parquet or .csv" in run("tidy", "digits", "-o", "pixels.xlsx", code=1).output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_pixels_command(tmp_path):
+    payload = json.loads(
+        run(
+            "pixels",
+            "digits",
+            "-o",
+            tmp_path / "h.png",
+            "--by-class",
+            tmp_path / "c.png",
+            "--binarisation",
+            "--json",
+        ).stdout
+    )
+    ds = mnistlab.load("digits")
+    counts = np.bincount(ds.train.images.ravel(), minlength=256)
+    assert payload["counts"] == counts.tolist()
+    assert payload["share_zero"] == pytest.approx(counts[0] / counts.sum())
+    assert [r["model"] for r in payload["binarisation"]] == ["nearest centroid", "logistic regression"]
+    assert (tmp_path / "h.png").exists() and (tmp_path / "c.png").exists()
+    human = run("pixels", "digits", "--first", "100", "-o", tmp_path / "h2.png").stdout
+    assert "are 0" in human

@@ -227,6 +227,75 @@ def tidy_command(
 
 
 @app.command()
+def pixels(
+    name: NameArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG histogram of pixel values.")],
+    by_class: Annotated[
+        Path | None, typer.Option("--by-class", help="Also write per-class histograms (PNG).")
+    ] = None,
+    binarisation: Annotated[
+        bool,
+        typer.Option(
+            "--binarisation",
+            help="Also compare test accuracy on raw vs binarised pixels (threshold 128).",
+        ),
+    ] = False,
+    split: SplitOpt = "train",
+    first: FirstOpt = None,
+    no_download: NoDownload = False,
+    as_json: AsJson = False,
+) -> None:
+    """Histogram of pixel values and the shares of 0, 1..254 and 255.
+
+    Example: [bold]mnistlab pixels fashion-mnist -o pixels.png --by-class per-class.png[/]
+    """
+    from mnistlab import stats
+
+    ds, chosen = _split(name, split, first, no_download)
+    counts = stats.pixel_value_counts(chosen.images)
+    shares = stats.PixelShares.from_counts(counts)
+    _run(plots.save, plots.pixel_histogram(counts, title=f"{ds.name} · {split}"), output)
+    if by_class is not None:
+        per_class = stats.pixel_value_counts_by_class(chosen.images, chosen.labels, len(chosen.classes))
+        _run(plots.save, plots.pixel_histograms_by_class(per_class, chosen.classes), by_class)
+    effect = None
+    if binarisation:
+        from mnistlab.models.binarisation import binarisation_effect
+
+        effect = _run(binarisation_effect, ds, max_train=first or 10_000)
+    if as_json:
+        payload = {
+            "output": str(output),
+            "dataset": ds.name,
+            "split": split,
+            "pixels": int(counts.sum()),
+            "share_zero": shares.zero,
+            "share_between": shares.between,
+            "share_255": shares.full,
+            "counts": counts.tolist(),
+        }
+        if effect is not None:
+            payload["binarisation"] = effect.to_dict(orient="records")
+        _print_json(payload)
+        return
+    out.print(
+        f"{ds.name} {split}: {counts.sum():,} pixels, {shares.zero:.1%} are 0, "
+        f"{shares.between:.1%} in 1..254, {shares.full:.1%} are 255",
+        highlight=False,
+    )
+    if effect is not None:
+        table = Table("model", "raw", "binarised", "difference")
+        for r in effect.itertuples():
+            table.add_row(
+                r.model, f"{r.raw:.1%}", f"{r.binarised:.1%}", f"{100 * r.difference:+.1f} points"
+            )
+        out.print(table)
+        n_train = int(effect.n_train.iloc[0])
+        out.print(f"(trained on the first {n_train:,} training images)", highlight=False)
+    out.print(f"wrote {output}" + (f" and {by_class}" if by_class else ""), highlight=False)
+
+
+@app.command()
 def centroids(
     name: NameArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="PNG of the class centroids.")],
