@@ -14,6 +14,7 @@ from mnistlab.errors import (
     MnistlabError,
     UnknownDatasetError,
 )
+from mnistlab.tidy import from_tidy, tidy
 
 __version__ = "0.1.0"
 
@@ -29,6 +30,8 @@ __all__ = [
     "Split",
     "UnknownDatasetError",
     "__version__",
+    "from_tidy",
     "load",
     "save",
+    "tidy",
 ]
