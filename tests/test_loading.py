@@ -91,7 +91,7 @@ def test_image_count_mismatch_in_idx_folder(five_class, tmp_path):
     from mnistlab.data.formats import write_idx
 
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(59, np.uint8))
-    with pytest.raises(FormatError, match="60 images but 59 labels"):
+    with pytest.raises(FormatError, match=r"declares 60 images but .* 59 labels"):
         mnistlab.load(tmp_path)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -39,8 +40,21 @@ def _run(func, *args, **kwargs):
     """Call the API; turn the errors users can cause into one clear line, no traceback."""
     try:
         return func(*args, **kwargs)
-    except (MnistlabError, FileNotFoundError, ValueError, PermissionError) as exc:
+    except (MnistlabError, ValueError) as exc:
         _fail(str(exc))
+    except OSError as exc:  # files and folders: missing, not writable, in the way, ...
+        where = f"{exc.filename}: " if exc.filename and str(exc.filename) not in str(exc) else ""
+        _fail(f"{where}{exc.strerror or exc}" if exc.strerror else f"{where}{exc}")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    console.print(f"[yellow]Warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+@app.callback()
+def _main() -> None:
+    """Understand MNIST-like image classification datasets: data, statistics, figures, report."""
+    warnings.showwarning = _show_warning
 
 
 def _print_json(payload: object) -> None:
@@ -136,7 +150,8 @@ def show(
     ds = _run(load, name, download=not no_download)
     chosen = _run(lambda: ds.split(split).subset(first, label=label))
     if len(chosen) == 0:
-        _fail(f"no {split} images of class {label!r} in {ds.name}.")
+        what = f" of class {label!r}" if label is not None else ""
+        _fail(f"no {split} images{what} in {ds.name}.")
     what = f" of class {ds.classes[chosen.labels[0]]!r}" if label is not None else ""
     fig = plots.image_grid(chosen, columns=columns, title=f"{ds.name} · {split}{what}")
     path = _run(plots.save, fig, output)

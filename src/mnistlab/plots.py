@@ -125,12 +125,27 @@ def to_data_uri(fig: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(to_png_bytes(fig)).decode("ascii")
 
 
+#: File formats ``save`` writes, by suffix.
+FIGURE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".jpg": "jpg", ".jpeg": "jpg"}
+
+
 def save(fig: Figure, path: str | Path) -> Path:
-    """Write a figure as PNG (atomically) and close it; returns the path."""
-    from mnistlab.data.formats import atomic_write_bytes
+    """Write a figure (format from the suffix: PNG, SVG, PDF or JPEG) atomically; close it."""
+    from mnistlab.data.formats import atomic_path
 
     path = Path(path)
-    atomic_write_bytes(path, to_png_bytes(fig))
+    fmt = FIGURE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        plt.close(fig)
+        raise ValueError(
+            f"{path}: figures are written as {', '.join(FIGURE_FORMATS)}; "
+            f"got {path.suffix or 'no suffix'!r}."
+        )
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=fig.dpi)
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mnistlab.data.formats import as_labels, as_uint8_images
+from mnistlab.data.formats import as_labels, as_uint8_images, check_class_names, default_classes
 from mnistlab.errors import FormatError
 
 
@@ -50,6 +50,8 @@ class Split:
             raise FormatError(
                 f"{source}: images must have shape (n, height, width), got {images.shape}."
             )
+        if 0 in images.shape[1:]:
+            raise FormatError(f"{source}: images of shape {images.shape[1:]} have no pixels.")
         images = as_uint8_images(images, source=source)
         labels = as_labels(self.labels, source=source)
         if len(images) != len(labels):
@@ -145,6 +147,8 @@ class Dataset:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", tuple(self.classes))
+        if len(self.train) == 0:
+            raise FormatError(f"{self.source or self.name}: the training split has no images.")
         for split in self.splits.values():
             if split.classes != self.classes:
                 raise FormatError(f"{self.name}: split {split.name!r} has different classes.")
@@ -163,12 +167,18 @@ class Dataset:
         classes: Sequence[str] | None = None,
         source: str = "",
     ) -> Dataset:
-        """Build a Dataset from ``(images, labels)`` pairs; classes default to "0", "1", ..."""
+        """Build a Dataset from ``(images, labels)`` pairs; classes default to "0", "1", ...
+
+        Errors name ``source`` (a file or folder) when given.
+        """
+        where = source or name
         if classes is None:
-            ys = [train[1]] + ([test[1]] if test is not None else [])
-            top = max(int(np.asarray(y, dtype=np.int64).max(initial=-1)) for y in ys)
-            classes = tuple(str(k) for k in range(top + 1))
+            ys = [as_labels(train[1], source=where)]
+            if test is not None:
+                ys.append(as_labels(test[1], source=where))
+            classes = default_classes(ys, source=where)
         classes = tuple(classes)
+        check_class_names(classes, source=where)
         return cls(
             name=name,
             train=Split(train[0], train[1], classes, "train"),

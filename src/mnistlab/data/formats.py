@@ -79,8 +79,10 @@ def _idx_header(head: bytes, source: str) -> tuple[np.dtype, tuple[int, ...], in
             f"{source}: truncated IDX header: {ndim} dimensions need {header_len} bytes, "
             f"the file has {len(head)}."
         )
-    shape = struct.unpack(f">{ndim}I", head[4:header_len])
-    return IDX_DTYPES[code], tuple(int(d) for d in shape), header_len
+    shape = tuple(int(d) for d in struct.unpack(f">{ndim}I", head[4:header_len]))
+    if ndim > 16:
+        raise FormatError(f"{source}: IDX header declares {ndim} dimensions; images need 1 to 3.")
+    return IDX_DTYPES[code], shape, header_len
 
 
 def _payload_size(dtype: np.dtype, shape: tuple[int, ...]) -> int:
@@ -102,6 +104,21 @@ def parse_idx(content: bytes | bytearray | memoryview, *, source: str = "IDX dat
     if dtype.itemsize > 1:
         array = array.astype(dtype.newbyteorder("="))
     return array
+
+
+def read_idx_shape(path: str | os.PathLike) -> tuple[int, ...]:
+    """The shape an IDX file's header declares, reading nothing but the header."""
+    path = Path(path)
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == GZIP_MAGIC
+    try:
+        with gzip.open(path, "rb") if gzipped else open(path, "rb") as f:
+            head = f.read(4)
+            if len(head) == 4 and head[:2] == b"\x00\x00":
+                head += f.read(4 * head[3])
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise FormatError(f"{path}: corrupt or truncated gzip data ({exc}).") from exc
+    return _idx_header(head, str(path))[1]
 
 
 def read_idx_content(path: str | os.PathLike) -> bytearray | mmap.mmap:
@@ -225,19 +242,49 @@ def as_uint8_images(values: np.ndarray, *, source: str, name: str = "images") ->
     return values.astype(np.uint8)
 
 
+#: Labels are class indices; anything this large is not one (and would not fit an int64 class list).
+MAX_LABEL = 2**31 - 1
+
+
 def as_labels(values: np.ndarray, *, source: str) -> np.ndarray:
-    """Return labels as int64, or raise if they are not non-negative integers."""
+    """Return labels as int64, or raise if they are not non-negative integer class indices."""
     values = np.asarray(values)
     if values.ndim != 1:
         raise FormatError(f"{source}: labels must be one-dimensional, got shape {values.shape}.")
     if values.dtype.kind == "f":
-        if np.isnan(values).any() or (values != np.round(values)).any():
-            raise FormatError(f"{source}: labels must be whole numbers, found NaN or fractions.")
+        if not np.isfinite(values).all() or (values != np.round(values)).any():
+            raise FormatError(
+                f"{source}: labels must be whole numbers, found NaN, infinity or fractions."
+            )
     elif values.dtype.kind not in "iub":
         raise FormatError(f"{source}: labels must be integers, got dtype {values.dtype}.")
-    if values.size and values.min() < 0:
-        raise FormatError(f"{source}: labels must be >= 0, found {values.min()}.")
+    if values.size:
+        # Range checks on the original values: a cast first could wrap 2**64-1 around to -1.
+        low, high = values.min(), values.max()
+        if low < 0:
+            raise FormatError(f"{source}: labels must be >= 0, found {low}.")
+        if high > MAX_LABEL:
+            raise FormatError(f"{source}: label {high} is not a class index (at most {MAX_LABEL}).")
     return values.astype(np.int64)
+
+
+def default_classes(label_arrays: Iterable[np.ndarray], *, source: str) -> tuple[str, ...]:
+    """Class names "0".."K-1" for labels without names, refusing labels that are not indices.
+
+    Labels are class indices 0..K-1; a few classes may be absent from a file, but labels such as
+    {0, 1000000} are ids, not indices, and would create a million empty classes.
+    """
+    arrays = [np.asarray(y) for y in label_arrays]
+    present = np.unique(np.concatenate(arrays)) if arrays else np.array([], np.int64)
+    if present.size == 0:
+        return ()
+    top = int(present[-1])
+    if top + 1 > max(256, 4 * present.size):
+        raise FormatError(
+            f"{source}: labels are not class indices 0..K-1: {present.size} distinct labels, the "
+            f"largest {top}. Relabel them 0..{present.size - 1} (or pass class names)."
+        )
+    return tuple(str(k) for k in range(top + 1))
 
 
 def square_shape(n_pixels: int, *, source: str) -> tuple[int, int]:
@@ -255,6 +302,36 @@ def square_shape(n_pixels: int, *, source: str) -> tuple[int, int]:
 # --------------------------------------------------------------------------------------------
 
 
+#: 256 x 256 pixels plus the label; wider rows make pyarrow use memory far beyond the file size.
+MAX_CSV_COLUMNS = 256 * 256 + 1
+_MAX_LINE = 8 << 20
+
+
+def _first_line(path: Path) -> str:
+    """The first non-blank line, read with a length limit (a file may have no newline at all)."""
+    with open(path, "rb") as f:
+        for _ in range(1000):
+            raw = f.readline(_MAX_LINE)
+            if not raw:
+                return ""
+            if len(raw) == _MAX_LINE and not raw.endswith(b"\n"):
+                raise FormatError(
+                    f"{path}: the first line is longer than {_MAX_LINE >> 20} MB: not a CSV of "
+                    f"images of at most {MAX_CSV_COLUMNS - 1:,} pixels."
+                )
+            line = raw.decode("utf-8", errors="replace").strip().lstrip("\ufeff")
+            if line:
+                return line
+    return ""
+
+
+def csv_has_labels(path: str | os.PathLike) -> bool:
+    """Whether a CSV's first column holds labels (no header, or a header starting with label)."""
+    first = _first_line(Path(path))
+    head = first.split(max(",;\t", key=first.count))[0].strip().strip('"') if first else ""
+    return bool(re.fullmatch(r"[+-]?\d+(\.\d*)?", head)) or head.lower() == "label"
+
+
 def read_csv(
     path: str | os.PathLike, *, image_shape: tuple[int, int] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -269,15 +346,20 @@ def read_csv(
 
     path = Path(path)
     source = str(path)
-    with open(path, "rb") as f:
-        first = f.readline().decode("utf-8", errors="replace").strip().lstrip("\ufeff")
+    first = _first_line(path)
     if not first:
         raise FormatError(f"{source}: empty CSV file.")
-    fields = [x.strip().strip('"') for x in first.split(",")]
+    delimiter = max(",;\t", key=first.count)
+    fields = [x.strip().strip('"') for x in first.split(delimiter)]
+    if len(fields) > MAX_CSV_COLUMNS:
+        raise FormatError(
+            f"{source}: {len(fields):,} columns; CSV images may have at most "
+            f"{MAX_CSV_COLUMNS - 1:,} pixels (256x256). Use NPZ or image folders for larger ones."
+        )
     has_header = not re.fullmatch(r"[+-]?\d+(\.\d*)?", fields[0])
     if has_header and fields[0].lower() != "label":
         raise FormatError(
-            f"{source}: the header's first column is {fields[0]!r}, expected 'label' "
+            f"{source}: the header's first column is {fields[0][:40]!r}, expected 'label' "
             "(a CSV without labels, such as Kaggle's test.csv, cannot form a dataset)."
         )
     if len(fields) < 2:
@@ -291,6 +373,7 @@ def read_csv(
             read_options=pacsv.ReadOptions(
                 column_names=names, skip_rows=1 if has_header else 0, block_size=1 << 23
             ),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
             convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
         )
     except pa.ArrowInvalid as exc:
@@ -350,18 +433,38 @@ _NPZ_OPTIONAL = ("classes",)  # written by mnistlab: class names as a unicode ar
 def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read a Keras-style ``mnist.npz`` (``x_train, y_train`` and optionally ``x_test, y_test``).
 
-    Object arrays are refused (``allow_pickle=False``): an NPZ never executes code.
+    Object arrays are refused (``allow_pickle=False``): an NPZ never executes code. Each
+    member's ``.npy`` header is checked against the member's size in the zip directory before
+    any array is allocated.
     """
     source = str(path)
+    if not zipfile.is_zipfile(path):
+        raise FormatError(f"{source}: not an NPZ file (an NPZ is a zip archive of .npy files).")
+    wanted = NPZ_KEYS + _NPZ_OPTIONAL
     try:
+        with zipfile.ZipFile(path) as archive:
+            members = {Path(i.filename).stem: i for i in archive.infolist()}
+            for key in wanted:
+                if key in members:
+                    _check_npy_member(archive, members[key], source)
         with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files if k in NPZ_KEYS + _NPZ_OPTIONAL}
-            missing = [k for k in ("x_train", "y_train") if k not in npz.files]
             files = list(npz.files)
-    except ValueError as exc:  # object arrays with allow_pickle=False, or a broken member
-        raise FormatError(f"{source}: unreadable NPZ member ({exc}).") from exc
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
-        raise FormatError(f"{source}: not a readable NPZ file ({exc}).") from exc
+            arrays = {k: npz[k] for k in files if k in wanted}
+    except FormatError:
+        raise
+    except (
+        ValueError,
+        TypeError,
+        OSError,
+        EOFError,
+        RuntimeError,
+        NotImplementedError,
+        MemoryError,
+        zlib.error,
+        zipfile.BadZipFile,
+    ) as exc:
+        raise FormatError(f"{source}: unreadable NPZ file ({type(exc).__name__}: {exc}).") from exc
+    missing = [k for k in ("x_train", "y_train") if k not in files]
     if missing:
         raise FormatError(
             f"{source}: NPZ lacks {', '.join(missing)} (found: {', '.join(files) or 'nothing'}); "
@@ -369,7 +472,43 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
         )
     if ("x_test" in arrays) != ("y_test" in arrays):
         raise FormatError(f"{source}: NPZ has only one of x_test and y_test.")
+    for key, array in arrays.items():
+        if not isinstance(array, np.ndarray) or array.dtype.kind in "OV":
+            raise FormatError(f"{source}: NPZ member {key} is not a plain numeric array.")
     return arrays
+
+
+def _check_npy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> None:
+    """Refuse a member whose .npy header promises more (or less) data than the member holds."""
+    with archive.open(info) as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            reader = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }.get(version)
+            if reader is None:
+                raise ValueError(f"unsupported .npy version {version}")
+            shape, _, dtype = reader(f)
+        except ValueError as exc:
+            raise FormatError(f"{source}: member {info.filename} is not a .npy array ({exc}).") from exc
+        header = f.tell()
+    if dtype.hasobject:
+        raise FormatError(f"{source}: member {info.filename} holds Python objects; refused.")
+    expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if header + expected != info.file_size:
+        raise FormatError(
+            f"{source}: member {info.filename} declares shape {_short_shape(shape)} "
+            f"({expected:,} bytes) but holds {info.file_size - header:,} bytes."
+        )
+
+
+def _short_shape(shape: tuple) -> str:
+    return (
+        str(tuple(shape))
+        if len(shape) <= 6
+        else f"({', '.join(map(str, shape[:4]))}, ...) of {len(shape)} dimensions"
+    )
 
 
 def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
@@ -395,7 +534,9 @@ def class_folders(root: Path) -> list[Path]:
     folders = [
         d
         for d in root.iterdir()
-        if d.is_dir() and any(f.suffix.lower() in IMAGE_SUFFIXES for f in d.iterdir())
+        if d.is_dir()
+        and not d.name.startswith((".", "__"))  # .ipynb_checkpoints, __MACOSX, ...
+        and any(f.suffix.lower() in IMAGE_SUFFIXES for f in d.iterdir())
     ]
     return sorted(folders, key=lambda d: _natural_key(d.name))
 
@@ -405,10 +546,18 @@ def read_image_file(path: str | os.PathLike) -> np.ndarray:
     import imageio.v3 as iio
     from skimage import color
 
+    if not Path(path).is_file():
+        raise FormatError(f"{path}: not a regular file.")
     try:
         image = np.asarray(iio.imread(path, plugin="pillow"))
     except Exception as exc:  # Pillow raises many unrelated types for unreadable files
         raise FormatError(f"{path}: not a readable image ({exc}).") from exc
+    if image.ndim not in (2, 3):
+        raise FormatError(f"{path}: an image of shape {image.shape} (animated or multi-page?).")
+    if image.dtype == np.bool_:  # 1-bit images: ink is 255, as in 8-bit files
+        image = image.astype(np.uint8) * 255
+    elif image.dtype.kind in "ui" and image.dtype.itemsize > 1 and image.max() > 255:
+        image = np.round(image.astype(np.float64) / 257).astype(np.uint8)  # 16 bit -> 8 bit
     if image.ndim == 3:
         if image.shape[2] == 4:
             image = color.rgba2rgb(image)
@@ -435,8 +584,17 @@ def read_image_folder(
     listing = root / "classes.txt"
     if classes is None and listing.is_file():
         classes = read_class_names(listing)
-    names = tuple(classes) if classes is not None else tuple(d.name for d in folders)
+    if classes is not None:
+        names = tuple(classes)
+    elif all(d.name.isdigit() for d in folders):
+        # Folders named 0..9 mean those labels, even when one of them is missing or empty.
+        names = default_classes([np.array([int(d.name) for d in folders])], source=str(root))
+    else:
+        names = tuple(d.name for d in folders)
+    check_class_names(names, source=str(listing) if listing.is_file() else str(root))
     index = {safe_filename(n): i for i, n in enumerate(names)} | {n: i for i, n in enumerate(names)}
+    if classes is None and all(d.name.isdigit() for d in folders):
+        index |= {d.name: int(d.name) for d in folders}
     unknown = [d.name for d in folders if d.name not in index]
     if unknown:
         raise FormatError(f"{root}: class folders {unknown} are not among the classes {names}.")
@@ -482,8 +640,25 @@ def write_class_names(path: str | os.PathLike, classes: Iterable[str]) -> None:
 
 
 def read_class_names(path: str | os.PathLike) -> list[str]:
-    """Read class names written by :func:`write_class_names`."""
-    return [line for line in Path(path).read_text(encoding="utf-8").splitlines() if line]
+    """Read class names written by :func:`write_class_names` (one per line, UTF-8)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{path}: class names must be UTF-8 text ({exc}).") from exc
+    names = [line.strip() for line in text.splitlines() if line.strip()]
+    check_class_names(names, source=str(path))
+    return names
+
+
+def check_class_names(names: Iterable[str], *, source: str) -> None:
+    """Refuse duplicate or empty class names (their counts would silently merge)."""
+    names = list(names)
+    seen = set()
+    duplicates = sorted({n for n in names if n in seen or seen.add(n)})
+    if duplicates:
+        raise FormatError(f"{source}: duplicate class names {duplicates}.")
+    if any(not str(n).strip() for n in names):
+        raise FormatError(f"{source}: empty class name.")
 
 
 def safe_filename(name: str) -> str:
@@ -547,6 +722,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     import tempfile
 
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise FileExistsError(f"{path}: exists and is not a regular file; not replacing it.")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)

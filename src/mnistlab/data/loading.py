@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -68,10 +71,12 @@ def load(
     """
     if isinstance(name_or_path, DatasetSpec):
         return load_named(name_or_path, download=download, progress=progress)
+    text = str(name_or_path)
+    if not text.strip():
+        raise ValueError("empty dataset name or path.")
     path = Path(name_or_path)
     if path.exists():
         return load_path(path, classes=classes)
-    text = str(name_or_path)
     if os.sep in text or path.suffix.lower() in {".csv", ".npz", ".gz", ".png"}:
         raise FileNotFoundError(f"No such file or folder: {text!r}.")
     return load_named(get_spec(text), download=download, progress=progress)
@@ -80,6 +85,8 @@ def load(
 def load_path(path: str | os.PathLike, *, classes: list[str] | None = None) -> Dataset:
     """Load a Dataset from a file or folder (see :func:`load` for the layouts understood)."""
     path = Path(path)
+    if not path.is_file() and not path.is_dir():
+        raise FormatError(f"{path}: neither a regular file nor a folder.")
     name = path.stem if path.is_file() else path.name
     if path.is_file():
         suffix = path.suffix.lower()
@@ -87,7 +94,7 @@ def load_path(path: str | os.PathLike, *, classes: list[str] | None = None) -> D
             a = formats.read_npz(path)
             test = (a["x_test"], a["y_test"]) if "x_test" in a else None
             if classes is None and "classes" in a:
-                classes = [str(c) for c in a["classes"]]
+                classes = _npz_class_names(a["classes"], path)
             return _from_arrays(name, (a["x_train"], a["y_train"]), test, classes, path)
         if suffix == ".csv":
             return _from_arrays(name, formats.read_csv(path), None, classes, path)
@@ -99,15 +106,19 @@ def load_path(path: str | os.PathLike, *, classes: list[str] | None = None) -> D
     if classes is None and listing.is_file():
         classes = formats.read_class_names(listing)
     idx = _match_files(path, _IDX_PATTERNS)
-    if idx.get("train_images") and idx.get("train_labels"):
-        train = (formats.read_idx(idx["train_images"]), formats.read_idx(idx["train_labels"]))
-        test = None
-        if idx.get("test_images") and idx.get("test_labels"):
-            test = (formats.read_idx(idx["test_images"]), formats.read_idx(idx["test_labels"]))
-        return _from_arrays(name, train, test, classes, path)
+    if idx:
+        return _from_arrays(name, *_read_idx_splits(path, idx), classes, path)
     csvs = _match_files(path, {"train": r"train.*\.csv$", "test": r"test.*\.csv$"})
     if csvs.get("train"):
-        test = formats.read_csv(csvs["test"]) if csvs.get("test") else None
+        test = None
+        if csvs.get("test") and formats.csv_has_labels(csvs["test"]):
+            test = formats.read_csv(csvs["test"])
+        elif csvs.get("test"):
+            warnings.warn(
+                f"{csvs['test']} has no label column (Kaggle's competition layout): "
+                "loaded the training split only.",
+                stacklevel=2,
+            )
         return _from_arrays(name, formats.read_csv(csvs["train"]), test, classes, path)
     split_dirs = {
         split: next((path / d for d in dirs if (path / d).is_dir()), None)
@@ -129,6 +140,40 @@ def load_path(path: str | os.PathLike, *, classes: list[str] | None = None) -> D
     )
 
 
+def _read_idx_splits(folder: Path, idx: dict[str, Path]):
+    """Read the IDX splits present; images and labels must come in pairs of equal counts.
+
+    The counts are compared from the headers alone, before any payload is read.
+    """
+    splits = []
+    for split in ("train", "test"):
+        images, labels = idx.get(f"{split}_images"), idx.get(f"{split}_labels")
+        if images is None and labels is None:
+            splits.append(None)
+            continue
+        if images is None or labels is None:
+            have, lack = (images, "labels") if labels is None else (labels, "images")
+            raise FormatError(f"{folder}: found {have.name} but no {split} {lack} file beside it.")
+        n_images, n_labels = formats.read_idx_shape(images)[0], formats.read_idx_shape(labels)[0]
+        if n_images != n_labels:
+            raise FormatError(
+                f"{folder}: {images.name} declares {n_images:,} images but {labels.name} "
+                f"{n_labels:,} labels; they must match."
+            )
+        splits.append((formats.read_idx(images), formats.read_idx(labels)))
+    if splits[0] is None:
+        raise FormatError(f"{folder}: IDX test files but no train-images/train-labels files.")
+    return splits[0], splits[1]
+
+
+def _npz_class_names(values: np.ndarray, path: Path) -> list[str]:
+    if values.ndim != 1 or values.dtype.kind not in "US":
+        raise FormatError(f"{path}: NPZ member 'classes' must be a 1-D array of strings.")
+    if values.dtype.kind == "S":
+        return [v.decode("utf-8", errors="replace") for v in values]
+    return [str(v) for v in values]
+
+
 def _match_files(folder: Path, patterns: dict[str, str]) -> dict[str, Path]:
     files = sorted(f for f in folder.iterdir() if f.is_file())
     out = {}
@@ -145,13 +190,22 @@ def _match_files(folder: Path, patterns: dict[str, str]) -> dict[str, Path]:
 
 
 def _from_arrays(name, train, test, classes, path) -> Dataset:
+    source = str(path)
     images, labels = train
     if np.asarray(images).ndim == 2:  # flattened square images (e.g. an NPZ of vectors)
-        shape = formats.square_shape(np.asarray(images).shape[1], source=str(path))
+        shape = formats.square_shape(np.asarray(images).shape[1], source=source)
         images = np.asarray(images).reshape(-1, *shape)
         if test is not None:
             test = (np.asarray(test[0]).reshape(-1, *shape), test[1])
-    return Dataset.from_arrays(name, (images, labels), test, classes=classes, source=str(path))
+    try:
+        return Dataset.from_arrays(name, (images, labels), test, classes=classes, source=source)
+    except FormatError as exc:
+        message = str(exc)
+        if not message.startswith(source):
+            message = f"{source}: {message}"
+        if classes is not None and "no class name" in message:
+            message += f" (class names from {CLASSES_FILE} or the file's class list)"
+        raise FormatError(message) from exc
 
 
 #: Output formats of :func:`save`, with a one-line description each.
@@ -167,14 +221,36 @@ SAVE_FORMATS = {
 def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[Path]:
     """Write ``dataset`` to ``folder`` in format ``to`` (see ``SAVE_FORMATS``); return the paths.
 
-    Every file is written atomically; the result loads back with :func:`load` (``folder`` for
-    IDX, CSV and PNG, the ``.npz`` file for NPZ) to the same arrays.
+    All or nothing: every file is first written to a staging folder inside ``folder`` and moved
+    into place only when all were written, so an error leaves ``folder`` as it was. Existing
+    files of the same names are replaced; anything else in the way (a folder where a file goes,
+    a device, a non-empty class-folder tree) is refused before anything is written. The result
+    loads back with :func:`load` (``folder`` for IDX, CSV and PNG, the ``.npz`` file for NPZ).
     """
     if to not in SAVE_FORMATS:
         raise ValueError(f"unknown format {to!r}; choose one of {', '.join(SAVE_FORMATS)}.")
     folder = Path(folder)
+    plan = _save_plan(dataset, to)
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{folder}: exists and is not a folder.")
+    for name, _ in plan:
+        target = folder / name
+        if to == "png":
+            if target.exists() and (not target.is_dir() or any(target.iterdir())):
+                raise FileExistsError(f"{target}: already exists; write PNG folders into a new folder.")
+        elif target.exists() and not target.is_file():
+            raise FileExistsError(f"{target}: exists and is not a regular file; not replacing it.")
     folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".mnistlab-save-") as staging:
+        for name, write in plan:
+            write(Path(staging) / name)
+        for name, _ in plan:
+            os.replace(Path(staging) / name, folder / name)
+    return [folder / name for name, _ in plan]
+
+
+def _save_plan(dataset: Dataset, to: str) -> list[tuple[str, Callable[[Path], None]]]:
+    """(file or folder name, function writing it to a given path) for every output."""
     label_dtype = np.uint8 if len(dataset.classes) <= 256 else np.int32
     if to == "npz":
         arrays = {"x_train": dataset.train.images, "y_train": dataset.train.labels.astype(label_dtype)}
@@ -185,25 +261,40 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
             }
         # A unicode array loads without pickle; Keras-style readers ignore the extra key.
         arrays["classes"] = np.array(dataset.classes, dtype=str)
-        written.append(folder / f"{dataset.name}.npz")
-        formats.write_npz(written[-1], arrays)
-        return written
+        return [(f"{dataset.name}.npz", lambda p: formats.write_npz(p, arrays))]
+    plan: list[tuple[str, Callable[[Path], None]]] = []
     for split_name, split in dataset.splits.items():
         if to == "idx":
             prefix = "train" if split_name == "train" else "t10k"
-            for kind, array in (("images-idx3", split.images), ("labels-idx1", split.labels)):
-                written.append(folder / f"{prefix}-{kind}-ubyte.gz")
-                data = array if kind.startswith("images") else array.astype(label_dtype)
-                formats.write_idx(written[-1], data)
+            plan.append(
+                (f"{prefix}-images-idx3-ubyte.gz", lambda p, s=split: formats.write_idx(p, s.images))
+            )
+            plan.append(
+                (
+                    f"{prefix}-labels-idx1-ubyte.gz",
+                    lambda p, s=split: formats.write_idx(p, s.labels.astype(label_dtype)),
+                )
+            )
         elif to in ("csv", "csv-kaggle"):
             stem = f"{dataset.name}_{split_name}" if to == "csv" else split_name
-            written.append(folder / f"{stem}.csv")
             layout = "plain" if to == "csv" else "kaggle"
-            formats.write_csv(written[-1], split.images, split.labels, layout=layout)
+            plan.append(
+                (
+                    f"{stem}.csv",
+                    lambda p, s=split, layout=layout: formats.write_csv(
+                        p, s.images, s.labels, layout=layout
+                    ),
+                )
+            )
         else:
-            formats.write_image_folder(folder / split_name, split.images, split.labels, dataset.classes)
-            written.append(folder / split_name)
+            plan.append(
+                (
+                    split_name,
+                    lambda p, s=split: formats.write_image_folder(
+                        p, s.images, s.labels, dataset.classes
+                    ),
+                )
+            )
     if to != "png":  # PNG folders carry their own classes.txt per split
-        written.append(folder / CLASSES_FILE)
-        formats.write_class_names(written[-1], dataset.classes)
-    return written
+        plan.append((CLASSES_FILE, lambda p: formats.write_class_names(p, dataset.classes)))
+    return plan
