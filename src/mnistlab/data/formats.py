@@ -80,8 +80,8 @@ def _idx_header(head: bytes, source: str) -> tuple[np.dtype, tuple[int, ...], in
             f"the file has {len(head)}."
         )
     shape = tuple(int(d) for d in struct.unpack(f">{ndim}I", head[4:header_len]))
-    if ndim > 16:
-        raise FormatError(f"{source}: IDX header declares {ndim} dimensions; images need 1 to 3.")
+    if ndim > 32:  # numpy's own limit is 32 (numpy 1) or 64 (numpy 2) dimensions
+        raise FormatError(f"{source}: IDX header declares {ndim} dimensions; at most 32 are read.")
     return IDX_DTYPES[code], shape, header_len
 
 

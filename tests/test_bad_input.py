@@ -1,0 +1,389 @@
+"""Bad input found by trying to break the loaders: each gets a clear error, nothing is written."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import struct
+import tracemalloc
+import zipfile
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import mnistlab
+from mnistlab.cli import app
+from mnistlab.data import formats
+from mnistlab.errors import FormatError
+
+runner = CliRunner()
+
+
+def cli(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def npz(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+X10 = np.zeros((10, 4, 4), np.uint8)
+
+
+# --------------------------------------------------------------------------------------------
+# Labels that are not class indices
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("top", [2**31 - 1, 10**6, 300])
+def test_label_ids_are_not_class_indices(tmp_path, top):
+    labels = np.arange(10)
+    labels[-1] = top
+    path = npz(tmp_path / "ids.npz", x_train=X10, y_train=labels)
+    tracemalloc.start()
+    try:
+        with pytest.raises(FormatError, match="not class indices") as info:
+            mnistlab.load(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert str(path) in str(info.value)
+    assert peak < 20_000_000
+
+
+def test_a_few_missing_classes_are_fine(tmp_path):
+    path = npz(tmp_path / "gaps.npz", x_train=X10[:3], y_train=np.array([0, 2, 7]))
+    assert mnistlab.load(path).classes == tuple("01234567")
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.r_[np.zeros(9, np.uint64), np.uint64(2**64 - 1)],
+        np.r_[np.zeros(9), 1e20],
+        np.r_[np.zeros(9), np.inf],
+    ],
+)
+def test_labels_beyond_int64_are_refused_before_casting(tmp_path, labels):
+    path = npz(tmp_path / "big.npz", x_train=X10, y_train=labels)
+    with pytest.raises(FormatError, match="not a class index|infinity"):
+        mnistlab.load(path)
+
+
+def test_huge_label_in_idx_file(tmp_path):
+    formats.write_idx(tmp_path / "train-images-idx3-ubyte", X10)
+    formats.write_idx(tmp_path / "train-labels-idx1-ubyte", np.r_[np.zeros(9), 2**31 - 1].astype(">i4"))
+    with pytest.raises(FormatError, match="not class indices"):
+        mnistlab.load(tmp_path)
+
+
+def test_string_labels(tmp_path):
+    path = npz(tmp_path / "s.npz", x_train=X10[:2], y_train=np.array(["cat", "dog"]))
+    with pytest.raises(FormatError, match="labels must be integers"):
+        mnistlab.load(path)
+
+
+# --------------------------------------------------------------------------------------------
+# CSV
+# --------------------------------------------------------------------------------------------
+
+
+def test_very_wide_csv_is_refused_from_its_first_line(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text("3," + ",".join(["255"] * 300_000) + "\n")
+    with pytest.raises(FormatError, match="at most 65,536 pixels"):
+        formats.read_csv(path)
+
+
+def test_csv_without_newlines_is_refused_without_reading_it_all(tmp_path):
+    path = tmp_path / "oneline.csv"
+    path.write_bytes(b"5," + b"1," * 5_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(FormatError, match="first line is longer"):
+            formats.read_csv(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50_000_000
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_other_delimiters_are_detected(tmp_path, delimiter):
+    path = tmp_path / "d.csv"
+    path.write_text(
+        f"label{delimiter}p0{delimiter}p1{delimiter}p2{delimiter}p3\n1{delimiter}0{delimiter}5{delimiter}9{delimiter}255\n"
+    )
+    x, y = formats.read_csv(path)
+    assert y.tolist() == [1] and x.ravel().tolist() == [0, 5, 9, 255]
+
+
+def test_leading_blank_lines(tmp_path):
+    path = tmp_path / "blank.csv"
+    path.write_text("\n\n1,0,0,0,0\n")
+    x, y = formats.read_csv(path)
+    assert y.tolist() == [1]
+
+
+def test_kaggle_folder_with_unlabelled_test_loads_train_with_a_warning(tmp_path):
+    (tmp_path / "train.csv").write_text("label,pixel0,pixel1,pixel2,pixel3\n1,0,0,0,9\n0,1,1,1,1\n")
+    (tmp_path / "test.csv").write_text("pixel0,pixel1,pixel2,pixel3\n0,0,0,0\n")
+    with pytest.warns(UserWarning, match="no label column"):
+        ds = mnistlab.load(tmp_path)
+    assert len(ds.train) == 2 and ds.test is None
+
+
+def test_header_only_csv_is_an_empty_dataset_error(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("label,pixel0,pixel1,pixel2,pixel3\n")
+    with pytest.raises(FormatError, match="no images"):
+        mnistlab.load(path)
+
+
+# --------------------------------------------------------------------------------------------
+# NPZ
+# --------------------------------------------------------------------------------------------
+
+
+def test_npy_renamed_to_npz(tmp_path):
+    path = tmp_path / "x.npz"
+    np.save(path.with_suffix(".npy"), X10)
+    path.with_suffix(".npy").rename(path)
+    with pytest.raises(FormatError, match="not an NPZ file"):
+        mnistlab.load(path)
+
+
+def test_text_named_npz(tmp_path):
+    path = tmp_path / "t.npz"
+    path.write_text("hello")
+    with pytest.raises(FormatError, match="not an NPZ file"):
+        mnistlab.load(path)
+
+
+def _zip_with(path, name, data, compression=zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", compression) as z:
+        z.writestr(name, data)
+        labels = io.BytesIO()
+        np.save(labels, np.zeros(10, np.uint8))
+        z.writestr("y_train.npy", labels.getvalue())
+    return path
+
+
+def test_npz_member_header_claiming_a_huge_array(tmp_path):
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": (10**9, 1000, 1000)}
+    )
+    path = _zip_with(tmp_path / "liar.npz", "x_train.npy", header.getvalue() + bytes(100))
+    tracemalloc.start()
+    try:
+        with pytest.raises(FormatError, match="declares shape"):
+            mnistlab.load(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000
+
+
+def test_npz_member_that_is_not_npy(tmp_path):
+    path = _zip_with(tmp_path / "garbage.npz", "x_train.npy", b"garbage")
+    with pytest.raises(FormatError, match="not a .npy array") as info:
+        mnistlab.load(path)
+    assert str(path) in str(info.value)
+
+
+def test_npz_classes_must_be_strings(tmp_path):
+    path = npz(tmp_path / "c.npz", x_train=X10[:2], y_train=np.array([0, 1]), classes=np.array(3))
+    with pytest.raises(FormatError, match="1-D array of strings"):
+        mnistlab.load(path)
+    path = npz(
+        tmp_path / "b.npz", x_train=X10[:2], y_train=np.array([0, 1]), classes=np.array([b"a", b"b"])
+    )
+    assert mnistlab.load(path).classes == ("a", "b")
+
+
+def test_npz_duplicate_class_names(tmp_path):
+    path = npz(
+        tmp_path / "dup.npz", x_train=X10[:2], y_train=np.array([0, 1]), classes=np.array(["a", "a"])
+    )
+    with pytest.raises(FormatError, match="duplicate class names"):
+        mnistlab.load(path)
+
+
+# --------------------------------------------------------------------------------------------
+# IDX folders
+# --------------------------------------------------------------------------------------------
+
+
+def test_images_without_labels_are_named(tmp_path):
+    formats.write_idx(tmp_path / "train-images-idx3-ubyte.gz", X10)
+    with pytest.raises(FormatError, match="no train labels file"):
+        mnistlab.load(tmp_path)
+
+
+def test_test_images_without_labels_are_not_dropped_silently(tmp_path):
+    formats.write_idx(tmp_path / "train-images-idx3-ubyte.gz", X10)
+    formats.write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(10, np.uint8))
+    formats.write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", X10)
+    with pytest.raises(FormatError, match="no test labels file"):
+        mnistlab.load(tmp_path)
+
+
+def test_count_mismatch_is_found_from_headers_before_reading(tmp_path):
+    # 1.3 million 28x28 images of zeros (a ~1 MB gzip bomb) beside 10 labels.
+    header = b"\x00\x00\x08\x03" + struct.pack(">3I", 1_300_000, 28, 28)
+    with gzip.open(tmp_path / "train-images-idx3-ubyte.gz", "wb") as f:
+        f.write(header)
+        zeros = bytes(28 * 28 * 10_000)
+        for _ in range(130):
+            f.write(zeros)
+    formats.write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(10, np.uint8))
+    tracemalloc.start()
+    try:
+        with pytest.raises(FormatError, match="1,300,000 images but .* 10 labels"):
+            mnistlab.load(tmp_path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000
+
+
+def test_idx_with_absurd_rank_gets_a_short_message(tmp_path):
+    path = tmp_path / "x.idx"
+    path.write_bytes(b"\x00\x00\x08\xff" + struct.pack(">255I", *([1] * 255)) + b"\x00")
+    with pytest.raises(FormatError, match="255 dimensions") as info:
+        formats.read_idx(path)
+    assert len(str(info.value)) < 300
+
+
+def test_images_without_pixels(tmp_path):
+    formats.write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((20, 0, 0), np.uint8))
+    formats.write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros(20, np.uint8))
+    with pytest.raises(FormatError, match="no pixels"):
+        mnistlab.load(tmp_path)
+
+
+def test_too_few_class_names_mentions_the_listing(tmp_path):
+    formats.write_idx(tmp_path / "train-images-idx3-ubyte", X10)
+    formats.write_idx(tmp_path / "train-labels-idx1-ubyte", np.arange(10, dtype=np.uint8))
+    (tmp_path / "classes.txt").write_text("a\nb\nc\n")
+    with pytest.raises(FormatError, match="classes.txt"):
+        mnistlab.load(tmp_path)
+
+
+def test_class_listing_with_bom_and_bad_encoding(tmp_path):
+    listing = tmp_path / "classes.txt"
+    listing.write_bytes("\ufeffcat\ndog\n".encode())
+    assert formats.read_class_names(listing) == ["cat", "dog"]
+    listing.write_bytes("caf\xe9\n".encode("latin-1"))
+    with pytest.raises(FormatError, match="UTF-8"):
+        formats.read_class_names(listing)
+
+
+# --------------------------------------------------------------------------------------------
+# Image folders
+# --------------------------------------------------------------------------------------------
+
+
+def _png(path, array):
+    import imageio.v3 as iio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    iio.imwrite(path, array, plugin="pillow")
+
+
+def test_junk_folders_are_not_classes_and_digit_names_keep_their_value(tmp_path):
+    _png(tmp_path / "0" / "a.png", np.zeros((4, 4), np.uint8))
+    _png(tmp_path / "4" / "a.png", np.full((4, 4), 9, np.uint8))
+    (tmp_path / "3").mkdir()  # empty
+    _png(tmp_path / "__MACOSX" / "a.png", np.zeros((4, 4), np.uint8))
+    _png(tmp_path / ".ipynb_checkpoints" / "a.png", np.zeros((4, 4), np.uint8))
+    ds = mnistlab.load(tmp_path)
+    assert ds.classes == ("0", "1", "2", "3", "4")
+    assert ds.train.labels.tolist() == [0, 4]
+
+
+def test_16_bit_and_1_bit_pngs_are_scaled(tmp_path):
+    from PIL import Image
+
+    _png(tmp_path / "a" / "16.png", np.full((4, 4), 65535, np.uint16))
+    Image.fromarray(np.ones((4, 4), bool)).convert("1").save(tmp_path / "a" / "1.png")
+    ds = mnistlab.load(tmp_path)
+    assert ds.train.images.max() == 255 and ds.train.images.min() == 255
+
+
+# --------------------------------------------------------------------------------------------
+# Paths and outputs
+# --------------------------------------------------------------------------------------------
+
+
+def test_empty_name_and_special_files(tmp_path):
+    with pytest.raises(ValueError, match="empty dataset name"):
+        mnistlab.load("")
+    fifo = tmp_path / "f.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(FormatError, match="neither a regular file nor a folder"):
+        mnistlab.load(fifo)
+
+
+@pytest.mark.parametrize("target", ["a-dir", "a-file/x.png", "/dev/full"])
+def test_show_refuses_bad_outputs_cleanly(tmp_path, target):
+    (tmp_path / "a-dir").mkdir()
+    (tmp_path / "a-file").write_text("")
+    out = target if target.startswith("/") else tmp_path / target
+    before = os.stat("/dev/full")
+    result = cli("show", "digits", "-o", out)
+    assert result.exit_code == 1
+    assert "Error:" in result.output and "Traceback" not in result.output
+    assert os.stat("/dev/full").st_rdev == before.st_rdev  # the device is still a device
+
+
+def test_convert_is_all_or_nothing(tmp_path):
+    (tmp_path / "t10k-images-idx3-ubyte.gz").mkdir()  # in the way of the last-but-one file
+    result = cli("convert", "digits", "--to", "idx", "-o", tmp_path)
+    assert result.exit_code == 1 and "not a regular file" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t10k-images-idx3-ubyte.gz"]
+
+
+def test_convert_png_refuses_a_used_folder(tmp_path):
+    (tmp_path / "test").write_text("")
+    result = cli("convert", "digits", "--to", "png", "-o", tmp_path)
+    assert result.exit_code == 1 and "already exists" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["test"]
+
+
+def test_convert_failure_mid_way_leaves_nothing(tmp_path, monkeypatch):
+    calls = []
+
+    def failing_write_csv(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return original(*args, **kwargs)
+
+    original = formats.write_csv
+    monkeypatch.setattr(formats, "write_csv", failing_write_csv)
+    with pytest.raises(OSError, match="No space"):
+        mnistlab.save(mnistlab.load("digits"), tmp_path, "csv")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_figure_suffix_decides_the_format(tmp_path):
+    assert cli("show", "digits", "-o", tmp_path / "g.jpg").exit_code == 0
+    assert (tmp_path / "g.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
+    assert cli("show", "digits", "-o", tmp_path / "g.svg").exit_code == 0
+    assert b"<svg" in (tmp_path / "g.svg").read_bytes()[:500]
+    result = cli("show", "digits", "-o", tmp_path / "g.txt")
+    assert result.exit_code == 1 and "figures are written as" in result.output
+
+
+def test_cli_shows_warnings_as_one_line(tmp_path, monkeypatch):
+    (tmp_path / "train.csv").write_text("label,pixel0,pixel1,pixel2,pixel3\n1,0,0,0,9\n")
+    (tmp_path / "test.csv").write_text("pixel0,pixel1,pixel2,pixel3\n0,0,0,0\n")
+    result = cli("info", tmp_path)
+    assert result.exit_code == 0
+    assert "Warning: " in result.output and "no label column" in result.output
+    assert "UserWarning" not in result.output
