@@ -69,7 +69,7 @@ def test_a_few_missing_classes_are_fine(tmp_path):
 )
 def test_labels_beyond_int64_are_refused_before_casting(tmp_path, labels):
     path = npz(tmp_path / "big.npz", x_train=X10, y_train=labels)
-    with pytest.raises(FormatError, match="not a class index|infinity"):
+    with pytest.raises(FormatError, match=r"not a class index|infinity"):
         mnistlab.load(path)
 
 
@@ -124,7 +124,7 @@ def test_other_delimiters_are_detected(tmp_path, delimiter):
 def test_leading_blank_lines(tmp_path):
     path = tmp_path / "blank.csv"
     path.write_text("\n\n1,0,0,0,0\n")
-    x, y = formats.read_csv(path)
+    _, y = formats.read_csv(path)
     assert y.tolist() == [1]
 
 
@@ -190,7 +190,7 @@ def test_npz_member_header_claiming_a_huge_array(tmp_path):
 
 def test_npz_member_that_is_not_npy(tmp_path):
     path = _zip_with(tmp_path / "garbage.npz", "x_train.npy", b"garbage")
-    with pytest.raises(FormatError, match="not a .npy array") as info:
+    with pytest.raises(FormatError, match=r"not a .npy array") as info:
         mnistlab.load(path)
     assert str(path) in str(info.value)
 
@@ -243,7 +243,7 @@ def test_count_mismatch_is_found_from_headers_before_reading(tmp_path):
     formats.write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(10, np.uint8))
     tracemalloc.start()
     try:
-        with pytest.raises(FormatError, match="1,300,000 images but .* 10 labels"):
+        with pytest.raises(FormatError, match=r"1,300,000 images but .* 10 labels"):
             mnistlab.load(tmp_path)
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -270,7 +270,7 @@ def test_too_few_class_names_mentions_the_listing(tmp_path):
     formats.write_idx(tmp_path / "train-images-idx3-ubyte", X10)
     formats.write_idx(tmp_path / "train-labels-idx1-ubyte", np.arange(10, dtype=np.uint8))
     (tmp_path / "classes.txt").write_text("a\nb\nc\n")
-    with pytest.raises(FormatError, match="classes.txt"):
+    with pytest.raises(FormatError, match=r"classes.txt"):
         mnistlab.load(tmp_path)
 
 
