@@ -106,9 +106,12 @@ def parse_idx(content: bytes | bytearray | memoryview, *, source: str = "IDX dat
     return array
 
 
-def read_idx_shape(path: str | os.PathLike) -> tuple[int, ...]:
-    """The shape an IDX file's header declares, reading nothing but the header."""
-    path = Path(path)
+@contextlib.contextmanager
+def _open_idx(path: Path) -> Iterator[tuple[io.BufferedIOBase, bytes, bool]]:
+    """Open an IDX file, gunzipping if its content is gzip; yield (file, raw header, gzipped).
+
+    gzip and zlib errors anywhere inside the block become one FormatError naming the file.
+    """
     with open(path, "rb") as raw:
         gzipped = raw.read(2) == GZIP_MAGIC
     try:
@@ -116,9 +119,15 @@ def read_idx_shape(path: str | os.PathLike) -> tuple[int, ...]:
             head = f.read(4)
             if len(head) == 4 and head[:2] == b"\x00\x00":
                 head += f.read(4 * head[3])
+            yield f, head, gzipped
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise FormatError(f"{path}: corrupt or truncated gzip data ({exc}).") from exc
-    return _idx_header(head, str(path))[1]
+
+
+def read_idx_shape(path: str | os.PathLike) -> tuple[int, ...]:
+    """The shape an IDX file's header declares, reading nothing but the header."""
+    with _open_idx(Path(path)) as (_, head, _):
+        return _idx_header(head, str(path))[1]
 
 
 def read_idx_content(path: str | os.PathLike) -> bytearray | mmap.mmap:
@@ -132,35 +141,27 @@ def read_idx_content(path: str | os.PathLike) -> bytearray | mmap.mmap:
     path = Path(path)
     source = str(path)
     compressed_size = path.stat().st_size
-    with open(path, "rb") as raw:
-        gzipped = raw.read(2) == GZIP_MAGIC
-    try:
-        with gzip.open(path, "rb") if gzipped else open(path, "rb") as f:
-            head = f.read(4)
-            if len(head) == 4 and head[:2] == b"\x00\x00":
-                head += f.read(4 * head[3])
-            dtype, shape, header_len = _idx_header(head, source)
-            expected = header_len + _payload_size(dtype, shape)
-            if not gzipped:
-                if expected != compressed_size:
-                    raise _length_error(source, shape, expected, compressed_size, "file")
-                # A private copy-on-write mapping: no read copy, and arrays made from it are
-                # writable without ever changing the file.
-                return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
-            if expected > compressed_size * _MAX_DEFLATE_RATIO:
-                raise FormatError(
-                    f"{source}: the header declares shape {shape} ({expected:,} bytes), more than "
-                    f"a {compressed_size:,}-byte gzip file can hold."
-                )
-            buffer = bytearray(head)
-            # Read one byte past the declared end so trailing garbage is detected too.
-            while len(buffer) < expected + 1:
-                chunk = f.read(min(_CHUNK, expected + 1 - len(buffer)))
-                if not chunk:
-                    break
-                buffer += chunk
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise FormatError(f"{source}: corrupt or truncated gzip data ({exc}).") from exc
+    with _open_idx(path) as (f, head, gzipped):
+        dtype, shape, header_len = _idx_header(head, source)
+        expected = header_len + _payload_size(dtype, shape)
+        if not gzipped:
+            if expected != compressed_size:
+                raise _length_error(source, shape, expected, compressed_size, "file")
+            # A private copy-on-write mapping: no read copy, and arrays made from it are
+            # writable without ever changing the file.
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+        if expected > compressed_size * _MAX_DEFLATE_RATIO:
+            raise FormatError(
+                f"{source}: the header declares shape {shape} ({expected:,} bytes), more than "
+                f"a {compressed_size:,}-byte gzip file can hold."
+            )
+        buffer = bytearray(head)
+        # Read one byte past the declared end so trailing garbage is detected too.
+        while len(buffer) < expected + 1:
+            chunk = f.read(min(_CHUNK, expected + 1 - len(buffer)))
+            if not chunk:
+                break
+            buffer += chunk
     if len(buffer) != expected:
         raise _length_error(source, shape, expected, len(buffer), "decompressed file")
     return buffer
