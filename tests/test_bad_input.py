@@ -377,7 +377,7 @@ def test_figure_suffix_decides_the_format(tmp_path):
     assert cli("show", "digits", "-o", tmp_path / "g.svg").exit_code == 0
     assert b"<svg" in (tmp_path / "g.svg").read_bytes()[:500]
     result = cli("show", "digits", "-o", tmp_path / "g.txt")
-    assert result.exit_code == 1 and "figures are written as" in result.output
+    assert result.exit_code == 1 and "expected a file name ending in .png" in result.output
 
 
 def test_cli_shows_warnings_as_one_line(tmp_path, monkeypatch):

@@ -177,7 +177,7 @@ def test_atypical_json_and_test_split(tmp_path):
 
 def test_tidy_refuses_unknown_suffix(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert ".parquet or .csv" in run("tidy", "digits", "-o", "pixels.xlsx", code=1).output
+    assert "ending in .parquet, .csv" in run("tidy", "digits", "-o", "pixels.xlsx", code=1).output
     assert list(tmp_path.iterdir()) == []
 
 

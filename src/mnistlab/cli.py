@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import warnings
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -57,8 +57,47 @@ def _main() -> None:
     warnings.showwarning = _show_warning
 
 
+def _finite(value: object) -> object:
+    """NaN and infinities become null: JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _print_json(payload: object) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    sys.stdout.write(json.dumps(_finite(payload), indent=2, allow_nan=False) + "\n")
+
+
+FIGURE = tuple(plots.FIGURE_FORMATS)
+CSV = (".csv",)
+
+
+def _check_outputs(*targets: tuple[Path | None, tuple[str, ...]]) -> None:
+    """Refuse, before any work, outputs that could not be written: all or nothing is written."""
+    for path, suffixes in targets:
+        if path is None:
+            continue
+        if path.suffix.lower() not in suffixes:
+            _fail(f"{path}: expected a file name ending in {', '.join(suffixes)}.")
+        if path.exists() and not path.is_file():
+            _fail(f"{path}: exists and is not a regular file; not replacing it.")
+        existing = next((p for p in path.parents if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            _fail(f"{path}: {existing} is not a folder.")
+
+
+def _write_csv(frame, path: Path) -> None:
+    from mnistlab.data.formats import atomic_path
+
+    def write() -> None:
+        with atomic_path(path) as tmp:
+            frame.to_csv(tmp, index=False)
+
+    _run(write)
 
 
 NameArg = Annotated[
@@ -121,7 +160,8 @@ def info(
     if as_json:
         _print_json(summary)
         return
-    out.print(f"[bold]{ds.name}[/]  ({ds.source})", highlight=False)
+    source = f"  ({ds.source})" if ds.source not in (ds.name, f"./{ds.name}") else ""
+    out.print(f"[bold]{ds.name}[/]{source}", highlight=False)
     out.print(f"image shape {ds.image_shape[0]}x{ds.image_shape[1]} uint8, {len(ds.classes)} classes")
     table = Table("label", "class", *ds.splits)
     counts = {k: v.class_counts() for k, v in ds.splits.items()}
@@ -147,6 +187,7 @@ def show(
     Examples: [bold]mnistlab show mnist -o grid.png[/],
     [bold]mnistlab show fashion-mnist --label Sneaker --first 20 -o sneakers.png[/]
     """
+    _check_outputs((output, FIGURE))
     ds = _run(load, name, download=not no_download)
     chosen = _run(lambda: ds.split(split).subset(first, label=label))
     if len(chosen) == 0:
@@ -217,8 +258,7 @@ def tidy_command(
     """
     from mnistlab.tidy import save_tidy, tidy
 
-    if output.suffix not in (".parquet", ".csv"):
-        _fail(f"-o must end in .parquet or .csv, got {output.name!r}.")
+    _check_outputs((output, (".parquet", ".csv")))
     ds, chosen = _split(name, split, first, no_download)
     table = tidy(chosen)
     _run(save_tidy, table, output)
@@ -252,9 +292,11 @@ def pixels(
         bool,
         typer.Option(
             "--binarisation",
-            help="Also compare test accuracy on raw vs binarised pixels (threshold 128).",
+            help="Also compare test accuracy on raw vs binarised pixels (threshold 128): models "
+            "trained on the first --train-size training images, tested on the test split.",
         ),
     ] = False,
+    train_size: Annotated[int, typer.Option(min=2, help="Training images for --binarisation.")] = 10_000,
     split: SplitOpt = "train",
     first: FirstOpt = None,
     no_download: NoDownload = False,
@@ -266,21 +308,26 @@ def pixels(
     """
     from mnistlab import stats
 
+    _check_outputs((output, FIGURE), (by_class, FIGURE))
     ds, chosen = _split(name, split, first, no_download)
+    if binarisation and ds.test is None:
+        _fail(f"--binarisation tests on the test split, and {ds.name} has none.")
     counts = stats.pixel_value_counts(chosen.images)
     shares = stats.PixelShares.from_counts(counts)
-    _run(plots.save, plots.pixel_histogram(counts, title=f"{ds.name} · {split}"), output)
-    if by_class is not None:
-        per_class = stats.pixel_value_counts_by_class(chosen.images, chosen.labels, len(chosen.classes))
-        _run(plots.save, plots.pixel_histograms_by_class(per_class, chosen.classes), by_class)
     effect = None
     if binarisation:
         from mnistlab.models.binarisation import binarisation_effect
 
-        effect = _run(binarisation_effect, ds, max_train=first or 10_000)
+        effect = _run(binarisation_effect, ds, max_train=train_size)
+    _run(plots.save, plots.pixel_histogram(counts, title=f"{ds.name} · {split}"), output)
+    if by_class is not None:
+        per_class = stats.pixel_value_counts_by_class(chosen.images, chosen.labels, len(chosen.classes))
+        fig = plots.pixel_histograms_by_class(per_class, chosen.classes, title=f"{ds.name} · {split}")
+        _run(plots.save, fig, by_class)
     if as_json:
         payload = {
             "output": str(output),
+            "by_class": str(by_class) if by_class else None,
             "dataset": ds.name,
             "split": split,
             "pixels": int(counts.sum()),
@@ -305,8 +352,11 @@ def pixels(
                 r.model, f"{r.raw:.1%}", f"{r.binarised:.1%}", f"{100 * r.difference:+.1f} points"
             )
         out.print(table)
-        n_train = int(effect.n_train.iloc[0])
-        out.print(f"(trained on the first {n_train:,} training images)", highlight=False)
+        out.print(
+            f"(trained on the first {int(effect.n_train.iloc[0]):,} training images, tested on "
+            f"{int(effect.n_test.iloc[0]):,} test images)",
+            highlight=False,
+        )
     out.print(f"wrote {output}" + (f" and {by_class}" if by_class else ""), highlight=False)
 
 
@@ -327,14 +377,13 @@ def centroids(
     Example: [bold]mnistlab centroids fashion-mnist -o centroids.png --csv centroids.csv[/]
     """
     from mnistlab import stats
-    from mnistlab.data.formats import atomic_path
 
+    _check_outputs((output, FIGURE), (csv, CSV))
     ds, chosen = _split(name, split, first, no_download)
     result = stats.centroids(chosen.images, chosen.labels, chosen.classes)
     _run(plots.save, plots.centroid_grid(result), output)
     if csv is not None:
-        with atomic_path(csv) as tmp:
-            result.table().to_csv(tmp, index=False)
+        _write_csv(result.table(), csv)
     if as_json:
         _print_json(
             {
@@ -344,7 +393,7 @@ def centroids(
                 "split": split,
                 "classes": list(result.classes),
                 "counts": result.counts.tolist(),
-                "mean_ink": [float(np.nanmean(m)) for m in result.means],
+                "mean_ink": [float(m.mean()) for m in result.means],  # NaN -> null: no images
             }
         )
         return
@@ -380,16 +429,15 @@ def atypical(
     its class. Example: [bold]mnistlab atypical mnist --first 10000 -o atypical.png --csv d.csv[/]
     """
     from mnistlab import stats
-    from mnistlab.data.formats import atomic_path
 
+    _check_outputs((output, FIGURE), (csv, CSV), (boxplot, FIGURE))
     ds, chosen = _split(name, split, first, no_download)
     result = stats.typicality(chosen.images, chosen.labels, chosen.classes, chosen.indices)
     _run(plots.save, plots.typicality_gallery(chosen, result, per_class), output)
     if boxplot is not None:
         _run(plots.save, plots.distance_boxplot(result), boxplot)
     if csv is not None:
-        with atomic_path(csv) as tmp:
-            result.table().to_csv(tmp, index=False)
+        _write_csv(result.table(), csv)
     summary = result.summary()
     if as_json:
         least = result.least_typical(1)
@@ -397,6 +445,7 @@ def atypical(
             {
                 "output": str(output),
                 "csv": str(csv) if csv else None,
+                "boxplot": str(boxplot) if boxplot else None,
                 "dataset": ds.name,
                 "split": split,
                 "images": len(chosen),
@@ -447,23 +496,23 @@ def pairs(
     """
     from mnistlab import stats
 
+    _check_outputs((output, FIGURE))
     ds, chosen = _split(name, split, first, no_download)
     result = stats.centroids(chosen.images, chosen.labels, chosen.classes)
     _run(plots.save, plots.pair_differences(result), output)
-    flat = result.means.reshape(len(result.classes), -1)
-    rms = np.sqrt(((flat[:, None, :] - flat[None, :, :]) ** 2).mean(axis=2))
-    np.fill_diagonal(rms, np.inf)
-    i, j = np.unravel_index(np.argmin(rms), rms.shape)
-    closest = {"classes": [result.classes[i], result.classes[j]], "rms_difference": float(rms[i, j])}
+    pair = result.closest_pair()
+    closest = None
+    if pair is not None:
+        i, j, rms = pair
+        closest = {"classes": [result.classes[i], result.classes[j]], "rms_difference": rms}
     if as_json:
         _print_json({"output": str(output), "dataset": ds.name, "split": split, "closest_pair": closest})
         return
-    out.print(
-        f"wrote {output}: {len(result.classes)}x{len(result.classes)} centroid differences of "
-        f"{ds.name}; closest centroids: {result.classes[i]} and {result.classes[j]} "
-        f"(RMS difference {rms[i, j]:.1f})",
-        highlight=False,
-    )
+    k = len(result.classes)
+    said = f"wrote {output}: {k}x{k} centroid differences of {ds.name}"
+    if closest is not None:
+        said += f"; closest centroids: {' and '.join(closest['classes'])} (RMS difference {rms:.1f})"
+    out.print(said, highlight=False)
 
 
 @app.command()

@@ -25,6 +25,8 @@ from mnistlab.data.dataset import Split
 
 IMAGE_CMAP = "gray_r"
 DPI = 110
+#: Pixel values 0 and 255 are drawn in this colour in every histogram.
+EXTREME_COLOUR = "#d0632b"
 
 
 def image_grid(
@@ -76,17 +78,20 @@ def image_grid(
 def pixel_histogram(counts: np.ndarray, *, title: str | None = None) -> Figure:
     """Share of pixels taking each value 0..255 (log scale), the two extremes labelled.
 
-    Value 0 (background) and 255 (full ink) are drawn in their own colour and annotated with
-    their share: at one unit wide they would otherwise vanish against the axes.
+    Value 0 (background) and 255 (full ink) are drawn in their own colour, marked with a dot and
+    annotated with their share.
     """
     counts = np.asarray(counts)
     fig, ax = plt.subplots(figsize=(5.4, 3.0), dpi=DPI)
     share = counts / max(counts.sum(), 1)
     values = np.arange(256)
-    ax.bar(values[1:255], share[1:255], width=1.0, color="#3b6ea5", linewidth=0)
+    middle = values[1:255][share[1:255] > 0]  # zero has no place on a log axis
+    ax.bar(middle, share[middle], width=1.0, color="#3b6ea5", linewidth=0)
     for v, align in ((0, "left"), (255, "right")):
-        ax.bar([v], [share[v]], width=3.0, color="#d0632b", linewidth=0)
+        # At one unit wide the extremes vanish against the axes: mark their tops as well.
         if share[v] > 0:
+            ax.bar([v], [share[v]], width=1.0, color=EXTREME_COLOUR, linewidth=0)
+            ax.plot([v], [share[v]], marker="o", markersize=4, color=EXTREME_COLOUR, clip_on=False)
             ax.annotate(
                 f"{v}: {share[v]:.1%}",
                 (v, share[v]),
@@ -95,7 +100,7 @@ def pixel_histogram(counts: np.ndarray, *, title: str | None = None) -> Figure:
                 ha=align,
                 va="center",
                 fontsize=8,
-                color="#d0632b",
+                color=EXTREME_COLOUR,
             )
     ax.set_yscale("log")
     ax.set_ylim(1e-6, 1.5)  # fixed, so histograms of different datasets compare at a glance
@@ -183,34 +188,51 @@ def centroid_grid(centroids: stats.Centroids, *, columns: int | None = None) -> 
     return fig
 
 
-def pixel_histograms_by_class(counts: np.ndarray, classes: Sequence[str]) -> Figure:
+def pixel_histograms_by_class(
+    counts: np.ndarray, classes: Sequence[str], *, title: str | None = None
+) -> Figure:
     """Small multiples: share of pixels at each value 0..255 within each class (log scale)."""
     k = len(classes)
     rows, columns = _grid_shape(k)
     fig, axes = plt.subplots(
         rows,
         columns,
-        figsize=(columns * 1.25, rows * 1.1 + 0.5),
+        figsize=(max(3.4, columns * 1.25 + 0.6), rows * 1.35 + 0.8),
         squeeze=False,
         dpi=DPI,
         sharex=True,
         sharey=True,
+        layout="constrained",
     )
     for ax in axes.ravel()[k:]:
         ax.set_axis_off()
+    values = np.arange(256)
     for ax, row, name in zip(axes.ravel(), counts, classes, strict=False):
         share = row / max(row.sum(), 1)
-        ax.fill_between(np.arange(256), share, 1e-7, step="mid", color="#3b6ea5", linewidth=0)
+        # Only positive shares are drawn: zero has no place on a log axis.
+        middle = values[1:255][share[1:255] > 0]
+        ends = [v for v in (0, 255) if share[v] > 0]
+        ax.bar(middle, share[middle], width=1.0, color="#3b6ea5", linewidth=0)
+        if ends:
+            ax.bar(ends, share[ends], width=1.0, color=EXTREME_COLOUR, linewidth=0)
+            ax.plot(ends, share[ends], "o", markersize=2.5, color=EXTREME_COLOUR, clip_on=False)
         ax.set_yscale("log")
         ax.set_ylim(1e-6, 1.5)
-        ax.set_xlim(0, 255)
+        ax.set_yticks([1e-6, 1e-3, 1], ["1e-6", "1e-3", "1"])
+        ax.set_xlim(-3, 258)
+        ax.set_xticks([0, 128, 255])
         ax.set_title(f"{name}: {share[0]:.0%} zero", fontsize=7, pad=2)
-        ax.tick_params(labelsize=6)
+        ax.tick_params(labelsize=6.5, length=2, pad=1)
         ax.spines[["top", "right"]].set_visible(False)
-    fig.supxlabel("pixel value", fontsize=8)
-    fig.supylabel("share (log)", fontsize=8)
-    fig.tight_layout(pad=0.3, h_pad=0.4, w_pad=0.3)
+    fig.supxlabel("pixel value (0 and 255 in orange)", fontsize=8)
+    fig.supylabel("share of the class's pixels (log)", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
     return fig
+
+
+#: Upper end of the distance axis in box plots (raised only if some distance is larger).
+DISTANCE_LIMIT = 180
 
 
 def distance_boxplot(typicality: stats.Typicality) -> Figure:
@@ -227,7 +249,10 @@ def distance_boxplot(typicality: stats.Typicality) -> Figure:
         widths=0.6,
     )
     ax.set_ylabel("RMS distance to class centroid\n(pixel scale 0..255)", fontsize=8)
-    ax.set_ylim(bottom=0)
+    ax.set_xlabel("class", fontsize=8)
+    # One scale for every dataset, so side-by-side box plots compare at a glance.
+    top = max(DISTANCE_LIMIT, float(np.max(typicality.distances, initial=0)) * 1.05)
+    ax.set_ylim(0, top)
     ax.tick_params(axis="x", labelsize=7, rotation=35 if max(map(len, typicality.classes)) > 3 else 0)
     ax.tick_params(axis="y", labelsize=7)
     ax.grid(axis="y", alpha=0.3)
@@ -267,7 +292,7 @@ def typicality_gallery(split: Split, typicality: stats.Typicality, per_class: in
             ax.imshow(split.images[position], cmap=IMAGE_CMAP, vmin=0, vmax=255, interpolation="nearest")
             ax.set_title(
                 f"#{split.indices[position]} {typicality.distances[position]:.0f}",
-                fontsize=5.5,
+                fontsize=6.5,
                 pad=1,
             )
         axes[row, 0].set_axis_on()
@@ -282,14 +307,19 @@ def typicality_gallery(split: Split, typicality: stats.Typicality, per_class: in
 #: Diverging map for centroid differences: red where the row class has more ink, blue where the
 #: column class has, white where equal. The same fixed scale for every dataset.
 DIFFERENCE_CMAP = "RdBu_r"
-DIFFERENCE_LIMIT = 200
+DIFFERENCE_LIMIT = 255  # the largest possible difference: nothing is ever clipped
 
 
 def pair_differences(centroids: stats.Centroids) -> Figure:
-    """Facet grid of centroid differences (row class minus column class) for every class pair."""
+    """Facet grid of centroid differences (row class minus column class) for every class pair.
+
+    One fixed diverging scale, -255..255, for every dataset; classes without images stay blank.
+    """
     k = len(centroids.classes)
-    size = 0.62 if k <= 10 else 0.45
-    fig, axes = plt.subplots(k, k, figsize=(k * size + 1.3, k * size + 1.1), squeeze=False, dpi=DPI)
+    size = 0.47 if k <= 10 else 0.36
+    rotate = max(len(c) for c in centroids.classes) > 3
+    height = k * size + 1.6
+    fig, axes = plt.subplots(k, k, figsize=(k * size + 1.3, height), squeeze=False, dpi=DPI)
     image = None
     for r in range(k):
         for c in range(k):
@@ -308,16 +338,19 @@ def pair_differences(centroids: stats.Centroids) -> Figure:
                 ax.set_title(
                     centroids.classes[c],
                     fontsize=7,
-                    rotation=35 if k > 5 else 0,
-                    ha="left" if k > 5 else "center",
+                    rotation=35 if rotate else 0,
+                    ha="left" if rotate else "center",
                     pad=3,
                 )
-    fig.tight_layout(pad=0.3, h_pad=0.1, w_pad=0.1, rect=(0, 0.07, 0.96, 1))
-    cax = fig.add_axes((0.25, 0.03, 0.5, 0.018))
+    # Leave 0.95 inch at the bottom for the colour bar and its two-line label.
+    fig.tight_layout(pad=0.3, h_pad=0.1, w_pad=0.1, rect=(0, 0.95 / height, 0.96, 1))
+    cax = fig.add_axes((0.2, 0.55 / height, 0.6, 0.12 / height))
     bar = fig.colorbar(image, cax=cax, orientation="horizontal")
-    bar.set_ticks([-DIFFERENCE_LIMIT, 0, DIFFERENCE_LIMIT])
-    bar.set_ticklabels(["column class darker", "equal", "row class darker"])
-    bar.ax.tick_params(labelsize=7)
+    bar.set_ticks([-DIFFERENCE_LIMIT, -128, 0, 128, DIFFERENCE_LIMIT])
+    bar.ax.tick_params(labelsize=6.5)
+    bar.set_label(
+        "row centroid - column centroid\n(blue: column class darker, red: row class darker)", fontsize=7
+    )
     return fig
 
 

@@ -124,6 +124,22 @@ class Centroids:
     counts: np.ndarray
     classes: tuple[str, ...]
 
+    def closest_pair(self) -> tuple[int, int, float] | None:
+        """The two classes whose centroids differ least (RMS over pixels), and that difference.
+
+        Classes without images are left out; None if fewer than two classes have images.
+        """
+        present = np.flatnonzero(self.counts > 0)
+        if len(present) < 2:
+            return None
+        flat = self.means[present].reshape(len(present), -1)
+        squared = np.einsum("ij,ij->i", flat, flat)
+        rms = (squared[:, None] + squared[None, :] - 2 * flat @ flat.T) / flat.shape[1]
+        rms = np.sqrt(np.maximum(rms, 0))
+        np.fill_diagonal(rms, np.inf)
+        i, j = np.unravel_index(np.argmin(rms), rms.shape)
+        return int(present[i]), int(present[j]), float(rms[i, j])
+
     def table(self) -> pd.DataFrame:
         """Tidy table of the centroids: ``label, class, x, y, mean``."""
         k, h, w = self.means.shape

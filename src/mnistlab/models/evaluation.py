@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,7 +60,10 @@ def evaluate(y_true, y_pred, classes: tuple[str, ...]) -> Evaluation:
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     labels = np.arange(len(classes))
-    confusion = confusion_matrix(y_true, y_pred, labels=labels)
+    with warnings.catch_warnings():
+        # All labels are passed, so a one-class matrix has the right shape.
+        warnings.filterwarnings("ignore", message="A single label was found", category=UserWarning)
+        confusion = confusion_matrix(y_true, y_pred, labels=labels)
     n = confusion.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_class = np.diag(confusion) / n

@@ -106,8 +106,8 @@ def overview(a: Analyses) -> Panel:
 @section(
     "first-images",
     "The first training images",
-    "The first 12 training images with their index and class: what one example of each kind "
-    "looks like, drawn with white = 0 and black = 255 for every dataset.",
+    "The first 12 training images with their index and class, drawn with white = 0 and "
+    "black = 255 for every dataset: a first look at the data (not every class need appear).",
 )
 def first_images(a: Analyses) -> Panel:
     ds = a.ds
@@ -128,8 +128,9 @@ def _percent(x: float) -> str:
     "pixel-values",
     "Pixel values",
     "The share of pixels taking each value 0..255 in the training images (log scale), overall "
-    "and per class. Most pixels are background (0); how much of the rest sits at full ink (255) "
-    "rather than in between tells how close to black-and-white the images are.",
+    "and per class; 0 and 255 in orange. Most pixels are background (0). Ink that piles up near "
+    "the top of the scale, with little in between, means nearly black-and-white images; ink "
+    "spread over all grey levels means texture the greys carry.",
 )
 def pixel_values(a: Analyses) -> Panel:
     shares = stats.PixelShares.from_counts(a.pixel_counts)
@@ -187,8 +188,9 @@ def centroid_images(a: Analyses) -> Panel:
     "atypical",
     "Atypical images",
     "Every training image's root-mean-square distance to its own class centroid (pixel scale "
-    "0..255). Boxes that sit high mark classes with varied images; far outliers are the "
-    "unusual, sometimes mislabelled, images shown first in the gallery below.",
+    "0..255, one axis for every dataset). Boxes sit high for classes whose images vary, and "
+    "also for classes with more ink (a thin 1 sits low); the far outliers are the unusual, "
+    "sometimes mislabelled, images shown first in the gallery (titles: index, distance).",
 )
 def atypical(a: Analyses) -> Panel:
     summary = a.typicality.summary()
@@ -198,7 +200,10 @@ def atypical(a: Analyses) -> Panel:
     ]
     return Panel(
         pictures=[
-            Picture.from_figure(plots.distance_boxplot(a.typicality), "distance box plot"),
+            Picture.from_figure(
+                plots.distance_boxplot(a.typicality),
+                f"box plot of distances to the class centroid per class, {a.ds.name}",
+            ),
             Picture.from_figure(
                 plots.typicality_gallery(a.ds.train, a.typicality, per_class=4),
                 f"least and most typical images of {a.ds.name}",
@@ -217,7 +222,16 @@ def atypical(a: Analyses) -> Panel:
 )
 def pairs(a: Analyses) -> Panel:
     fig = plots.pair_differences(a.centroids)
-    return Panel(pictures=[Picture.from_figure(fig, f"pairwise centroid differences, {a.ds.name}")])
+    pair = a.centroids.closest_pair()
+    note = ""
+    if pair is not None:
+        i, j, rms = pair
+        names = a.centroids.classes
+        note = f"Closest centroids: {names[i]} and {names[j]} (RMS difference {rms:.1f})."
+    return Panel(
+        pictures=[Picture.from_figure(fig, f"pairwise centroid differences, {a.ds.name}")],
+        note=note,
+    )
 
 
 @section(
