@@ -387,3 +387,45 @@ def test_cli_shows_warnings_as_one_line(tmp_path, monkeypatch):
     assert result.exit_code == 0
     assert "Warning: " in result.output and "no label column" in result.output
     assert "UserWarning" not in result.output
+
+
+# --------------------------------------------------------------------------------------------
+# Commands with several outputs: checked before any work, all or nothing
+# --------------------------------------------------------------------------------------------
+
+
+def test_pixels_binarisation_without_test_split_writes_nothing(tmp_path, five_class):
+    single = tmp_path / "one.csv"
+    formats.write_csv(single, mnistlab.load("digits").train.images, mnistlab.load("digits").train.labels)
+    result = cli(
+        "pixels", single, "-o", tmp_path / "h.png", "--by-class", tmp_path / "c.png", "--binarisation"
+    )
+    assert result.exit_code == 1 and "has none" in result.output
+    assert not (tmp_path / "h.png").exists() and not (tmp_path / "c.png").exists()
+
+
+@pytest.mark.parametrize("command", ["atypical", "centroids"])
+def test_csv_output_in_the_way_is_refused_before_any_work(tmp_path, command):
+    (tmp_path / "d.csv").mkdir()
+    result = cli(command, "digits", "-o", tmp_path / "a.png", "--csv", tmp_path / "d.csv")
+    assert result.exit_code == 1 and "not a regular file" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "a.png").exists()
+
+
+def test_wrong_suffix_of_a_second_output(tmp_path):
+    result = cli("pixels", "digits", "-o", tmp_path / "h.png", "--by-class", tmp_path / "c.csv")
+    assert result.exit_code == 1 and "ending in .png" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_json_stays_valid_with_empty_classes(tmp_path):
+    import json
+
+    pairs = cli("pairs", "digits", "--first", "3", "-o", tmp_path / "p.png", "--json")
+    payload = json.loads(pairs.stdout)  # strict: NaN would not parse
+    assert set(payload["closest_pair"]["classes"]) <= {"0", "1", "2"}
+    centroids = cli("centroids", "digits", "--first", "3", "-o", tmp_path / "c.png", "--json")
+    means = json.loads(centroids.stdout)["mean_ink"]
+    assert means[3:] == [None] * 7 and all(m is not None for m in means[:3])
+    assert "Warning" not in centroids.output
