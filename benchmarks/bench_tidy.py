@@ -72,9 +72,9 @@ def main() -> None:
     assert len(melted) == len(ours) == rows
     del melted
 
-    t_fast, fast = best_of(lambda: mnistlab_distances(split), 3)
+    t_fast, fast = best_of(lambda: mnistlab_distances(split), 5)
     long = tidy(split)
-    t_slow, slow = timed(lambda: tidy_route_distances(long))
+    t_slow, slow = best_of(lambda: tidy_route_distances(long), 2)
     np.testing.assert_allclose(fast, slow.sort_index().to_numpy(), rtol=1e-9)
 
     print(f"\nMNIST training split: {len(split):,} images, {rows:,} pixel rows\n")
