@@ -429,3 +429,152 @@ def test_json_stays_valid_with_empty_classes(tmp_path):
     means = json.loads(centroids.stdout)["mean_ink"]
     assert means[3:] == [None] * 7 and all(m is not None for m in means[:3])
     assert "Warning" not in centroids.output
+
+
+# --------------------------------------------------------------------------------------------
+# Round 3: markup, paths in OS errors, duplicates, caps, hidden files, odd API input
+# --------------------------------------------------------------------------------------------
+
+
+def test_brackets_in_names_and_paths_are_printed_literally(tmp_path):
+    path = npz(
+        tmp_path / "m.npz",
+        x_train=X10[:2],
+        y_train=np.array([0, 1]),
+        classes=np.array(["[/]", "[bold]b"]),
+    )
+    info = cli("info", path)
+    assert info.exit_code == 0 and "[/]" in info.output and "[bold]b" in info.output
+    out = tmp_path / "a[/]b.png"
+    shown = cli("show", path, "-o", out)
+    assert shown.exit_code == 0 and out.exists() and "a[/]b.png" in shown.output
+    missing = cli("info", tmp_path / "nope[/].npz")
+    assert missing.exit_code == 1 and "nope[/].npz" in missing.output
+
+
+def test_os_errors_name_the_path(tmp_path):
+    (tmp_path / "regf").write_text("")
+    result = cli("convert", "digits", "--to", "idx", "-o", tmp_path / "regf" / "sub")
+    assert result.exit_code == 1 and "regf" in result.output
+
+
+def test_two_outputs_with_one_path(tmp_path):
+    result = cli("pixels", "digits", "-o", tmp_path / "s.png", "--by-class", tmp_path / "s.png")
+    assert result.exit_code == 1 and "same path" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_tidy_suffix_case(tmp_path):
+    assert cli("tidy", "digits", "--first", "2", "-o", tmp_path / "X.CSV").exit_code == 0
+    assert (tmp_path / "X.CSV").read_text().startswith("index,label,x,y,value")
+
+
+def test_per_class_is_capped_by_the_class_size(tmp_path):
+    path = npz(tmp_path / "t.npz", x_train=X10[:6], y_train=np.array([0, 1] * 3))
+    result = cli("atypical", path, "--per-class", "1000", "-o", tmp_path / "a.png")
+    assert result.exit_code == 0
+    from PIL import Image
+
+    assert Image.open(tmp_path / "a.png").size[0] < 2000
+
+
+def test_pairs_refuses_too_many_classes(tmp_path):
+    labels = np.arange(40)
+    path = npz(tmp_path / "c40.npz", x_train=np.zeros((40, 2, 2), np.uint8), y_train=labels)
+    result = cli("pairs", path, "-o", tmp_path / "p.png")
+    assert result.exit_code == 1 and "at most 30" in result.output
+
+
+def test_hidden_files_are_ignored(tmp_path):
+    mnistlab.save(mnistlab.load("digits"), tmp_path, "idx")
+    (tmp_path / ".train-images-idx3-ubyte.abc123.tmp").write_bytes(b"partial")
+    (tmp_path / "._train-labels-idx1-ubyte.gz").write_bytes(b"AppleDouble")
+    assert len(mnistlab.load(tmp_path).train) == 1347
+
+
+def test_png_class_names_that_collide_are_refused(tmp_path):
+    ds = mnistlab.Dataset.from_arrays("c", (X10[:2], [0, 1]), classes=["a/b", "a_b"])
+    with pytest.raises(FormatError, match="share folders"):
+        mnistlab.save(ds, tmp_path, "png")
+    assert list(tmp_path.iterdir()) == []
+    dots = mnistlab.Dataset.from_arrays("d", (X10[:2], [0, 1]), classes=["..", "."])
+    mnistlab.save(dots, tmp_path / "dots", "png")
+    assert mnistlab.load(tmp_path / "dots").classes == ("..", ".")
+
+
+def test_report_on_a_one_class_dataset(tmp_path):
+    path = npz(
+        tmp_path / "one.npz",
+        x_train=X10[:4],
+        y_train=np.zeros(4, int),
+        x_test=X10[:2],
+        y_test=np.zeros(2, int),
+    )
+    result = cli("report", path, "-o", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    assert "fewer than two classes" in (tmp_path / "r" / "index.html").read_text()
+
+
+def test_empty_test_split_is_refused(tmp_path):
+    path = npz(
+        tmp_path / "e.npz",
+        x_train=X10[:4],
+        y_train=np.arange(4) % 2,
+        x_test=np.zeros((0, 4, 4), np.uint8),
+        y_test=np.zeros(0, int),
+    )
+    with pytest.raises(FormatError, match="test split has no images"):
+        mnistlab.load(path)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "X", "y", "message"),
+    [
+        ({"chunk_size": -1}, np.zeros((4, 2)), [0, 1, 0, 1], "chunk_size"),
+        ({}, np.zeros((4, 2)), [0, 1, 0, np.nan], "NaN"),
+        ({}, np.zeros((0, 2)), [], "samples and features"),
+        ({}, np.zeros((4, 2)), np.eye(4)[:, :2], "one-dimensional"),
+    ],
+)
+def test_classifier_refuses_bad_arguments(kwargs, X, y, message):
+    from mnistlab.models import NearestCentroidClassifier
+
+    with pytest.raises(ValueError, match=message):
+        NearestCentroidClassifier(**kwargs).fit(X, np.asarray(y))
+
+
+def test_classifier_not_fitted():
+    from sklearn.exceptions import NotFittedError
+
+    from mnistlab.models import NearestCentroidClassifier
+
+    with pytest.raises(NotFittedError):
+        NearestCentroidClassifier().predict(np.zeros((1, 2)))
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [(np.array([0, 5]), "0..1"), (np.array([0, -1]), "0..1"), (np.array([0, 1, 1]), "one class")],
+)
+def test_stats_check_labels(labels, message):
+    from mnistlab import stats
+
+    images = np.zeros((2, 2, 2), np.uint8)
+    with pytest.raises(ValueError, match=message):
+        stats.centroids(images, labels, ("a", "b"))
+    with pytest.raises(ValueError, match=message):
+        stats.distance_to_centroid(images, labels, np.zeros((2, 2, 2)))
+
+
+def test_from_tidy_refuses_odd_columns():
+    from mnistlab import from_tidy, tidy
+
+    table = tidy(mnistlab.load("digits").train, first=2)
+    with pytest.raises(FormatError, match="not class indices"):
+        from_tidy(table.assign(label=10**9))
+    with pytest.raises(FormatError, match="whole numbers"):
+        from_tidy(table.assign(x=table.x.astype(float) + 0.5))
+    with pytest.raises(FormatError, match="must be numeric"):
+        from_tidy(table.assign(label="cat"))
+    with pytest.raises(FormatError, match="duplicate class names"):
+        from_tidy(table, classes=(*"0123456789", "0"))

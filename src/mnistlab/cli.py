@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mnistlab import plots
@@ -28,11 +29,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # Human summaries go to stdout (never wrapped mid-path); progress and errors go to stderr.
-out = Console(soft_wrap=True)
+out = Console(soft_wrap=True, markup=False)
 
 
 def _fail(message: str, code: int = 1) -> None:
-    console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -43,12 +44,13 @@ def _run(func, *args, **kwargs):
     except (MnistlabError, ValueError) as exc:
         _fail(str(exc))
     except OSError as exc:  # files and folders: missing, not writable, in the way, ...
-        where = f"{exc.filename}: " if exc.filename and str(exc.filename) not in str(exc) else ""
-        _fail(f"{where}{exc.strerror or exc}" if exc.strerror else f"{where}{exc}")
+        if exc.strerror and exc.filename:
+            _fail(f"{exc.filename}: {exc.strerror}")
+        _fail(str(exc))
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    console.print(f"[yellow]Warning:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[yellow]Warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
 
 
 @app.callback()
@@ -78,6 +80,9 @@ CSV = (".csv",)
 
 def _check_outputs(*targets: tuple[Path | None, tuple[str, ...]]) -> None:
     """Refuse, before any work, outputs that could not be written: all or nothing is written."""
+    given = [path.resolve() for path, _ in targets if path is not None]
+    if len(set(given)) != len(given):
+        _fail("two outputs have the same path; give each its own file.")
     for path, suffixes in targets:
         if path is None:
             continue
@@ -139,7 +144,7 @@ def datasets(as_json: AsJson = False) -> None:
             r["name"],
             str(len(r["classes"])),
             "x".join(map(str, r["image_shape"])),
-            "[green]yes[/]" if r["available"] else "[yellow]no[/]",
+            "yes" if r["available"] else "no",
             r["from"],
         )
     out.print(table)
@@ -161,13 +166,13 @@ def info(
         _print_json(summary)
         return
     source = f"  ({ds.source})" if ds.source not in (ds.name, f"./{ds.name}") else ""
-    out.print(f"[bold]{ds.name}[/]{source}", highlight=False)
+    out.print(f"{ds.name}{source}", highlight=False, style="bold")
     out.print(f"image shape {ds.image_shape[0]}x{ds.image_shape[1]} uint8, {len(ds.classes)} classes")
     table = Table("label", "class", *ds.splits)
     counts = {k: v.class_counts() for k, v in ds.splits.items()}
     for k, c in enumerate(ds.classes):
         table.add_row(str(k), c, *[f"{counts[s][c]:,}" for s in counts])
-    table.add_row("", "[bold]total[/]", *[f"[bold]{len(s):,}[/]" for s in ds.splits.values()])
+    table.add_row("", "total", *[f"{len(s):,}" for s in ds.splits.values()], style="bold")
     out.print(table)
 
 
@@ -499,7 +504,7 @@ def pairs(
     _check_outputs((output, FIGURE))
     ds, chosen = _split(name, split, first, no_download)
     result = stats.centroids(chosen.images, chosen.labels, chosen.classes)
-    _run(plots.save, plots.pair_differences(result), output)
+    _run(lambda: plots.save(plots.pair_differences(result), output))
     pair = result.closest_pair()
     closest = None
     if pair is not None:

@@ -267,6 +267,8 @@ def typicality_gallery(split: Split, typicality: stats.Typicality, per_class: in
 
     Each image is titled with its index in the split and its distance to the class centroid.
     """
+    # No more columns than the largest class can fill.
+    per_class = max(1, min(per_class, int(np.bincount(typicality.labels).max(initial=1))))
     least = typicality.least_typical(per_class)
     most = typicality.most_typical(per_class)
     k = len(typicality.classes)
@@ -310,12 +312,21 @@ DIFFERENCE_CMAP = "RdBu_r"
 DIFFERENCE_LIMIT = 255  # the largest possible difference: nothing is ever clipped
 
 
+#: A k x k facet grid is unreadable (and slow to draw) beyond this many classes.
+MAX_PAIR_CLASSES = 30
+
+
 def pair_differences(centroids: stats.Centroids) -> Figure:
     """Facet grid of centroid differences (row class minus column class) for every class pair.
 
     One fixed diverging scale, -255..255, for every dataset; classes without images stay blank.
     """
     k = len(centroids.classes)
+    if k > MAX_PAIR_CLASSES:
+        raise ValueError(
+            f"{k} classes make a {k}x{k} grid; pair figures are drawn for at most "
+            f"{MAX_PAIR_CLASSES} classes."
+        )
     size = 0.47 if k <= 10 else 0.36
     rotate = max(len(c) for c in centroids.classes) > 3
     height = k * size + 1.6

@@ -53,6 +53,19 @@ def chunks(images: np.ndarray, size: int = CHUNK) -> Iterator[np.ndarray]:
         yield images[start : start + size]
 
 
+def check_labels(images: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Labels as int64 class indices 0..n_classes-1, one per image, or a ValueError saying why."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise ValueError(
+            f"labels must hold one class index per image: {len(images)} images, labels of shape "
+            f"{labels.shape}."
+        )
+    if labels.size and (labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"labels must be integer class indices 0..{n_classes - 1}.")
+    return labels.astype(np.int64, copy=False)
+
+
 def pixel_value_counts(images: np.ndarray) -> np.ndarray:
     """How many pixels take each value 0..255, over all images: int64 array of length 256.
 
@@ -92,7 +105,7 @@ def pixel_value_counts_by_class(images: np.ndarray, labels: np.ndarray, n_classe
     images = np.asarray(images)
     if images.dtype != np.uint8:
         raise TypeError(f"images must be uint8 (0..255), got {images.dtype}.")
-    labels = np.asarray(labels)
+    labels = check_labels(images, labels, n_classes)
     per_image = int(np.prod(images.shape[1:]))
     total = np.zeros(n_classes * 256, dtype=np.int64)
     for start in range(0, len(images), CHUNK):
@@ -165,8 +178,8 @@ def centroids(images: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]) 
     ([5.0, 255.0], [2, 1])
     """
     images = np.asarray(images)
-    labels = np.asarray(labels)
     k = len(classes)
+    labels = check_labels(images, labels, k)
     d = int(np.prod(images.shape[1:]))
     counts = np.bincount(labels, minlength=k).astype(np.int64)
     rows = float_rows(d)
@@ -198,8 +211,10 @@ def distance_to_centroid(images: np.ndarray, labels: np.ndarray, means: np.ndarr
     formula to about 1e-14 relative.
     """
     images = np.asarray(images)
-    labels = np.asarray(labels)
+    labels = check_labels(images, labels, len(means))
     flat_means = np.asarray(means, dtype=np.float64).reshape(len(means), -1)
+    if flat_means.shape[1] != int(np.prod(images.shape[1:])):
+        raise ValueError(f"means of shape {np.shape(means)} do not match images {images.shape[1:]}.")
     d = flat_means.shape[1]
     mean_norms = np.einsum("ij,ij->i", flat_means, flat_means)
     out = np.empty(len(images), dtype=np.float64)
@@ -275,7 +290,9 @@ def typicality(
     means: np.ndarray | None = None,
 ) -> Typicality:
     """Distances to class centroids (computed on these same images unless ``means`` is given)."""
-    labels = np.asarray(labels)
+    labels = check_labels(images, labels, len(classes))
+    if indices is not None and len(indices) != len(labels):
+        raise ValueError(f"{len(indices)} indices for {len(labels)} images.")
     if means is None:
         means = centroids(images, labels, classes).means
     distances = distance_to_centroid(images, labels, means)

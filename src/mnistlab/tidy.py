@@ -2,7 +2,7 @@
 
 The long layout of Robinson's tidy MNIST analysis: columns ``index`` (position of the image in the
 split), ``label``, ``x`` (column, 0 = left), ``y`` (row, 0 = top) and ``value`` (0..255), each
-with the smallest integer type that holds it: 8 bytes per row for MNIST (uint32 + 4 x uint8).
+with the smallest integer type that holds it: 6 bytes per row for MNIST (uint16 + 4 x uint8).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from mnistlab.data.dataset import Split
-from mnistlab.data.formats import atomic_path
+from mnistlab.data.formats import MAX_LABEL, atomic_path, check_class_names, default_classes
 from mnistlab.errors import FormatError
 
 TIDY_COLUMNS = ("index", "label", "x", "y", "value")
@@ -85,12 +85,9 @@ def from_tidy(
     values = table["value"].to_numpy()
     if values.dtype.kind == "f" and np.isnan(values).any():
         raise FormatError("tidy table has missing (NaN) pixel values.")
-    x = table["x"].to_numpy(np.int64)
-    y = table["y"].to_numpy(np.int64)
-    if x.min() < 0 or y.min() < 0:
-        raise FormatError("tidy table has negative x or y.")
+    x, y, ids, label_column = (_whole_numbers(table[c], c) for c in ("x", "y", "index", "label"))
     h, w = int(y.max()) + 1, int(x.max()) + 1
-    image_ids, position = np.unique(table["index"].to_numpy(np.int64), return_inverse=True)
+    image_ids, position = np.unique(ids, return_inverse=True)
     n = len(image_ids)
     if len(table) != n * h * w:
         raise FormatError(
@@ -102,13 +99,27 @@ def from_tidy(
     flat = np.empty(n * h * w, dtype=values.dtype)
     flat[cell] = values
     labels = np.zeros(n, dtype=np.int64)
-    label_column = table["label"].to_numpy(np.int64)
     labels[position] = label_column
     if (labels[position] != label_column).any():
         raise FormatError("tidy table gives some image more than one label.")
+    if classes is not None:
+        check_class_names(classes, source="tidy table")
     if classes is None:
-        classes = tuple(str(k) for k in range(int(labels.max()) + 1))
+        classes = default_classes([labels], source="tidy table")
     return Split(flat.reshape(n, h, w), labels, tuple(classes), name, indices=image_ids)
+
+
+def _whole_numbers(column: pd.Series, name: str) -> np.ndarray:
+    """A column of non-negative whole numbers as int64, or a FormatError naming the column."""
+    try:
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise FormatError(f"tidy table column {name!r} must be numeric.") from None
+    if not np.isfinite(values).all() or (values != np.round(values)).any() or (values < 0).any():
+        raise FormatError(f"tidy table column {name!r} must hold whole numbers >= 0.")
+    if values.size and values.max() > MAX_LABEL:
+        raise FormatError(f"tidy table column {name!r} has values above {MAX_LABEL}.")
+    return values.astype(np.int64)
 
 
 def save_tidy(table: pd.DataFrame, path: str | Path) -> Path:
@@ -118,11 +129,12 @@ def save_tidy(table: pd.DataFrame, path: str | Path) -> Path:
     import pyarrow.parquet as pq
 
     path = Path(path)
-    if path.suffix not in (".parquet", ".csv"):
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
         raise ValueError(f"write tidy tables to a .parquet or .csv file, not {path.name!r}.")
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     with atomic_path(path) as tmp:
-        if path.suffix == ".parquet":
+        if suffix == ".parquet":
             pq.write_table(arrow, tmp, compression="zstd")
         else:
             pacsv.write_csv(arrow, tmp, write_options=pacsv.WriteOptions(quoting_header="none"))

@@ -149,6 +149,8 @@ class Dataset:
         object.__setattr__(self, "classes", tuple(self.classes))
         if len(self.train) == 0:
             raise FormatError(f"{self.source or self.name}: the training split has no images.")
+        if self.test is not None and len(self.test) == 0:
+            raise FormatError(f"{self.source or self.name}: the test split has no images.")
         for split in self.splits.values():
             if split.classes != self.classes:
                 raise FormatError(f"{self.name}: split {split.name!r} has different classes.")

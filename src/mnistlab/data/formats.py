@@ -293,7 +293,8 @@ def square_shape(n_pixels: int, *, source: str) -> tuple[int, int]:
     side = round(n_pixels**0.5)
     if side * side != n_pixels or n_pixels == 0:
         raise FormatError(
-            f"{source}: {n_pixels} pixel columns do not form a square image; pass image_shape."
+            f"{source}: {n_pixels} pixel columns do not form a square image; save non-square "
+            "images as NPZ (n, height, width) or as image folders."
         )
     return side, side
 
@@ -602,7 +603,11 @@ def read_image_folder(
     images, labels, shape, first = [], [], None, None
     for folder in folders:
         files = sorted(
-            (f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES),
+            (
+                f
+                for f in folder.iterdir()
+                if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")
+            ),
             key=lambda f: _natural_key(f.name),
         )
         for f in files:
@@ -627,6 +632,10 @@ def write_image_folder(
 
     root = Path(root)
     classes = tuple(classes)
+    folders = [safe_filename(n) for n in classes]
+    if len(set(folders)) != len(folders):
+        clash = sorted({f for f in folders if folders.count(f) > 1})
+        raise FormatError(f"class names that differ only in punctuation share folders {clash}.")
     for k, name in enumerate(classes):
         folder = root / safe_filename(name)
         folder.mkdir(parents=True, exist_ok=True)
@@ -663,8 +672,9 @@ def check_class_names(names: Iterable[str], *, source: str) -> None:
 
 
 def safe_filename(name: str) -> str:
-    """A class name usable as a folder name ('T-shirt/top' -> 'T-shirt_top')."""
-    return re.sub(r"[^\w.+-]+", "_", name).strip("_") or "_"
+    """A class name usable as a folder name ('T-shirt/top' -> 'T-shirt_top', '..' -> '_..')."""
+    safe = re.sub(r"[^\w.+-]+", "_", name).strip("_") or "_"
+    return "_" + safe if safe.startswith(".") else safe  # never hidden, never '.' or '..'
 
 
 # --------------------------------------------------------------------------------------------

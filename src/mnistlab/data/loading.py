@@ -175,7 +175,8 @@ def _npz_class_names(values: np.ndarray, path: Path) -> list[str]:
 
 
 def _match_files(folder: Path, patterns: dict[str, str]) -> dict[str, Path]:
-    files = sorted(f for f in folder.iterdir() if f.is_file())
+    # Hidden files (.DS_Store, AppleDouble ._*, interrupted writes) are never data.
+    files = sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
     out = {}
     for key, pattern in patterns.items():
         hits = [f for f in files if re.search(pattern, f.name, re.IGNORECASE)]

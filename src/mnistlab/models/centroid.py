@@ -11,8 +11,8 @@ from mnistlab.stats import float_rows
 
 def _as_2d(X) -> np.ndarray:
     X = np.asarray(X)
-    if X.ndim < 2:
-        raise ValueError(f"X must have shape (n_samples, ...), got shape {X.shape}.")
+    if X.ndim < 2 or len(X) == 0 or 0 in X.shape[1:]:
+        raise ValueError(f"X must have shape (n_samples, ...) with samples and features, got {X.shape}.")
     X = X.reshape(len(X), -1)
     if X.dtype.kind not in "uif":
         raise ValueError(f"X must be numeric, got dtype {X.dtype}.")
@@ -52,10 +52,18 @@ class NearestCentroidClassifier(ClassifierMixin, BaseEstimator):
         self.chunk_size = chunk_size
 
     def fit(self, X, y) -> NearestCentroidClassifier:
+        if self.chunk_size is not None and (
+            not isinstance(self.chunk_size, (int, np.integer)) or self.chunk_size < 1
+        ):
+            raise ValueError(f"chunk_size must be a positive integer or None, got {self.chunk_size!r}.")
         X = _as_2d(X)
         y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"y must be one-dimensional (one label per sample), got shape {y.shape}.")
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} samples but y has {len(y)}.")
+        if y.dtype.kind == "f" and not np.isfinite(y).all():
+            raise ValueError("y contains NaN or infinite labels.")
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"need at least 2 classes, got {len(self.classes_)}.")
@@ -90,4 +98,5 @@ class NearestCentroidClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """The class of the nearest centroid for each sample (ties: the first class)."""
-        return self.classes_[np.argmin(self.decision_distances(X), axis=1)]
+        nearest = np.argmin(self.decision_distances(X), axis=1)  # checks fitted first
+        return self.classes_[nearest]

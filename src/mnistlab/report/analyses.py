@@ -47,7 +47,7 @@ class Analyses:
     def nearest_centroid(self) -> Evaluation | None:
         from mnistlab.models import NearestCentroidClassifier
 
-        if self.ds.test is None:
+        if self.ds.test is None or len(np.unique(self.ds.train.labels)) < 2:
             return None
         model = NearestCentroidClassifier().fit(self.ds.train.images, self.ds.train.labels)
         return evaluate(self.ds.test.labels, model.predict(self.ds.test.images), self.ds.classes)
@@ -56,6 +56,6 @@ class Analyses:
     def binarisation(self) -> pd.DataFrame | None:
         from mnistlab.models.binarisation import binarisation_effect
 
-        if self.ds.test is None:
+        if self.ds.test is None or len(np.unique(self.ds.train.labels)) < 2:
             return None
         return binarisation_effect(self.ds, max_train=BINARISATION_TRAIN)

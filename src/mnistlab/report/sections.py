@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from mnistlab import plots, stats
@@ -117,11 +118,11 @@ def first_images(a: Analyses) -> Panel:
 
 
 def _no_test(a: Analyses) -> Panel:
-    return Panel(note=f"{a.ds.name} has no test split: nothing to evaluate on.")
+    return Panel(note=f"{a.ds.name} has no test split or fewer than two classes: no model to evaluate.")
 
 
 def _percent(x: float) -> str:
-    return f"{x:.1%}"
+    return f"{x:.1%}" if np.isfinite(x) else "n/a"
 
 
 @section(
@@ -221,6 +222,8 @@ def atypical(a: Analyses) -> Panel:
     "colour are the ones a pixel-based classifier will confuse.",
 )
 def pairs(a: Analyses) -> Panel:
+    if len(a.ds.classes) > plots.MAX_PAIR_CLASSES:
+        return Panel(note=f"{len(a.ds.classes)} classes: too many for a readable pair grid.")
     fig = plots.pair_differences(a.centroids)
     pair = a.centroids.closest_pair()
     note = ""
