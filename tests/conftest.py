@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.server
 import threading
+import tracemalloc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -23,6 +25,18 @@ def isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("MNISTLAB_HOME", str(home))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     return home
+
+
+@contextlib.contextmanager
+def peak_memory() -> Iterator[list[int]]:
+    """Measure the peak of Python and numpy allocations inside the block: ``peak[0]`` after it."""
+    peak = [0]
+    tracemalloc.start()
+    try:
+        yield peak
+    finally:
+        peak[0] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
 
 
 def make_arrays(n: int, n_classes: int, shape=(28, 28), seed: int = 0):

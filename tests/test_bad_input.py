@@ -6,7 +6,6 @@ import gzip
 import io
 import os
 import struct
-import tracemalloc
 import zipfile
 
 import numpy as np
@@ -14,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 import mnistlab
+from conftest import peak_memory
 from mnistlab.cli import app
 from mnistlab.data import formats
 from mnistlab.errors import FormatError
@@ -43,15 +43,10 @@ def test_label_ids_are_not_class_indices(tmp_path, top):
     labels = np.arange(10)
     labels[-1] = top
     path = npz(tmp_path / "ids.npz", x_train=X10, y_train=labels)
-    tracemalloc.start()
-    try:
-        with pytest.raises(FormatError, match="not class indices") as info:
-            mnistlab.load(path)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    with peak_memory() as peak, pytest.raises(FormatError, match="not class indices") as info:
+        mnistlab.load(path)
     assert str(path) in str(info.value)
-    assert peak < 20_000_000
+    assert peak[0] < 20_000_000
 
 
 def test_a_few_missing_classes_are_fine(tmp_path):
@@ -101,14 +96,9 @@ def test_very_wide_csv_is_refused_from_its_first_line(tmp_path):
 def test_csv_without_newlines_is_refused_without_reading_it_all(tmp_path):
     path = tmp_path / "oneline.csv"
     path.write_bytes(b"5," + b"1," * 5_000_000)
-    tracemalloc.start()
-    try:
-        with pytest.raises(FormatError, match="first line is longer"):
-            formats.read_csv(path)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 50_000_000
+    with peak_memory() as peak, pytest.raises(FormatError, match="first line is longer"):
+        formats.read_csv(path)
+    assert peak[0] < 50_000_000
 
 
 @pytest.mark.parametrize("delimiter", [";", "\t"])
@@ -178,14 +168,9 @@ def test_npz_member_header_claiming_a_huge_array(tmp_path):
         header, {"descr": "|u1", "fortran_order": False, "shape": (10**9, 1000, 1000)}
     )
     path = _zip_with(tmp_path / "liar.npz", "x_train.npy", header.getvalue() + bytes(100))
-    tracemalloc.start()
-    try:
-        with pytest.raises(FormatError, match="declares shape"):
-            mnistlab.load(path)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 20_000_000
+    with peak_memory() as peak, pytest.raises(FormatError, match="declares shape"):
+        mnistlab.load(path)
+    assert peak[0] < 20_000_000
 
 
 def test_npz_member_that_is_not_npy(tmp_path):
@@ -241,14 +226,10 @@ def test_count_mismatch_is_found_from_headers_before_reading(tmp_path):
         for _ in range(130):
             f.write(zeros)
     formats.write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(10, np.uint8))
-    tracemalloc.start()
-    try:
-        with pytest.raises(FormatError, match=r"1,300,000 images but .* 10 labels"):
-            mnistlab.load(tmp_path)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 20_000_000
+    expected = r"1,300,000 images but .* 10 labels"
+    with peak_memory() as peak, pytest.raises(FormatError, match=expected):
+        mnistlab.load(tmp_path)
+    assert peak[0] < 20_000_000
 
 
 def test_idx_with_absurd_rank_gets_a_short_message(tmp_path):

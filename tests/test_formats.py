@@ -7,7 +7,6 @@ import gzip
 import io
 import pickle
 import struct
-import tracemalloc
 import zlib
 
 import numpy as np
@@ -16,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conftest import make_arrays
+from conftest import make_arrays, peak_memory
 from mnistlab.data import formats
 from mnistlab.errors import FormatError, IntegrityError
 
@@ -87,14 +86,10 @@ def test_lying_header_is_refused_without_allocating(tmp_path, compress):
     data = b"\x00\x00\x08\x03" + struct.pack(">3I", 1_000_000_000, 28, 28) + bytes(1000)
     path = tmp_path / "liar"
     path.write_bytes(gzip.compress(data) if compress else data)
-    tracemalloc.start()
-    try:
-        with pytest.raises(FormatError, match="more than a" if compress else "truncated"):
-            formats.read_idx(path)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 5_000_000
+    expected = "more than a" if compress else "truncated"
+    with peak_memory() as peak, pytest.raises(FormatError, match=expected):
+        formats.read_idx(path)
+    assert peak[0] < 5_000_000
 
 
 def test_lying_header_within_deflate_bounds_reads_only_what_exists(tmp_path):
@@ -103,14 +98,9 @@ def test_lying_header_within_deflate_bounds_reads_only_what_exists(tmp_path):
     data = b"\x00\x00\x08\x03" + struct.pack(">3I", 10_000, 28, 28) + noise
     path = tmp_path / "short.gz"
     path.write_bytes(gzip.compress(data))
-    tracemalloc.start()
-    try:
-        with pytest.raises(FormatError, match="truncated"):
-            formats.read_idx(path)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 3 * 300_000 + 5 * (1 << 22)  # what exists plus read chunks, not 7.8 MB
+    with peak_memory() as peak, pytest.raises(FormatError, match="truncated"):
+        formats.read_idx(path)
+    assert peak[0] < 3 * 300_000 + 5 * (1 << 22)  # what exists plus read chunks, not 7.8 MB
 
 
 def test_truncated_gzip_stream_is_a_format_error(tmp_path):
