@@ -559,3 +559,12 @@ def test_from_tidy_refuses_odd_columns():
         from_tidy(table.assign(label="cat"))
     with pytest.raises(FormatError, match="duplicate class names"):
         from_tidy(table, classes=(*"0123456789", "0"))
+
+
+def test_npz_count_mismatch_is_found_from_member_headers(tmp_path):
+    # 20,000 zero images (a small zip bomb) beside 10 labels.
+    path = tmp_path / "bomb.npz"
+    np.savez_compressed(path, x_train=np.zeros((20_000, 28, 28), np.uint8), y_train=np.zeros(10))
+    with peak_memory() as peak, pytest.raises(FormatError, match="20,000 images but y_train 10"):
+        mnistlab.load(path)
+    assert peak[0] < 5_000_000

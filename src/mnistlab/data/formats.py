@@ -446,9 +446,16 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     try:
         with zipfile.ZipFile(path) as archive:
             members = {Path(i.filename).stem: i for i in archive.infolist()}
-            for key in wanted:
-                if key in members:
-                    _check_npy_member(archive, members[key], source)
+            shapes = {
+                key: _check_npy_member(archive, members[key], source) for key in wanted if key in members
+            }
+        # Counts compared from the headers, before a single array is decompressed.
+        for x, y in (("x_train", "y_train"), ("x_test", "y_test")):
+            if x in shapes and y in shapes and shapes[x][:1] != shapes[y][:1]:
+                raise FormatError(
+                    f"{source}: {x} holds {shapes[x][0] if shapes[x] else 0:,} images but {y} "
+                    f"{shapes[y][0] if shapes[y] else 0:,} labels; they must match."
+                )
         with np.load(path, allow_pickle=False) as npz:
             files = list(npz.files)
             arrays = {k: npz[k] for k in files if k in wanted}
@@ -480,8 +487,8 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _check_npy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> None:
-    """Refuse a member whose .npy header promises more (or less) data than the member holds."""
+def _check_npy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> tuple:
+    """The shape a member's .npy header declares; refuse it if the member holds other sizes."""
     with archive.open(info) as f:
         try:
             version = np.lib.format.read_magic(f)
@@ -503,6 +510,7 @@ def _check_npy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: s
             f"{source}: member {info.filename} declares shape {_short_shape(shape)} "
             f"({expected:,} bytes) but holds {info.file_size - header:,} bytes."
         )
+    return tuple(shape)
 
 
 def _short_shape(shape: tuple) -> str:
