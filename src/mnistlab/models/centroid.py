@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from mnistlab import stats
 from mnistlab.stats import float_rows
 
 
@@ -30,7 +31,8 @@ class NearestCentroidClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     chunk_size : int or None
-        Images per chunk in ``fit`` and ``predict``; None picks a cache-sized block.
+        Samples per block in ``predict``; None picks a cache-sized block (``fit`` uses
+        :func:`mnistlab.stats.centroids`).
 
     Attributes
     ----------
@@ -67,14 +69,9 @@ class NearestCentroidClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"need at least 2 classes, got {len(self.classes_)}.")
-        sums = np.zeros((len(self.classes_), X.shape[1]))
-        rows = self.chunk_size or float_rows(X.shape[1])
-        for start in range(0, len(X), rows):
-            block = X[start : start + rows]
-            one_hot = np.zeros((len(block), len(self.classes_)))
-            one_hot[np.arange(len(block)), codes[start : start + rows]] = 1.0
-            sums += one_hot.T @ block
-        self.centroids_ = sums / np.bincount(codes)[:, None]
+        # The same blocked class means the exploration uses (exact float32 sums for uint8).
+        names = tuple(str(c) for c in self.classes_)
+        self.centroids_ = stats.centroids(X, codes.reshape(-1), names).means
         self.n_features_in_ = X.shape[1]
         return self
 
