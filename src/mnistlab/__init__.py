@@ -14,6 +14,7 @@ from mnistlab.errors import (
     MnistlabError,
     UnknownDatasetError,
 )
+from mnistlab.onepixel import OnePixelClassifier, OnePixelSeparability, one_pixel_separability
 from mnistlab.tidy import from_tidy, tidy
 
 __version__ = "0.1.0"
@@ -27,11 +28,14 @@ __all__ = [
     "FormatError",
     "IntegrityError",
     "MnistlabError",
+    "OnePixelClassifier",
+    "OnePixelSeparability",
     "Split",
     "UnknownDatasetError",
     "__version__",
     "from_tidy",
     "load",
+    "one_pixel_separability",
     "save",
     "tidy",
 ]

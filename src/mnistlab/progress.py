@@ -1,17 +1,19 @@
-"""Progress display on stderr with rich: download bars for pooch and status spinners."""
+"""Progress display on stderr with rich: download bars for pooch, step bars and spinners."""
 
 from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
@@ -72,3 +74,22 @@ def status(message: str, enabled: bool | None = None) -> Iterator[None]:
             yield
     else:
         yield
+
+
+@contextlib.contextmanager
+def steps(description: str, total: int, enabled: bool | None = None) -> Iterator[Callable[[], None]]:
+    """A rich progress bar of ``total`` steps on stderr (if enabled); yields ``advance()``."""
+    if not want_progress(enabled):
+        yield lambda: None
+        return
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    task = progress.add_task(description, total=total)
+    with progress:
+        yield lambda: progress.advance(task)

@@ -116,6 +116,41 @@ def pixel_value_counts_by_class(images: np.ndarray, labels: np.ndarray, n_classe
     return total.reshape(n_classes, 256)
 
 
+def pixel_histograms(images: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per class and per pixel, how many images have each value 0..255: int64 (k, h*w, 256).
+
+    The sufficient statistic of any one-pixel model on the 0..255 (or rescaled) values; a sum
+    over chunks of images.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> images = np.array([[[0, 9]], [[0, 9]], [[3, 9]]], np.uint8)
+    >>> h = pixel_histograms(images, np.array([0, 0, 1]), 2)
+    >>> h.shape, h[0, 0, 0], h[1, 0, 3], h[0, 1, 9]
+    ((2, 2, 256), np.int64(2), np.int64(1), np.int64(2))
+    """
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise TypeError(f"images must be uint8 (0..255), got {images.dtype}.")
+    labels = check_labels(images, labels, n_classes)
+    d = int(np.prod(images.shape[1:]))
+    bins = n_classes * d * 256
+    pixel_offsets = np.arange(d, dtype=np.int64) * 256
+    rows = max(1, CHUNK * 784 // max(d, 1))
+
+    def block_counts(start: int, stop: int) -> np.ndarray:
+        block = images[start:stop].reshape(-1, d)
+        # Bin of (class, pixel, value): one bincount per block instead of a loop over pixels.
+        keys = (labels[start:stop, None] * (d * 256) + pixel_offsets) + block
+        return np.bincount(keys.ravel(), minlength=bins)
+
+    total = np.zeros(bins, dtype=np.int64)
+    for partial in map_blocks(block_counts, len(images), rows):
+        total += partial
+    return total.reshape(n_classes, d, 256)
+
+
 def binarise(images: np.ndarray, threshold: int = 128) -> np.ndarray:
     """Pixels >= ``threshold`` become 255 (ink), the others 0; uint8 in, uint8 out."""
     return np.where(np.asarray(images) >= threshold, np.uint8(255), np.uint8(0))

@@ -1,0 +1,731 @@
+"""One-pixel separability: which pairs of classes a single pixel tells apart.
+
+For each pair of classes (a < b) and each pixel, a logistic regression on that pixel alone is
+fitted to the training images of a and b (target 1 for b), with the objective of scikit-learn's
+``LogisticRegression(C=C)``: ``C * sum(log-loss) + coef**2 / 2``, the intercept unpenalised. The
+best pixel of a pair is the one whose fit has the highest training accuracy (ties: the lowest
+row-major pixel index); the table reports its position, training and test accuracy, coefficient
+and intercept, and the best decision-stump accuracy of the pair.
+
+How it is fast and exact
+------------------------
+Every fit is a problem in two unknowns, solved by Newton's method with a backtracking line
+search, for all (pair, pixel) problems at once. A problem is a run of weighted points
+``(x, weight of class a, weight of class b)``:
+
+* with the ``unit`` and ``raw`` scales a pixel takes at most 256 values, so the per-class
+  256-bin histogram of each pixel is a sufficient statistic: each fit is a weighted fit on at most
+  256 points, and the histograms are a sum over chunks of images
+  (:func:`mnistlab.stats.pixel_histograms`);
+* with the ``l2`` scale values are continuous: the points are the images themselves, the zeros of
+  a pixel collapsed into one weighted point.
+
+Within a problem the points are sorted by value, so the best threshold rule (decision stump) is a
+cumulative sum. A fitted logistic regression predicts with one threshold, so its training
+accuracy never exceeds the stump's.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from mnistlab import stats
+from mnistlab.data.dataset import Dataset, Split
+
+SCALES = ("unit", "raw", "l2")
+
+#: Newton stops when a full step changes every parameter by less than this, relative to its size:
+#: convergence is quadratic, so the solution is then accurate to far below 1e-12.
+TOLERANCE = 1e-10
+MAX_ITER = 100
+#: Halvings of a Newton step before giving up on the line search of a problem.
+MAX_HALVINGS = 60
+
+
+@dataclass
+class Problems:
+    """Many one-feature weighted binary problems, laid out as contiguous runs of points.
+
+    Problem ``p`` owns the points ``starts[p]:starts[p + 1]``, sorted by ``x``; ``n0`` and
+    ``n1`` are the weights of the points in class 0 and class 1 (counts of images). Every
+    problem has at least one point.
+    """
+
+    x: np.ndarray
+    n0: np.ndarray
+    n1: np.ndarray
+    starts: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.x = np.asarray(self.x, dtype=np.float64)
+        self.n0 = np.asarray(self.n0, dtype=np.float64)
+        self.n1 = np.asarray(self.n1, dtype=np.float64)
+        self.starts = np.asarray(self.starts, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.starts, append=len(self.x))
+
+    def totals(self) -> tuple[np.ndarray, np.ndarray]:
+        """Total weight of class 0 and of class 1 per problem."""
+        return np.add.reduceat(self.n0, self.starts), np.add.reduceat(self.n1, self.starts)
+
+    def select(self, chosen: np.ndarray) -> Problems:
+        """The problems at positions ``chosen`` (in that order), as a new layout."""
+        sizes = self.sizes[chosen]
+        new_starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+        offsets = np.repeat(self.starts[chosen] - new_starts, sizes)
+        points = np.arange(int(sizes.sum()), dtype=np.int64) + offsets
+        return Problems(self.x[points], self.n0[points], self.n1[points], new_starts)
+
+    def decisions(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        """``coef * x + intercept`` of each point, with its own problem's parameters."""
+        sizes = self.sizes
+        return np.repeat(coef, sizes) * self.x + np.repeat(intercept, sizes)
+
+    def correct(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        """Weight of the points classified correctly (class 1 when the decision is > 0)."""
+        positive = self.decisions(coef, intercept) > 0
+        return np.add.reduceat(np.where(positive, self.n1, self.n0), self.starts)
+
+    def stump_correct(self) -> np.ndarray:
+        """Weight classified correctly by the best threshold rule of each problem.
+
+        The rules are "class 1 above t" and "class 1 at or below t" for every t between two
+        distinct values, and the two constant rules.
+        """
+        n0_total, n1_total = self.totals()
+        sizes = self.sizes
+        gain = self.n0 - self.n1
+        running = np.cumsum(gain)
+        # Per problem: class-0 weight at or below each point minus class-1 weight at or below.
+        below = running - np.repeat(running[self.starts] - gain[self.starts], sizes)
+        last = np.ones(len(self.x), dtype=bool)
+        last[:-1] = self.x[1:] != self.x[:-1]
+        last[self.starts[1:] - 1] = True
+        high = np.maximum.reduceat(np.where(last, below, -np.inf), self.starts)
+        low = np.minimum.reduceat(np.where(last, below, np.inf), self.starts)
+        # Threshold t: class 0 at or below, class 1 above = n1_total + below; reversed rule
+        # = n0_total - below. The constant rules are t below every value (below = 0).
+        return np.maximum(n1_total + np.maximum(high, 0), n0_total - np.minimum(low, 0))
+
+    def _objective(self, coef, intercept, C, with_derivatives):
+        """Per problem: sum of log-losses + coef**2 / (2C), and optionally gradient and Hessian."""
+        z = self.decisions(coef, intercept)
+        n = self.n0 + self.n1
+        loss = np.add.reduceat(n * np.logaddexp(0.0, z) - self.n1 * z, self.starts)
+        value = loss + coef**2 / (2 * C)
+        if not with_derivatives:
+            return value, None, None
+        p = expit(z)
+        residual = n * p - self.n1
+        curvature = n * p * (1 - p)
+        g_b = np.add.reduceat(residual, self.starts)
+        g_w = np.add.reduceat(residual * self.x, self.starts) + coef / C
+        curvature_x = curvature * self.x
+        h_bb = np.add.reduceat(curvature, self.starts)
+        h_wb = np.add.reduceat(curvature_x, self.starts)
+        h_ww = np.add.reduceat(curvature_x * self.x, self.starts) + 1 / C
+        return value, (g_w, g_b), (h_ww, h_wb, h_bb)
+
+
+@dataclass(frozen=True)
+class LogisticFits:
+    """Fitted one-feature logistic regressions, one per problem."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    n_iter: np.ndarray
+    converged: np.ndarray
+
+
+def fit_logistic(problems: Problems, C: float = 1.0, *, max_iter: int = MAX_ITER) -> LogisticFits:
+    """Fit every problem's L2-penalised logistic regression (intercept unpenalised) to convergence.
+
+    The minimiser of ``C * sum(weight * log-loss) + coef**2 / 2``: the same model as
+    scikit-learn's ``LogisticRegression(C=C)`` fitted with ``sample_weight``. Every problem must
+    have some weight in both classes (otherwise the intercept runs off to infinity).
+    """
+    if not (C > 0 and np.isfinite(C)):
+        raise ValueError(f"C must be a positive finite number, got {C!r}.")
+    n0_total, n1_total = problems.totals()
+    if np.any(n0_total <= 0) or np.any(n1_total <= 0):
+        raise ValueError("every problem needs some weight in both classes.")
+    k = len(problems)
+    coef = np.zeros(k)
+    # The exact optimum when the coefficient is zero: a good start and a valid one.
+    intercept = np.log(n1_total / n0_total)
+    n_iter = np.zeros(k, dtype=np.int64)
+    converged = np.zeros(k, dtype=bool)
+
+    # State of the problems still in ``current`` (positions ``members`` of the full list).
+    current, members = problems, np.arange(k)
+    w, b = coef.copy(), intercept.copy()
+    value, gradient, hessian = current._objective(w, b, C, True)
+    live = np.ones(k, dtype=bool)
+    for _ in range(max_iter):
+        if not live.any():
+            break
+        (g_w, g_b), (h_ww, h_wb, h_bb) = gradient, hessian
+        det = h_ww * h_bb - h_wb**2
+        step_w = np.where(live, -(h_bb * g_w - h_wb * g_b) / det, 0.0)
+        step_b = np.where(live, -(h_ww * g_b - h_wb * g_w) / det, 0.0)
+        small = (np.abs(step_w) <= TOLERANCE * np.maximum(1, np.abs(w))) & (
+            np.abs(step_b) <= TOLERANCE * np.maximum(1, np.abs(b))
+        )
+        t = np.ones(len(w))
+        new_w, new_b = w + step_w, b + step_b
+        new_value, new_gradient, new_hessian = current._objective(new_w, new_b, C, True)
+        new_state = (new_value, *new_gradient, *new_hessian)
+        old_state = (value, *gradient, *hessian)
+        # Backtracking: halve the step of each problem whose objective would not decrease.
+        # Rounding makes tiny increases possible at the optimum: allow a few ulps of slack.
+        retry = np.flatnonzero(new_value > value + 1e-13 * np.abs(value))
+        for _halving in range(MAX_HALVINGS):
+            if len(retry) == 0:
+                break
+            t[retry] /= 2
+            new_w[retry] = w[retry] + t[retry] * step_w[retry]
+            new_b[retry] = b[retry] + t[retry] * step_b[retry]
+            v, g, h = current.select(retry)._objective(new_w[retry], new_b[retry], C, True)
+            ok = v <= value[retry] + 1e-13 * np.abs(value[retry])
+            for dst, src in zip(new_state, (v, *g, *h), strict=True):
+                dst[retry[ok]] = src[ok]
+            retry = retry[~ok]
+        if len(retry):
+            # No decrease even for a tiny step: the current point is optimal to rounding.
+            t[retry] = 0
+            new_w[retry], new_b[retry] = w[retry], b[retry]
+            for dst, src in zip(new_state, old_state, strict=True):
+                dst[retry] = src[retry]
+        n_iter[members[live]] += 1
+        finished = live & ((small & (t == 1)) | (t == 0))
+        converged[members[finished]] = True
+        live &= ~finished
+        w, b = new_w, new_b
+        value, gradient, hessian = new_state[0], new_state[1:3], new_state[3:]
+        coef[members], intercept[members] = w, b
+        if live.sum() < len(live) // 2:
+            keep = np.flatnonzero(live)
+            current, members, live = current.select(keep), members[keep], live[keep]
+            w, b, value = w[keep], b[keep], value[keep]
+            gradient = tuple(a[keep] for a in gradient)
+            hessian = tuple(a[keep] for a in hessian)
+    return LogisticFits(coef, intercept, n_iter, converged)
+
+
+# --------------------------------------------------------------------------------------------
+# Building the problems of a dataset
+
+
+def _scaled_values(scale: str) -> np.ndarray:
+    """The x of each uint8 value 0..255 under a discrete scale."""
+    values = np.arange(256, dtype=np.float64)
+    return values / 255 if scale == "unit" else values
+
+
+def _histogram_problems(
+    counts_a: np.ndarray, counts_b: np.ndarray, values: np.ndarray
+) -> tuple[Problems, np.ndarray]:
+    """Problems from per-pixel histograms (m, 256) of class a and class b; the empty bins dropped.
+
+    Returns the problems and the number of points each has.
+    """
+    keep = (counts_a + counts_b) > 0
+    sizes = keep.sum(axis=1)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    grid = np.broadcast_to(values, counts_a.shape)
+    return Problems(grid[keep], counts_a[keep], counts_b[keep], starts), sizes
+
+
+def l2_normalise(images: np.ndarray) -> np.ndarray:
+    """Each image divided by its L2 norm over all its pixels, flattened: float64 (n, h*w).
+
+    A blank image (all zeros) has no direction and stays all zeros.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> l2_normalise(np.array([[[3, 4]], [[0, 0]]], np.uint8)).tolist()
+    [[0.6, 0.8], [0.0, 0.0]]
+    """
+    flat = np.asarray(images).reshape(len(images), -1).astype(np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", flat, flat))
+    norms[norms == 0] = 1
+    return flat / norms[:, None]
+
+
+@dataclass
+class _SortedColumns:
+    """The non-zero l2 values of every pixel of a split, sorted by (pixel, value), with labels."""
+
+    pixel: np.ndarray
+    value: np.ndarray
+    label: np.ndarray
+    zeros: np.ndarray  # (n_classes, n_pixels): images of each class where the pixel is 0
+
+    @classmethod
+    def from_split(cls, split: Split, pixels: np.ndarray) -> _SortedColumns:
+        k = len(split.classes)
+        flat = split.images.reshape(len(split), -1)
+        norms = np.sqrt(np.einsum("ij,ij->i", flat, flat, dtype=np.float64))
+        norms[norms == 0] = 1
+        by_pixel = np.ascontiguousarray(flat[:, pixels].T)
+        n_pixels = len(pixels)
+
+        # One pixel at a time: its non-zero values sorted, so pixels come out in order and each
+        # sort is small; the blocks of pixels run on all cores.
+        def sort_pixels(start: int, stop: int) -> list[tuple[np.ndarray, np.ndarray]]:
+            out = []
+            for column in by_pixel[start:stop]:
+                image = np.flatnonzero(column)
+                value = column[image] / norms[image]
+                order = np.argsort(value)
+                out.append((value[order], split.labels[image[order]]))
+            return out
+
+        blocks = stats.map_blocks(sort_pixels, n_pixels, max(1, n_pixels // 8))
+        parts = [part for block in blocks for part in block]
+        sizes = np.array([len(v) for v, _ in parts], dtype=np.int64)
+        value = np.concatenate([v for v, _ in parts]) if parts else np.zeros(0)
+        label = np.concatenate([lab for _, lab in parts]) if parts else np.zeros(0, np.int64)
+        column = np.repeat(np.arange(n_pixels, dtype=np.int64), sizes)
+        nonzero = np.bincount(label * n_pixels + column, minlength=k * n_pixels)
+        counts = np.bincount(split.labels, minlength=k)
+        zeros = counts[:, None] - nonzero.reshape(k, n_pixels)
+        return cls(column, value, label, zeros)
+
+    def problems(self, a: int, b: int) -> Problems:
+        """One problem per pixel for classes a (0) and b (1); each pixel's zeros are one point."""
+        mine = (self.label == a) | (self.label == b)
+        column, value = self.pixel[mine], self.value[mine]
+        is_b = (self.label[mine] == b).astype(np.float64)
+        n_pixels = self.zeros.shape[1]
+        nonzero = np.bincount(column, minlength=n_pixels)
+        first = np.concatenate(([0], np.cumsum(nonzero)[:-1]))
+        x = np.insert(value, first, 0.0)
+        n0 = np.insert(1 - is_b, first, self.zeros[a])
+        n1 = np.insert(is_b, first, self.zeros[b])
+        return Problems(x, n0, n1, first + np.arange(n_pixels))
+
+
+# --------------------------------------------------------------------------------------------
+# The sweep over pairs and pixels
+
+PAIR_COLUMNS = [
+    "class_a",
+    "class_b",
+    "pixel",
+    "x",
+    "y",
+    "train_accuracy",
+    "test_accuracy",
+    "coef",
+    "intercept",
+    "stump_train_accuracy",
+    "name_a",
+    "name_b",
+    "n_train_a",
+    "n_train_b",
+    "n_test_a",
+    "n_test_b",
+]
+#: Summary thresholds: how many pairs one pixel separates at least this well.
+LEVELS = (0.9, 0.95)
+
+
+@dataclass(frozen=True)
+class OnePixelSeparability:
+    """The best single pixel of every pair of classes, and how well it separates them.
+
+    Attributes
+    ----------
+    pairs : DataFrame
+        One row per pair (``PAIR_COLUMNS``): labels ``class_a < class_b``, the best pixel (row-major
+        index, column ``x``, row ``y``), its training and test accuracy, the fitted ``coef`` and
+        ``intercept`` (on the chosen scale; positive coef: more ink means class b), the best
+        decision-stump training accuracy over all pixels, class names and image counts.
+        ``test_accuracy`` is measured on the test images of a and b; if the test split has no
+        image of either class it is NaN (and with no test split at all, every one is).
+    pixel_accuracy : ndarray (n_pairs, h, w)
+        Training accuracy of every pixel's fit, pair by pair; NaN for pixels not examined.
+    """
+
+    dataset: str
+    classes: tuple[str, ...]
+    image_shape: tuple[int, int]
+    scale: str
+    C: float
+    pairs: pd.DataFrame
+    pixel_accuracy: np.ndarray = field(repr=False)
+    skipped: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def measure(self) -> str:
+        """The accuracy the summary and matrix use: test accuracy if there is any, else training."""
+        return "test_accuracy" if self.pairs["test_accuracy"].notna().any() else "train_accuracy"
+
+    def matrix(self, column: str | None = None) -> pd.DataFrame:
+        """Symmetric class-by-class table of one column (default: :attr:`measure`); NaN diagonal."""
+        column = column or self.measure
+        if column not in self.pairs.columns:
+            raise ValueError(f"unknown column {column!r}; choose one of {list(self.pairs.columns)}.")
+        k = len(self.classes)
+        table = np.full((k, k), np.nan)
+        a, b = self.pairs["class_a"].to_numpy(), self.pairs["class_b"].to_numpy()
+        values = self.pairs[column].to_numpy(dtype=np.float64)
+        table[a, b] = values
+        table[b, a] = values
+        return pd.DataFrame(table, index=list(self.classes), columns=list(self.classes))
+
+    def summary(self) -> dict:
+        """Minimum, maximum and mean accuracy over pairs, the pairs reaching the extremes, and how
+        many pairs reach each of ``LEVELS``; on :attr:`measure`."""
+        measure = self.measure
+        values = self.pairs[measure].to_numpy(dtype=np.float64)
+        named = list(zip(self.pairs["name_a"], self.pairs["name_b"], strict=True))
+        out: dict = {
+            "measure": measure,
+            "scale": self.scale,
+            "C": self.C,
+            "pairs": len(self.pairs),
+            "pairs_measured": int(np.isfinite(values).sum()),
+        }
+        if not np.isfinite(values).any():
+            return out | {"min": None, "max": None, "mean": None, "min_pairs": [], "max_pairs": []}
+        low, high = np.nanmin(values), np.nanmax(values)
+        out |= {
+            "min": float(low),
+            "max": float(high),
+            "mean": float(np.nanmean(values)),
+            "min_pairs": [list(p) for p, v in zip(named, values, strict=True) if v == low],
+            "max_pairs": [list(p) for p, v in zip(named, values, strict=True) if v == high],
+        }
+        for level in LEVELS:
+            out[f"pairs_at_least_{level:g}"] = int(np.sum(values >= level))
+        return out
+
+    def to_dict(self) -> dict:
+        """``{"pairs": [...], "summary": {...}}`` with plain Python values (NaN kept as float)."""
+        records = self.pairs.astype(object).where(self.pairs.notna(), None).to_dict(orient="records")
+        return {"pairs": records, "summary": self.summary()}
+
+
+def _check_pairs(pairs, k: int) -> list[tuple[int, int]]:
+    if pairs is None:
+        return list(combinations(range(k), 2))
+    out = []
+    for pair in pairs:
+        a, b = (int(v) for v in pair)
+        if not (0 <= a < b < k):
+            raise ValueError(f"pair {tuple(pair)}: expected class labels a < b in 0..{k - 1}.")
+        out.append((a, b))
+    return out
+
+
+def _check_pixels(pixels, d: int) -> np.ndarray:
+    if pixels is None:
+        return np.arange(d)
+    chosen = np.unique(np.asarray(pixels))
+    if chosen.size == 0 or chosen.dtype.kind not in "iu" or chosen[0] < 0 or chosen[-1] >= d:
+        raise ValueError(f"pixels must be row-major pixel indices in 0..{d - 1}.")
+    return chosen.astype(np.int64)
+
+
+#: Pairs fitted together with the histogram scales: bounds memory to about 100 MB per batch.
+HISTOGRAM_POINTS = 4_000_000
+
+
+def one_pixel_separability(
+    dataset: Dataset | Split,
+    scale: str = "unit",
+    C: float = 1.0,
+    *,
+    pairs: Sequence[tuple[int, int]] | None = None,
+    pixels: Sequence[int] | np.ndarray | None = None,
+    progress: bool | None = None,
+) -> OnePixelSeparability:
+    """For every pair of classes, the single pixel whose logistic regression separates them best.
+
+    Parameters
+    ----------
+    dataset : Dataset or Split
+        Models are fitted on the training split (a Split alone: no test accuracy).
+    scale : {"unit", "raw", "l2"}
+        The feature: ``unit`` value / 255, ``raw`` 0..255, ``l2`` each image divided by its L2
+        norm over all its pixels first (the published analysis did this).
+    C : float
+        Inverse strength of the L2 penalty on the coefficient (scikit-learn's ``C``).
+    pairs : sequence of (a, b), optional
+        Only these pairs of class labels (a < b); default every pair.
+    pixels : sequence of int, optional
+        Only these row-major pixel indices are candidates; default every pixel.
+    progress : bool, optional
+        Show a progress bar on stderr (default: when stderr is a terminal).
+
+    Returns
+    -------
+    OnePixelSeparability
+        Pairs where a class has no training image cannot be fitted: they are left out of the
+        table (listed in ``skipped``) with a warning.
+
+    Examples
+    --------
+    >>> import mnistlab
+    >>> result = one_pixel_separability(mnistlab.load("digits"), pairs=[(0, 1), (3, 8)])
+    >>> columns = ["name_a", "name_b", "x", "y", "train_accuracy", "test_accuracy"]
+    >>> print(result.pairs[columns].round(3).to_string(index=False))
+    name_a name_b  x  y  train_accuracy  test_accuracy
+         0      1  4  4           0.982          0.955
+         3      8  3  5           0.885          0.761
+    """
+    from mnistlab.progress import steps
+
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}.")
+    if not (isinstance(C, (int, float)) and C > 0 and np.isfinite(C)):
+        raise ValueError(f"C must be a positive finite number, got {C!r}.")
+    train = dataset.train if isinstance(dataset, Dataset) else dataset
+    test = dataset.test if isinstance(dataset, Dataset) else None
+    name = dataset.name if isinstance(dataset, Dataset) else train.name
+    k = len(train.classes)
+    h, w = train.image_shape
+    chosen = _check_pixels(pixels, h * w)
+    wanted = _check_pairs(pairs, k)
+    train_counts = np.bincount(train.labels, minlength=k)
+    test_counts = np.bincount(test.labels, minlength=k) if test is not None else np.zeros(k, int)
+    fitted = [(a, b) for a, b in wanted if train_counts[a] and train_counts[b]]
+    skipped = tuple(p for p in wanted if p not in set(fitted))
+    if skipped:
+        empty = sorted({train.classes[c] for p in skipped for c in p if not train_counts[c]})
+        warnings.warn(
+            f"{len(skipped)} pair(s) left out: no training images of {', '.join(empty)}.",
+            stacklevel=2,
+        )
+
+    n_pixels = len(chosen)
+    correct = np.zeros((len(fitted), n_pixels))
+    coef = np.zeros((len(fitted), n_pixels))
+    intercept = np.zeros((len(fitted), n_pixels))
+    stump = np.zeros(len(fitted))
+    not_converged = 0
+    test_values: np.ndarray | None = None
+
+    def record(rows: slice, problems: Problems) -> None:
+        nonlocal not_converged
+        fits = fit_logistic(problems, C)
+        not_converged += int((~fits.converged).sum())
+        shape = (-1, n_pixels)
+        correct[rows] = problems.correct(fits.coef, fits.intercept).reshape(shape)
+        coef[rows] = fits.coef.reshape(shape)
+        intercept[rows] = fits.intercept.reshape(shape)
+        stump[rows] = problems.stump_correct().reshape(shape).max(axis=1)
+
+    with steps(f"{name}: one-pixel fits", len(fitted), progress) as advance:
+        if scale == "l2":
+            columns = _SortedColumns.from_split(train, chosen)
+
+            def fit_pairs(start: int, stop: int) -> None:
+                for i in range(start, stop):
+                    record(slice(i, i + 1), columns.problems(*fitted[i]))
+                    advance()
+
+            stats.map_blocks(fit_pairs, len(fitted), 1)
+            if test is not None:
+                test_values = l2_normalise(test.images)
+        else:
+            values = _scaled_values(scale)
+            hist = stats.pixel_histograms(train.images, train.labels, k)[:, chosen]
+
+            def fit_pairs(start: int, stop: int) -> None:
+                a, b = (np.array(side) for side in zip(*fitted[start:stop], strict=True))
+                problems, _ = _histogram_problems(
+                    hist[a].reshape(-1, 256), hist[b].reshape(-1, 256), values
+                )
+                record(slice(start, stop), problems)
+                for _ in range(start, stop):
+                    advance()
+
+            batch = max(1, min(HISTOGRAM_POINTS // (n_pixels * 256), -(-len(fitted) // 2)))
+            stats.map_blocks(fit_pairs, len(fitted), batch)
+            if test is not None:
+                test_hist = stats.pixel_histograms(test.images, test.labels, k)
+    if not_converged:
+        warnings.warn(f"{not_converged} one-pixel fits did not converge.", stacklevel=2)
+
+    best = np.argmax(correct, axis=1) if n_pixels else np.zeros(len(fitted), int)
+    rows = []
+    for i, (a, b) in enumerate(fitted):
+        j = best[i]
+        pixel = int(chosen[j])
+        n_train = train_counts[a] + train_counts[b]
+        w_ab, b_ab = coef[i, j], intercept[i, j]
+        n_test = test_counts[a] + test_counts[b]
+        test_accuracy = np.nan
+        if n_test:
+            if scale == "l2":
+                mine = (test.labels == a) | (test.labels == b)
+                x = test_values[mine, pixel]
+                positive = w_ab * x + b_ab > 0
+                right = np.sum(positive == (test.labels[mine] == b))
+            else:
+                positive = w_ab * _scaled_values(scale) + b_ab > 0
+                right = test_hist[b, pixel][positive].sum() + test_hist[a, pixel][~positive].sum()
+            test_accuracy = right / n_test
+        rows.append(
+            (
+                a,
+                b,
+                pixel,
+                pixel % w,
+                pixel // w,
+                correct[i, j] / n_train,
+                test_accuracy,
+                w_ab,
+                b_ab,
+                stump[i] / n_train,
+                train.classes[a],
+                train.classes[b],
+                int(train_counts[a]),
+                int(train_counts[b]),
+                int(test_counts[a]),
+                int(test_counts[b]),
+            )
+        )
+    table = pd.DataFrame(rows, columns=PAIR_COLUMNS)
+    accuracy = np.full((len(fitted), h * w), np.nan)
+    totals = np.array([train_counts[a] + train_counts[b] for a, b in fitted], dtype=np.float64)
+    accuracy[:, chosen] = correct / totals[:, None]
+    return OnePixelSeparability(
+        dataset=name,
+        classes=tuple(train.classes),
+        image_shape=(h, w),
+        scale=scale,
+        C=float(C),
+        pairs=table,
+        pixel_accuracy=accuracy.reshape(len(fitted), h, w),
+        skipped=skipped,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The estimator
+
+
+class OnePixelClassifier(ClassifierMixin, BaseEstimator):
+    """Binary classifier that uses the single best feature of any feature matrix.
+
+    Every feature gets its own L2-penalised logistic regression (scikit-learn's
+    ``LogisticRegression(C=C)`` objective, intercept unpenalised); the feature whose fit has the
+    highest weighted training accuracy is kept (ties: the lowest index). With pixels as features
+    it answers "how far does one pixel go?".
+
+    Parameters
+    ----------
+    C : float, default 1.0
+        Inverse strength of the penalty on the coefficient.
+    max_iter : int, default 100
+        Newton iterations per feature.
+
+    Attributes
+    ----------
+    best_feature_ : int
+    coef_ : float
+        Coefficient of the best feature (positive: larger values mean ``classes_[1]``).
+    intercept_ : float
+    feature_accuracies_ : ndarray (n_features,)
+        Weighted training accuracy of each feature's fit.
+    train_accuracy_ : float
+    classes_ : ndarray of the two classes
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.model_selection import cross_val_score
+    >>> X = np.array([[5, 0.1], [4, 0.2], [6, 0.9], [5, 0.8], [4, 0.7], [6, 0.3]])
+    >>> y = np.array([0, 0, 1, 1, 1, 0])
+    >>> model = OnePixelClassifier().fit(X, y)
+    >>> model.best_feature_, model.predict([[5, 0.95], [5, 0.05]]).tolist()
+    (1, [1, 0])
+    """
+
+    def __init__(self, C: float = 1.0, max_iter: int = MAX_ITER) -> None:
+        self.C = C
+        self.max_iter = max_iter
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    def fit(self, X, y, sample_weight=None) -> OnePixelClassifier:
+        """Fit one logistic regression per feature and keep the best."""
+        from sklearn.utils.validation import _check_sample_weight
+
+        if not (isinstance(self.C, (int, float)) and self.C > 0 and np.isfinite(self.C)):
+            raise ValueError(f"C must be a positive finite number, got {self.C!r}.")
+        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
+            raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}.")
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+        check_classification_targets(y)
+        self.classes_, encoded = np.unique(y, return_inverse=True)
+        if len(self.classes_) != 2:
+            raise ValueError(
+                f"Only binary classification is supported: y must hold 2 classes, got "
+                f"{len(self.classes_)}."
+            )
+        weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        is_one = encoded.astype(np.float64)
+        if not (np.sum(weights * is_one) > 0 and np.sum(weights * (1 - is_one)) > 0):
+            raise ValueError("sample_weight leaves one of the two classes with no weight.")
+        n, d = X.shape
+        # One problem per feature, its samples sorted by value (feature-major layout).
+        order = np.argsort(X, axis=0, kind="stable")
+        x = np.take_along_axis(X, order, axis=0).T.ravel()
+        w = weights[order].T.ravel()
+        one = is_one[order].T.ravel()
+        problems = Problems(x, w * (1 - one), w * one, np.arange(d, dtype=np.int64) * n)
+        fits = fit_logistic(problems, self.C, max_iter=self.max_iter)
+        if not fits.converged.all():
+            warnings.warn(
+                f"{int((~fits.converged).sum())} of {d} one-feature fits did not converge in "
+                f"{self.max_iter} iterations.",
+                stacklevel=2,
+            )
+        self.feature_accuracies_ = problems.correct(fits.coef, fits.intercept) / weights.sum()
+        self.best_feature_ = int(np.argmax(self.feature_accuracies_))
+        self.coef_ = float(fits.coef[self.best_feature_])
+        self.intercept_ = float(fits.intercept[self.best_feature_])
+        self.train_accuracy_ = float(self.feature_accuracies_[self.best_feature_])
+        self.n_iter_ = int(fits.n_iter[self.best_feature_])
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        """``coef_ * X[:, best_feature_] + intercept_``: positive means ``classes_[1]``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return self.coef_ * X[:, self.best_feature_] + self.intercept_
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probabilities of ``classes_[0]`` and ``classes_[1]``, shape (n, 2)."""
+        p = expit(self.decision_function(X))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        """``classes_[1]`` where the decision is positive, ``classes_[0]`` elsewhere."""
+        positive = self.decision_function(X) > 0
+        return self.classes_[positive.astype(int)]
