@@ -44,6 +44,12 @@ class Analyses:
         )
 
     @cached_property
+    def one_pixel(self):
+        from mnistlab.onepixel import one_pixel_separability
+
+        return one_pixel_separability(self.ds, scale="unit", progress=False)
+
+    @cached_property
     def nearest_centroid(self) -> Evaluation | None:
         from mnistlab.models import NearestCentroidClassifier
 

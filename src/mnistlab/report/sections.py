@@ -238,6 +238,53 @@ def pairs(a: Analyses) -> Panel:
 
 
 @section(
+    "one-pixel",
+    "One pixel per pair",
+    "For every pair of classes, a logistic regression on a single pixel (value/255), the pixel "
+    "with the best training accuracy chosen, then tested on the test split. High numbers mean a "
+    "pair is told apart by one pixel alone: the Fashion-MNIST authors' objection to MNIST. The "
+    "rings mark each pair's best pixel on the difference of the two centroids.",
+)
+def one_pixel(a: Analyses) -> Panel:
+    result = a.one_pixel
+    if len(a.ds.classes) > plots.MAX_PAIR_CLASSES:
+        return Panel(note=f"{len(a.ds.classes)} classes: too many for readable pair figures.")
+    if len(result.pairs) == 0:
+        return Panel(note="Fewer than two classes have training images: there are no pairs.")
+    s = result.summary()
+    measure = s["measure"].replace("_", " ")
+    worst = result.pairs.sort_values([s["measure"], "class_a", "class_b"]).head(3)
+    hardest = ", ".join(
+        f"{r.name_a} vs {r.name_b} ({_percent(getattr(r, s['measure']))})" for r in worst.itertuples()
+    )
+    return Panel(
+        pictures=[
+            Picture.from_figure(
+                plots.separability_heatmap(result), f"one-pixel {measure} per pair, {a.ds.name}"
+            ),
+            Picture.from_figure(
+                plots.best_pixels(result, a.centroids), f"best pixel of each pair, {a.ds.name}"
+            ),
+        ],
+        tables=[
+            Table(
+                [f"mean {measure}", "min", "max", "pairs >= 90%", "pairs >= 95%"],
+                [
+                    [
+                        _percent(s["mean"]),
+                        _percent(s["min"]),
+                        _percent(s["max"]),
+                        f"{s['pairs_at_least_0.9']} of {s['pairs']}",
+                        f"{s['pairs_at_least_0.95']} of {s['pairs']}",
+                    ]
+                ],
+            )
+        ],
+        note=f"Hardest pairs for one pixel: {hardest}.",
+    )
+
+
+@section(
     "nearest-centroid",
     "Nearest-centroid classifier",
     "Each test image gets the class of the closest training centroid (Euclidean distance). The "
