@@ -51,6 +51,8 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_load.py
+	$(BIN)/python benchmarks/bench_tidy.py
+	$(BIN)/python benchmarks/bench_onepixel.py
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -53,8 +53,9 @@ def test_report_in_headless_chromium(tmp_path, five_class):
     assert check.page_errors == []
     assert check.outside_requests == []
     assert check.broken_images == []
-    # first images, 2 pixel histograms, centroids, box plot + gallery, pairs, confusion matrix
-    pictures_per_dataset = 8
+    # first images, 2 pixel histograms, centroids, box plot + gallery, pairs, one-pixel heat map
+    # + best pixels, confusion matrix
+    pictures_per_dataset = 10
     assert check.images == 2 * pictures_per_dataset
     assert check.section_ids == [s.id for s in SECTIONS]
     assert (tmp_path / "report.png").stat().st_size > 10_000
