@@ -47,7 +47,10 @@ SCALES = ("unit", "raw", "l2")
 #: Newton stops when a full step changes every parameter by less than this, relative to its size:
 #: convergence is quadratic, so the solution is then accurate to far below 1e-12.
 TOLERANCE = 1e-10
-MAX_ITER = 100
+MAX_ITER = 1000
+#: Relative changes of the objective below this are rounding: a step that "increases" it by less
+#: is accepted, and a predicted decrease below it means the optimum is reached.
+SLACK = 1e-13
 #: Halvings of a Newton step before giving up on the line search of a problem.
 MAX_HALVINGS = 60
 
@@ -181,19 +184,31 @@ def fit_logistic(problems: Problems, C: float = 1.0, *, max_iter: int = MAX_ITER
             break
         (g_w, g_b), (h_ww, h_wb, h_bb) = gradient, hessian
         det = h_ww * h_bb - h_wb**2
-        step_w = np.where(live, -(h_bb * g_w - h_wb * g_b) / det, 0.0)
-        step_b = np.where(live, -(h_ww * g_b - h_wb * g_w) / det, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            step_w = -(h_bb * g_w - h_wb * g_b) / det
+            step_b = -(h_ww * g_b - h_wb * g_w) / det
+        # Where every point's probability has saturated the Hessian is singular in floating
+        # point: fall back to a scaled gradient step (h_ww >= 1/C > 0), which the line search
+        # then shortens as needed.
+        singular = ~(np.isfinite(step_w) & np.isfinite(step_b))
+        step_w = np.where(singular, -g_w / (h_ww + h_bb), step_w)
+        step_b = np.where(singular, -g_b / (h_ww + h_bb), step_b)
+        step_w[~live], step_b[~live] = 0.0, 0.0
         small = (np.abs(step_w) <= TOLERANCE * np.maximum(1, np.abs(w))) & (
             np.abs(step_b) <= TOLERANCE * np.maximum(1, np.abs(b))
         )
+        # Or the decrease Newton predicts is below what rounding lets the objective show (badly
+        # conditioned, nearly separable problems end here, with a gradient of ~1e-13).
+        decrement = -(g_w * step_w + g_b * step_b)
+        small |= decrement <= SLACK * np.abs(value)
         t = np.ones(len(w))
         new_w, new_b = w + step_w, b + step_b
         new_value, new_gradient, new_hessian = current._objective(new_w, new_b, C, True)
         new_state = (new_value, *new_gradient, *new_hessian)
         old_state = (value, *gradient, *hessian)
         # Backtracking: halve the step of each problem whose objective would not decrease.
-        # Rounding makes tiny increases possible at the optimum: allow a few ulps of slack.
-        retry = np.flatnonzero(new_value > value + 1e-13 * np.abs(value))
+        # Rounding makes tiny increases possible at the optimum: allow SLACK.
+        retry = np.flatnonzero(~(new_value <= value + SLACK * np.abs(value)))
         for _halving in range(MAX_HALVINGS):
             if len(retry) == 0:
                 break
@@ -201,7 +216,7 @@ def fit_logistic(problems: Problems, C: float = 1.0, *, max_iter: int = MAX_ITER
             new_w[retry] = w[retry] + t[retry] * step_w[retry]
             new_b[retry] = b[retry] + t[retry] * step_b[retry]
             v, g, h = current.select(retry)._objective(new_w[retry], new_b[retry], C, True)
-            ok = v <= value[retry] + 1e-13 * np.abs(value[retry])
+            ok = v <= value[retry] + SLACK * np.abs(value[retry])
             for dst, src in zip(new_state, (v, *g, *h), strict=True):
                 dst[retry[ok]] = src[ok]
             retry = retry[~ok]
@@ -212,7 +227,7 @@ def fit_logistic(problems: Problems, C: float = 1.0, *, max_iter: int = MAX_ITER
             for dst, src in zip(new_state, old_state, strict=True):
                 dst[retry] = src[retry]
         n_iter[members[live]] += 1
-        finished = live & ((small & (t == 1)) | (t == 0))
+        finished = live & ((small & (t == 1) & ~singular) | (t == 0))
         converged[members[finished]] = True
         live &= ~finished
         w, b = new_w, new_b
@@ -637,7 +652,7 @@ class OnePixelClassifier(ClassifierMixin, BaseEstimator):
     ----------
     C : float, default 1.0
         Inverse strength of the penalty on the coefficient.
-    max_iter : int, default 100
+    max_iter : int, default 1000
         Newton iterations per feature.
 
     Attributes
