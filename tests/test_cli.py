@@ -202,3 +202,14 @@ def test_pixels_command(tmp_path):
     assert (tmp_path / "h.png").exists() and (tmp_path / "c.png").exists()
     human = run("pixels", "digits", "--first", "100", "-o", tmp_path / "h2.png").stdout
     assert "are 0" in human
+
+
+def test_help_paragraphs_are_reflowed_for_the_terminal():
+    from mnistlab.cli import _reflow
+
+    assert _reflow("First line\n    continues.\n\n    Second\n    paragraph.") == (
+        "First line continues.\n\nSecond paragraph."
+    )
+    for command in app.registered_commands:
+        for paragraph in command.help.split("\n\n"):
+            assert "\n" not in paragraph, command.name

@@ -258,9 +258,7 @@ def test_bad_arguments(sparse):
         one_pixel_separability(sparse, "log")
     with pytest.raises(ValueError, match="C must be"):
         one_pixel_separability(sparse, C=0)
-    with pytest.raises(ValueError, match="pair"):
-        one_pixel_separability(sparse, pairs=[(2, 1)])
-    with pytest.raises(ValueError, match="pair"):
+    with pytest.raises(ValueError, match="out of range"):
         one_pixel_separability(sparse, pairs=[(0, 4)])
     with pytest.raises(ValueError, match="pixel indices"):
         one_pixel_separability(sparse, pixels=[30])
@@ -447,3 +445,43 @@ def test_cli_refuses_bad_options_before_writing(tmp_path):
         assert result.exit_code != 0, args
         assert message in result.stderr, (args, result.stderr)
     assert not (tmp_path / "out").exists()
+
+
+def test_merging_equal_values_changes_nothing():
+    rng = np.random.default_rng(3)
+    x = np.sort(rng.integers(0, 6, size=(4, 50)), axis=1).ravel() / 5
+    problems = Problems(
+        x, rng.integers(0, 3, 200), rng.integers(0, 3, 200) + (x > 0.5), np.arange(4) * 50
+    )
+    merged = problems.merge_ties()
+    assert len(merged.x) < 30 and len(merged) == 4
+    np.testing.assert_array_equal(merged.totals(), problems.totals())
+    np.testing.assert_array_equal(merged.stump_correct(), problems.stump_correct())
+    full, small = fit_logistic(problems), fit_logistic(merged)
+    np.testing.assert_allclose(small.coef, full.coef, rtol=1e-9)
+    np.testing.assert_allclose(small.intercept, full.intercept, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(
+        merged.correct(small.coef, small.intercept), problems.correct(full.coef, full.intercept)
+    )
+
+
+def test_pairs_by_name_and_numpy_numbers(sparse):
+    by_name = one_pixel_separability(
+        sparse, pairs=[("d", "b"), (0, "c")], C=np.float32(0.5), progress=False
+    )
+    assert by_name.pairs[["class_a", "class_b"]].values.tolist() == [[1, 3], [0, 2]]
+    by_label = one_pixel_separability(sparse, pairs=[(1, 3), (0, 2)], C=0.5, progress=False)
+    pd.testing.assert_frame_equal(by_name.pairs, by_label.pairs)
+    for bad, message in [
+        ((1, 3), "list of"),
+        ([(1, 1)], "twice"),
+        ([(1, 3), (3, 1)], "given twice"),
+        ([("b", "x")], "neither"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            one_pixel_separability(sparse, pairs=bad)
+    for bad in ([(1, 2)], [[0, 1], [2, 3]], [True, False], [1.5]):
+        with pytest.raises(ValueError, match="pixel"):
+            one_pixel_separability(sparse, pixels=bad)
+    with pytest.raises(ValueError, match="C must be"):
+        one_pixel_separability(sparse, C=True)

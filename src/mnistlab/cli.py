@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import sys
@@ -643,7 +644,7 @@ def _print_onepixel(results, seconds) -> None:
         (">= 90%", [str(s.get("pairs_at_least_0.9", "-")) for s in summaries]),
         (">= 95%", [str(s.get("pairs_at_least_0.95", "-")) for s in summaries]),
         ("hardest", [_hardest(r) for r in results]),
-        ("seconds", [f"{t:.1f}" for t in seconds]),
+        ("fit seconds", [f"{t:.1f}" for t in seconds]),
     ]
     for label, cells in rows:
         table.add_row(label, *cells)
@@ -685,6 +686,17 @@ def report(
         _print_json({"report": str(path), **summary})
         return
     out.print(f"wrote {path} and {path.parent / 'summary.json'}", highlight=False)
+
+
+def _reflow(doc: str) -> str:
+    """A docstring's paragraphs each on one line: the terminal, not the source, wraps help text."""
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+
+for _command in app.registered_commands:
+    if _command.help is None and _command.callback is not None and _command.callback.__doc__:
+        _command.help = _reflow(_command.callback.__doc__)
 
 
 def main() -> None:  # pragma: no cover - console-script entry point

@@ -31,6 +31,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
+from numbers import Real
 
 import numpy as np
 import pandas as pd
@@ -94,6 +95,22 @@ class Problems:
         points = np.arange(int(sizes.sum()), dtype=np.int64) + offsets
         return Problems(self.x[points], self.n0[points], self.n1[points], new_starts)
 
+    def merge_ties(self) -> Problems:
+        """The same problems with equal values within a problem merged into one weighted point.
+
+        Exact, and much smaller for pixel-like features (a pixel takes at most 256 values).
+        """
+        first = np.ones(len(self.x), dtype=bool)
+        first[1:] = self.x[1:] != self.x[:-1]
+        first[self.starts] = True
+        heads = np.flatnonzero(first)
+        return Problems(
+            self.x[heads],
+            np.add.reduceat(self.n0, heads),
+            np.add.reduceat(self.n1, heads),
+            np.searchsorted(heads, self.starts),
+        )
+
     def decisions(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
         """``coef * x + intercept`` of each point, with its own problem's parameters."""
         sizes = self.sizes
@@ -125,17 +142,26 @@ class Problems:
         # = n0_total - below. The constant rules are t below every value (below = 0).
         return np.maximum(n1_total + np.maximum(high, 0), n0_total - np.minimum(low, 0))
 
-    def _objective(self, coef, intercept, C, with_derivatives):
-        """Per problem: sum of log-losses + coef**2 / (2C), and optionally gradient and Hessian."""
+    def _objective(self, coef, intercept, C):
+        """Per problem: the sum of log-losses + coef**2 / (2C), its gradient and its Hessian.
+
+        Each point's loss is written as ``n0 * softplus(z) + n1 * softplus(-z)`` and its
+        residual as ``n0 * p - n1 * (1 - p)``, sums of non-negative terms: the usual
+        ``n * log(1 + exp(z)) - n1 * z`` loses every digit to cancellation when a large class
+        sits on one side (thousands of images at z = 7.5 leave a loss of about 25).
+        """
         z = self.decisions(coef, intercept)
-        n = self.n0 + self.n1
-        loss = np.add.reduceat(n * np.logaddexp(0.0, z) - self.n1 * z, self.starts)
-        value = loss + coef**2 / (2 * C)
-        if not with_derivatives:
-            return value, None, None
-        p = expit(z)
-        residual = n * p - self.n1
-        curvature = n * p * (1 - p)
+        small = np.exp(-np.abs(z))
+        shared = np.log1p(small)
+        above = np.maximum(z, 0.0)  # softplus(z) = max(z, 0) + log1p(exp(-|z|))
+        loss = self.n0 * (above + shared) + self.n1 * ((above - z) + shared)
+        value = np.add.reduceat(loss, self.starts) + coef**2 / (2 * C)
+        inverse = 1 / (1 + small)
+        positive = z >= 0
+        p = np.where(positive, inverse, small * inverse)  # 1 / (1 + exp(-z)), both ways exact
+        q = np.where(positive, small * inverse, inverse)  # 1 - p without cancellation
+        residual = self.n0 * p - self.n1 * q
+        curvature = (self.n0 + self.n1) * p * q
         g_b = np.add.reduceat(residual, self.starts)
         g_w = np.add.reduceat(residual * self.x, self.starts) + coef / C
         curvature_x = curvature * self.x
@@ -162,8 +188,7 @@ def fit_logistic(problems: Problems, C: float = 1.0, *, max_iter: int = MAX_ITER
     scikit-learn's ``LogisticRegression(C=C)`` fitted with ``sample_weight``. Every problem must
     have some weight in both classes (otherwise the intercept runs off to infinity).
     """
-    if not (C > 0 and np.isfinite(C)):
-        raise ValueError(f"C must be a positive finite number, got {C!r}.")
+    C = _check_C(C)
     n0_total, n1_total = problems.totals()
     if np.any(n0_total <= 0) or np.any(n1_total <= 0):
         raise ValueError("every problem needs some weight in both classes.")
@@ -177,7 +202,7 @@ def fit_logistic(problems: Problems, C: float = 1.0, *, max_iter: int = MAX_ITER
     # State of the problems still in ``current`` (positions ``members`` of the full list).
     current, members = problems, np.arange(k)
     w, b = coef.copy(), intercept.copy()
-    value, gradient, hessian = current._objective(w, b, C, True)
+    value, gradient, hessian = current._objective(w, b, C)
     live = np.ones(k, dtype=bool)
     for _ in range(max_iter):
         if not live.any():
@@ -203,7 +228,7 @@ def fit_logistic(problems: Problems, C: float = 1.0, *, max_iter: int = MAX_ITER
         small |= decrement <= SLACK * np.abs(value)
         t = np.ones(len(w))
         new_w, new_b = w + step_w, b + step_b
-        new_value, new_gradient, new_hessian = current._objective(new_w, new_b, C, True)
+        new_value, new_gradient, new_hessian = current._objective(new_w, new_b, C)
         new_state = (new_value, *new_gradient, *new_hessian)
         old_state = (value, *gradient, *hessian)
         # Backtracking: halve the step of each problem whose objective would not decrease.
@@ -215,7 +240,7 @@ def fit_logistic(problems: Problems, C: float = 1.0, *, max_iter: int = MAX_ITER
             t[retry] /= 2
             new_w[retry] = w[retry] + t[retry] * step_w[retry]
             new_b[retry] = b[retry] + t[retry] * step_b[retry]
-            v, g, h = current.select(retry)._objective(new_w[retry], new_b[retry], C, True)
+            v, g, h = current.select(retry)._objective(new_w[retry], new_b[retry], C)
             ok = v <= value[retry] + SLACK * np.abs(value[retry])
             for dst, src in zip(new_state, (v, *g, *h), strict=True):
                 dst[retry[ok]] = src[ok]
@@ -227,7 +252,9 @@ def fit_logistic(problems: Problems, C: float = 1.0, *, max_iter: int = MAX_ITER
             for dst, src in zip(new_state, old_state, strict=True):
                 dst[retry] = src[retry]
         n_iter[members[live]] += 1
-        finished = live & ((small & (t == 1) & ~singular) | (t == 0))
+        # A Newton step this small means the optimum is reached, whatever the line search made
+        # of it (at the optimum rounding decides whether a step "decreases" the objective).
+        finished = live & ((small & ~singular) | (t == 0))
         converged[members[finished]] = True
         live &= ~finished
         w, b = new_w, new_b
@@ -372,7 +399,7 @@ class OnePixelSeparability:
         One row per pair (``PAIR_COLUMNS``): labels ``class_a < class_b``, the best pixel (row-major
         index, column ``x``, row ``y``), its training and test accuracy, the fitted ``coef`` and
         ``intercept`` (on the chosen scale; positive coef: more ink means class b), the best
-        decision-stump training accuracy over all pixels, class names and image counts.
+        decision-stump training accuracy over all candidate pixels, class names and image counts.
         ``test_accuracy`` is measured on the test images of a and b; if the test split has no
         image of either class it is NaN (and with no test split at all, every one is).
     pixel_accuracy : ndarray (n_pairs, h, w)
@@ -439,25 +466,46 @@ class OnePixelSeparability:
         return {"pairs": records, "summary": self.summary()}
 
 
-def _check_pairs(pairs, k: int) -> list[tuple[int, int]]:
+def _check_pairs(pairs, split: Split) -> list[tuple[int, int]]:
+    """Pairs of class labels (a < b) from labels or names, in the order given; every pair once."""
+    k = len(split.classes)
     if pairs is None:
         return list(combinations(range(k), 2))
+    if isinstance(pairs, (str, bytes)) or not all(
+        isinstance(p, (tuple, list)) and len(p) == 2 for p in pairs
+    ):
+        raise ValueError(f"pairs must be a list of (a, b) class pairs, got {pairs!r}.")
     out = []
-    for pair in pairs:
-        a, b = (int(v) for v in pair)
-        if not (0 <= a < b < k):
-            raise ValueError(f"pair {tuple(pair)}: expected class labels a < b in 0..{k - 1}.")
+    for first, second in pairs:
+        a, b = sorted((split.class_index(first), split.class_index(second)))
+        if a == b:
+            raise ValueError(f"pair ({first!r}, {second!r}) names one class twice.")
+        if (a, b) in out:
+            raise ValueError(f"pair ({first!r}, {second!r}) is given twice.")
         out.append((a, b))
     return out
 
 
 def _check_pixels(pixels, d: int) -> np.ndarray:
+    """Sorted unique row-major pixel indices from a 1-D sequence of integers."""
     if pixels is None:
         return np.arange(d)
-    chosen = np.unique(np.asarray(pixels))
-    if chosen.size == 0 or chosen.dtype.kind not in "iu" or chosen[0] < 0 or chosen[-1] >= d:
+    given = np.asarray(pixels)
+    if given.ndim != 1 or given.size == 0 or given.dtype.kind not in "iu":
+        raise ValueError(
+            f"pixels must be a non-empty 1-D sequence of row-major pixel indices (y * width + x), "
+            f"got an array of shape {given.shape} and type {given.dtype}."
+        )
+    chosen = np.unique(given)
+    if chosen[0] < 0 or chosen[-1] >= d:
         raise ValueError(f"pixels must be row-major pixel indices in 0..{d - 1}.")
     return chosen.astype(np.int64)
+
+
+def _check_C(C) -> float:
+    if isinstance(C, bool) or not isinstance(C, Real) or not (C > 0 and np.isfinite(C)):
+        raise ValueError(f"C must be a positive finite number, got {C!r}.")
+    return float(C)
 
 
 #: Pairs fitted together with the histogram scales: bounds memory to about 100 MB per batch.
@@ -485,9 +533,12 @@ def one_pixel_separability(
     C : float
         Inverse strength of the L2 penalty on the coefficient (scikit-learn's ``C``).
     pairs : sequence of (a, b), optional
-        Only these pairs of class labels (a < b); default every pair.
+        Only these pairs of classes, each given by label or name (``(3, 5)``,
+        ``("Coat", "Shirt")``); each pair is reported with ``class_a < class_b``. Default: every
+        pair.
     pixels : sequence of int, optional
-        Only these row-major pixel indices are candidates; default every pixel.
+        Only these row-major pixel indices (``y * width + x``) are candidates, for the logistic
+        fits and for the decision stump alike; default every pixel.
     progress : bool, optional
         Show a progress bar on stderr (default: when stderr is a terminal).
 
@@ -511,15 +562,14 @@ def one_pixel_separability(
 
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}.")
-    if not (isinstance(C, (int, float)) and C > 0 and np.isfinite(C)):
-        raise ValueError(f"C must be a positive finite number, got {C!r}.")
+    C = _check_C(C)
     train = dataset.train if isinstance(dataset, Dataset) else dataset
     test = dataset.test if isinstance(dataset, Dataset) else None
     name = dataset.name if isinstance(dataset, Dataset) else train.name
     k = len(train.classes)
     h, w = train.image_shape
     chosen = _check_pixels(pixels, h * w)
-    wanted = _check_pairs(pairs, k)
+    wanted = _check_pairs(pairs, train)
     train_counts = np.bincount(train.labels, minlength=k)
     test_counts = np.bincount(test.labels, minlength=k) if test is not None else np.zeros(k, int)
     fitted = [(a, b) for a, b in wanted if train_counts[a] and train_counts[b]]
@@ -691,8 +741,7 @@ class OnePixelClassifier(ClassifierMixin, BaseEstimator):
         """Fit one logistic regression per feature and keep the best."""
         from sklearn.utils.validation import _check_sample_weight
 
-        if not (isinstance(self.C, (int, float)) and self.C > 0 and np.isfinite(self.C)):
-            raise ValueError(f"C must be a positive finite number, got {self.C!r}.")
+        C = _check_C(self.C)
         if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
             raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}.")
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
@@ -713,8 +762,8 @@ class OnePixelClassifier(ClassifierMixin, BaseEstimator):
         x = np.take_along_axis(X, order, axis=0).T.ravel()
         w = weights[order].T.ravel()
         one = is_one[order].T.ravel()
-        problems = Problems(x, w * (1 - one), w * one, np.arange(d, dtype=np.int64) * n)
-        fits = fit_logistic(problems, self.C, max_iter=self.max_iter)
+        problems = Problems(x, w * (1 - one), w * one, np.arange(d, dtype=np.int64) * n).merge_ties()
+        fits = fit_logistic(problems, C, max_iter=self.max_iter)
         if not fits.converged.all():
             warnings.warn(
                 f"{int((~fits.converged).sum())} of {d} one-feature fits did not converge in "

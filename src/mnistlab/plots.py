@@ -414,17 +414,17 @@ def separability_heatmap(result, *, column: str | None = None) -> Figure:
     fig, ax = plt.subplots(figsize=(k * cell + 2.4, k * cell + 1.6), dpi=DPI)
     cmap = plt.get_cmap(SEPARABILITY_CMAP).with_extremes(bad="#f2f2f2")
     image = ax.imshow(np.ma.masked_invalid(table), cmap=cmap, vmin=0.5, vmax=1)
-    if k <= 15:
+    if k <= 12:
         for i in range(k):
             for j in range(k):
                 if np.isfinite(table[i, j]):
                     ax.text(
                         j,
                         i,
-                        f"{100 * table[i, j]:.0f}",
+                        f"{100 * table[i, j]:.1f}",
                         ha="center",
                         va="center",
-                        fontsize=6.5,
+                        fontsize=5.8,
                         color="white" if table[i, j] < 0.8 else "#1d2330",
                     )
     ax.set_xticks(range(k), result.classes, rotation=45, ha="right", fontsize=7)
@@ -434,8 +434,9 @@ def separability_heatmap(result, *, column: str | None = None) -> Figure:
         f"{result.dataset}: {what} of the best pixel\n({result.scale} scale, C={result.C:g})", fontsize=8
     )
     bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
+    bar.ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(xmax=1, decimals=0))
     bar.ax.tick_params(labelsize=6.5)
-    bar.set_label(f"{what} (cells in %)", fontsize=7)
+    bar.set_label(f"{what} (%)", fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -505,7 +506,7 @@ def best_pixels(result, centroids: stats.Centroids) -> Figure:
                     transform=ax.transAxes,
                     ha="center",
                     va="bottom",
-                    fontsize=5.5,
+                    fontsize=6.5,
                     color="#444444",
                 )
     fig.suptitle(
