@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -485,3 +486,58 @@ def test_pairs_by_name_and_numpy_numbers(sparse):
             one_pixel_separability(sparse, pixels=bad)
     with pytest.raises(ValueError, match="C must be"):
         one_pixel_separability(sparse, C=True)
+
+
+@pytest.mark.parametrize("scale", ["unit", "raw"])
+def test_sorted_values_path_equals_histograms(sparse, scale, monkeypatch):
+    """Large images use sorted values instead of histograms: the same answer either way."""
+    from mnistlab import onepixel
+
+    with_histograms = one_pixel_separability(sparse, scale, progress=False)
+    monkeypatch.setattr(onepixel, "HISTOGRAM_BYTES", 0)
+    sorted_values = one_pixel_separability(sparse, scale, progress=False)
+    pd.testing.assert_frame_equal(
+        sorted_values.pairs, with_histograms.pairs, check_exact=False, rtol=1e-9
+    )
+    np.testing.assert_array_equal(sorted_values.pixel_accuracy, with_histograms.pixel_accuracy)
+
+
+def test_empty_results_have_a_matrix_and_typed_columns(sparse):
+    result = one_pixel_separability(sparse, pairs=[], progress=False)
+    assert result.matrix().isna().all().all() and result.matrix().shape == (4, 4)
+    assert result.pairs["class_a"].dtype == np.int64
+    generated = one_pixel_separability(sparse, pairs=((0, b) for b in (1, 2)), progress=False)
+    assert len(generated.pairs) == 2
+    with pytest.raises(ValueError, match="integer label or name"):
+        one_pixel_separability(sparse, pairs=[(0.9, 2)])
+
+
+def test_features_far_from_zero_and_tiny_penalties():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    y = (x + rng.normal(size=200) > 0).astype(int)
+    near = OnePixelClassifier().fit(x[:, None], y)
+    far = OnePixelClassifier().fit((x + 1e8)[:, None], y)
+    assert close(far.coef_, near.coef_, 1e-6)
+    assert close(far.intercept_ + far.coef_ * 1e8, near.intercept_, 1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pinned = OnePixelClassifier(C=5e-324).fit(x[:, None], y)
+    assert pinned.coef_ == 0 and pinned.intercept_ == pytest.approx(np.log(y.mean() / (1 - y.mean())))
+
+
+def test_cli_many_classes_or_no_pairs_write_tables_without_figures(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(31), 3)
+    many = Dataset.from_arrays("many", (rng.integers(0, 256, (93, 3, 3)), labels), None)
+    one = Dataset.from_arrays("one", (rng.integers(0, 256, (5, 3, 3)), np.zeros(5, int)), None)
+    for ds, rows in ((many, 31 * 30 // 2), (one, 0)):
+        save(ds, tmp_path / ds.name, "npz")
+        out = tmp_path / f"out-{ds.name}"
+        result = CliRunner().invoke(
+            app, ["onepixel", str(tmp_path / ds.name / f"{ds.name}.npz"), "-o", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+        assert "no heat map" in result.stderr
+        assert len(pd.read_csv(out / "separability.csv")) == rows
+        assert not list(out.glob("*.png"))

@@ -14,10 +14,25 @@ from mnistlab.errors import (
     MnistlabError,
     UnknownDatasetError,
 )
-from mnistlab.onepixel import OnePixelClassifier, OnePixelSeparability, one_pixel_separability
 from mnistlab.tidy import from_tidy, tidy
 
 __version__ = "0.1.0"
+
+#: Imported on first use: they pull in scikit-learn, which would triple ``import mnistlab``.
+_LAZY = {
+    "OnePixelClassifier": "mnistlab.onepixel",
+    "OnePixelSeparability": "mnistlab.onepixel",
+    "one_pixel_separability": "mnistlab.onepixel",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mnistlab' has no attribute {name!r}")
+
 
 __all__ = [
     "DATASETS",

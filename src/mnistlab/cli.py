@@ -44,6 +44,8 @@ def _run(func, *args, **kwargs):
         return func(*args, **kwargs)
     except (MnistlabError, ValueError) as exc:
         _fail(str(exc))
+    except MemoryError:
+        _fail("not enough memory for this; try fewer or smaller images.")
     except OSError as exc:  # files and folders: missing, not writable, in the way, ...
         if exc.strerror and exc.filename:
             _fail(f"{exc.filename}: {exc.strerror}")
@@ -581,7 +583,10 @@ def onepixel(
     loaded = [_run(load, n, download=not no_download) for n in names]
     labels = [ds.name for ds in loaded]
     if len(set(labels)) != len(labels) or len({safe_filename(n) for n in labels}) != len(labels):
-        _fail(f"each dataset may appear once, got {labels}.")
+        _fail(
+            f"the datasets are named {labels}: each name (and its file-name form) may appear once, "
+            "as it labels the results and the figure files."
+        )
     import time
 
     results, seconds = [], []
@@ -603,26 +608,29 @@ def onepixel(
 
 
 def _write_onepixel(output: Path, loaded, results, payload) -> None:
+    """Render every file in memory first, then write them: an interrupt leaves little behind."""
     import pandas as pd
 
     from mnistlab import stats
     from mnistlab.data.formats import atomic_write_bytes, safe_filename
 
-    figures = {}
+    files: dict[str, bytes] = {}
     for ds, result in zip(loaded, results, strict=True):
         name = safe_filename(ds.name)
-        figures[f"heatmap-{name}.png"] = plots.separability_heatmap(result)
-        if len(result.pairs):
-            means = stats.centroids(ds.train.images, ds.train.labels, ds.classes)
-            figures[f"best-pixels-{name}.png"] = plots.best_pixels(result, means)
+        if len(ds.classes) > plots.MAX_PAIR_CLASSES or len(result.pairs) == 0:
+            why = f"{len(ds.classes)} classes" if len(result.pairs) else "no pairs"
+            warnings.warn(f"{ds.name}: {why}, so no heat map or best-pixel figure.", stacklevel=1)
+            continue
+        means = stats.centroids(ds.train.images, ds.train.labels, ds.classes)
+        files[f"heatmap-{name}.png"] = plots.to_png_bytes(plots.separability_heatmap(result))
+        files[f"best-pixels-{name}.png"] = plots.to_png_bytes(plots.best_pixels(result, means))
     table = pd.concat([r.pairs.assign(dataset=r.dataset) for r in results], ignore_index=True)
     table = table[["dataset", *results[0].pairs.columns]]
+    files["separability.csv"] = table.to_csv(index=False).encode()
+    files["summary.json"] = json.dumps(_finite(payload), indent=2, allow_nan=False).encode()
     _run(output.mkdir, parents=True, exist_ok=True)
-    _write_csv(table, output / "separability.csv")
-    text = json.dumps(_finite(payload), indent=2, allow_nan=False).encode()
-    _run(atomic_write_bytes, output / "summary.json", text)
-    for file, fig in figures.items():
-        _run(plots.save, fig, output / file)
+    for file, data in files.items():
+        _run(atomic_write_bytes, output / file, data)
 
 
 def _print_onepixel(results, seconds) -> None:

@@ -27,11 +27,12 @@ accuracy never exceeds the stump's.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -155,7 +156,8 @@ class Problems:
         shared = np.log1p(small)
         above = np.maximum(z, 0.0)  # softplus(z) = max(z, 0) + log1p(exp(-|z|))
         loss = self.n0 * (above + shared) + self.n1 * ((above - z) + shared)
-        value = np.add.reduceat(loss, self.starts) + coef**2 / (2 * C)
+        with np.errstate(divide="ignore"):
+            value = np.add.reduceat(loss, self.starts) + coef**2 / (2 * C)
         inverse = 1 / (1 + small)
         positive = z >= 0
         p = np.where(positive, inverse, small * inverse)  # 1 / (1 + exp(-z)), both ways exact
@@ -187,11 +189,42 @@ def fit_logistic(problems: Problems, C: float = 1.0, *, max_iter: int = MAX_ITER
     The minimiser of ``C * sum(weight * log-loss) + coef**2 / 2``: the same model as
     scikit-learn's ``LogisticRegression(C=C)`` fitted with ``sample_weight``. Every problem must
     have some weight in both classes (otherwise the intercept runs off to infinity).
+
+    Each problem is solved in normalised form, which is exact: ``x`` centred on its weighted mean
+    and divided by its largest distance from it, weights divided by their total, and ``C``
+    multiplied by both factors (the intercept is unpenalised, so shifting ``x`` only moves it).
+    Features far from zero (1e8 + noise) or huge weights then cost no accuracy.
     """
     C = _check_C(C)
     n0_total, n1_total = problems.totals()
     if np.any(n0_total <= 0) or np.any(n1_total <= 0):
         raise ValueError("every problem needs some weight in both classes.")
+    sizes = problems.sizes
+    total = n0_total + n1_total
+    with np.errstate(over="ignore", invalid="ignore"):
+        share0 = problems.n0 / np.repeat(total, sizes)
+        share1 = problems.n1 / np.repeat(total, sizes)
+        mean = np.add.reduceat((share0 + share1) * problems.x, problems.starts)
+        centred = problems.x - np.repeat(mean, sizes)
+        spread = np.maximum.reduceat(np.abs(centred), problems.starts)
+    if not (np.isfinite(total).all() and np.isfinite(mean).all() and np.isfinite(spread).all()):
+        raise ValueError("feature values or weights are too large to fit in floating point.")
+    spread[spread == 0] = 1.0
+    normalised = Problems(centred / np.repeat(spread, sizes), share0, share1, problems.starts)
+    with np.errstate(over="ignore"):
+        scaled_C = C * total * spread**2  # may overflow to inf: no penalty, to double precision
+    # A penalty weight 1/C that overflows pins the coefficient at exactly 0; the intercept is
+    # then the log of the class ratio, the start point of every fit.
+    pinned = scaled_C < 1 / np.finfo(np.float64).max
+    fits = _newton(normalised, np.where(pinned, 1.0, scaled_C), max_iter)
+    coef = np.where(pinned, 0.0, fits.coef / spread)
+    intercept = np.where(pinned, np.log(n1_total / n0_total), fits.intercept - coef * mean)
+    return LogisticFits(coef, intercept, np.where(pinned, 0, fits.n_iter), fits.converged | pinned)
+
+
+def _newton(problems: Problems, C: np.ndarray, max_iter: int) -> LogisticFits:
+    """Newton's method with backtracking for every problem at once; ``C`` is per problem."""
+    n0_total, n1_total = problems.totals()
     k = len(problems)
     coef = np.zeros(k)
     # The exact optimum when the coefficient is zero: a good start and a valid one.
@@ -200,9 +233,9 @@ def fit_logistic(problems: Problems, C: float = 1.0, *, max_iter: int = MAX_ITER
     converged = np.zeros(k, dtype=bool)
 
     # State of the problems still in ``current`` (positions ``members`` of the full list).
-    current, members = problems, np.arange(k)
+    current, members, current_C = problems, np.arange(k), C
     w, b = coef.copy(), intercept.copy()
-    value, gradient, hessian = current._objective(w, b, C)
+    value, gradient, hessian = current._objective(w, b, current_C)
     live = np.ones(k, dtype=bool)
     for _ in range(max_iter):
         if not live.any():
@@ -228,7 +261,7 @@ def fit_logistic(problems: Problems, C: float = 1.0, *, max_iter: int = MAX_ITER
         small |= decrement <= SLACK * np.abs(value)
         t = np.ones(len(w))
         new_w, new_b = w + step_w, b + step_b
-        new_value, new_gradient, new_hessian = current._objective(new_w, new_b, C)
+        new_value, new_gradient, new_hessian = current._objective(new_w, new_b, current_C)
         new_state = (new_value, *new_gradient, *new_hessian)
         old_state = (value, *gradient, *hessian)
         # Backtracking: halve the step of each problem whose objective would not decrease.
@@ -240,7 +273,7 @@ def fit_logistic(problems: Problems, C: float = 1.0, *, max_iter: int = MAX_ITER
             t[retry] /= 2
             new_w[retry] = w[retry] + t[retry] * step_w[retry]
             new_b[retry] = b[retry] + t[retry] * step_b[retry]
-            v, g, h = current.select(retry)._objective(new_w[retry], new_b[retry], C)
+            v, g, h = current.select(retry)._objective(new_w[retry], new_b[retry], current_C[retry])
             ok = v <= value[retry] + SLACK * np.abs(value[retry])
             for dst, src in zip(new_state, (v, *g, *h), strict=True):
                 dst[retry[ok]] = src[ok]
@@ -263,6 +296,7 @@ def fit_logistic(problems: Problems, C: float = 1.0, *, max_iter: int = MAX_ITER
         if live.sum() < len(live) // 2:
             keep = np.flatnonzero(live)
             current, members, live = current.select(keep), members[keep], live[keep]
+            current_C = current_C[keep]
             w, b, value = w[keep], b[keep], value[keep]
             gradient = tuple(a[keep] for a in gradient)
             hessian = tuple(a[keep] for a in hessian)
@@ -310,9 +344,18 @@ def l2_normalise(images: np.ndarray) -> np.ndarray:
     return flat / norms[:, None]
 
 
+def _divisors(flat: np.ndarray, scale: str) -> np.ndarray:
+    """What each image's uint8 values are divided by under ``scale`` (flat: (n, h*w) uint8)."""
+    if scale == "l2":
+        norms = np.sqrt(np.einsum("ij,ij->i", flat, flat, dtype=np.float64))
+        norms[norms == 0] = 1  # a blank image stays blank
+        return norms
+    return np.full(len(flat), 255.0 if scale == "unit" else 1.0)
+
+
 @dataclass
 class _SortedColumns:
-    """The non-zero l2 values of every pixel of a split, sorted by (pixel, value), with labels."""
+    """The non-zero values of every pixel of a split, sorted by (pixel, value), with labels."""
 
     pixel: np.ndarray
     value: np.ndarray
@@ -320,11 +363,10 @@ class _SortedColumns:
     zeros: np.ndarray  # (n_classes, n_pixels): images of each class where the pixel is 0
 
     @classmethod
-    def from_split(cls, split: Split, pixels: np.ndarray) -> _SortedColumns:
+    def from_split(cls, split: Split, pixels: np.ndarray, scale: str) -> _SortedColumns:
         k = len(split.classes)
         flat = split.images.reshape(len(split), -1)
-        norms = np.sqrt(np.einsum("ij,ij->i", flat, flat, dtype=np.float64))
-        norms[norms == 0] = 1
+        norms = _divisors(flat, scale)
         by_pixel = np.ascontiguousarray(flat[:, pixels].T)
         n_pixels = len(pixels)
 
@@ -385,6 +427,24 @@ PAIR_COLUMNS = [
     "n_test_a",
     "n_test_b",
 ]
+PAIR_DTYPES = {
+    "class_a": np.int64,
+    "class_b": np.int64,
+    "pixel": np.int64,
+    "x": np.int64,
+    "y": np.int64,
+    "train_accuracy": np.float64,
+    "test_accuracy": np.float64,
+    "coef": np.float64,
+    "intercept": np.float64,
+    "stump_train_accuracy": np.float64,
+    "name_a": object,
+    "name_b": object,
+    "n_train_a": np.int64,
+    "n_train_b": np.int64,
+    "n_test_a": np.int64,
+    "n_test_b": np.int64,
+}
 #: Summary thresholds: how many pairs one pixel separates at least this well.
 LEVELS = (0.9, 0.95)
 
@@ -471,12 +531,16 @@ def _check_pairs(pairs, split: Split) -> list[tuple[int, int]]:
     k = len(split.classes)
     if pairs is None:
         return list(combinations(range(k), 2))
-    if isinstance(pairs, (str, bytes)) or not all(
-        isinstance(p, (tuple, list)) and len(p) == 2 for p in pairs
-    ):
+    if isinstance(pairs, (str, bytes)):
+        raise ValueError(f"pairs must be a list of (a, b) class pairs, got {pairs!r}.")
+    pairs = list(pairs)
+    if not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in pairs):
         raise ValueError(f"pairs must be a list of (a, b) class pairs, got {pairs!r}.")
     out = []
     for first, second in pairs:
+        for given in (first, second):
+            if isinstance(given, bool) or not isinstance(given, (str, Integral)):
+                raise ValueError(f"classes are given by integer label or name, got {given!r}.")
         a, b = sorted((split.class_index(first), split.class_index(second)))
         if a == b:
             raise ValueError(f"pair ({first!r}, {second!r}) names one class twice.")
@@ -503,13 +567,15 @@ def _check_pixels(pixels, d: int) -> np.ndarray:
 
 
 def _check_C(C) -> float:
-    if isinstance(C, bool) or not isinstance(C, Real) or not (C > 0 and np.isfinite(C)):
+    if isinstance(C, bool) or not isinstance(C, Real) or not (C > 0 and math.isfinite(C)):
         raise ValueError(f"C must be a positive finite number, got {C!r}.")
     return float(C)
 
 
 #: Pairs fitted together with the histogram scales: bounds memory to about 100 MB per batch.
 HISTOGRAM_POINTS = 4_000_000
+#: Largest per-pixel histograms (bytes) worth building; beyond, the values are sorted instead.
+HISTOGRAM_BYTES = 256 << 20
 
 
 def one_pixel_separability(
@@ -587,7 +653,6 @@ def one_pixel_separability(
     intercept = np.zeros((len(fitted), n_pixels))
     stump = np.zeros(len(fitted))
     not_converged = 0
-    test_values: np.ndarray | None = None
 
     def record(rows: slice, problems: Problems) -> None:
         nonlocal not_converged
@@ -599,9 +664,12 @@ def one_pixel_separability(
         intercept[rows] = fits.intercept.reshape(shape)
         stump[rows] = problems.stump_correct().reshape(shape).max(axis=1)
 
+    # Histograms cost k * pixels * 256 counts whatever the number of images: for large images
+    # or few images, sorted values are the smaller sufficient statistic.
+    use_histograms = scale != "l2" and k * n_pixels * 256 * 8 <= HISTOGRAM_BYTES
     with steps(f"{name}: one-pixel fits", len(fitted), progress) as advance:
-        if scale == "l2":
-            columns = _SortedColumns.from_split(train, chosen)
+        if not use_histograms:
+            columns = _SortedColumns.from_split(train, chosen, scale)
 
             def fit_pairs(start: int, stop: int) -> None:
                 for i in range(start, stop):
@@ -609,8 +677,6 @@ def one_pixel_separability(
                     advance()
 
             stats.map_blocks(fit_pairs, len(fitted), 1)
-            if test is not None:
-                test_values = l2_normalise(test.images)
         else:
             values = _scaled_values(scale)
             hist = stats.pixel_histograms(train.images, train.labels, k)[:, chosen]
@@ -626,30 +692,25 @@ def one_pixel_separability(
 
             batch = max(1, min(HISTOGRAM_POINTS // (n_pixels * 256), -(-len(fitted) // 2)))
             stats.map_blocks(fit_pairs, len(fitted), batch)
-            if test is not None:
-                test_hist = stats.pixel_histograms(test.images, test.labels, k)
     if not_converged:
         warnings.warn(f"{not_converged} one-pixel fits did not converge.", stacklevel=2)
 
     best = np.argmax(correct, axis=1) if n_pixels else np.zeros(len(fitted), int)
+    if test is not None:
+        test_flat = test.images.reshape(len(test), -1)
+        test_divisors = _divisors(test_flat, scale)
     rows = []
     for i, (a, b) in enumerate(fitted):
         j = best[i]
         pixel = int(chosen[j])
         n_train = train_counts[a] + train_counts[b]
         w_ab, b_ab = coef[i, j], intercept[i, j]
-        n_test = test_counts[a] + test_counts[b]
         test_accuracy = np.nan
-        if n_test:
-            if scale == "l2":
-                mine = (test.labels == a) | (test.labels == b)
-                x = test_values[mine, pixel]
-                positive = w_ab * x + b_ab > 0
-                right = np.sum(positive == (test.labels[mine] == b))
-            else:
-                positive = w_ab * _scaled_values(scale) + b_ab > 0
-                right = test_hist[b, pixel][positive].sum() + test_hist[a, pixel][~positive].sum()
-            test_accuracy = right / n_test
+        if test is not None and test_counts[a] + test_counts[b]:
+            mine = (test.labels == a) | (test.labels == b)
+            x = test_flat[mine, pixel] / test_divisors[mine]
+            right = np.sum((w_ab * x + b_ab > 0) == (test.labels[mine] == b))
+            test_accuracy = right / mine.sum()
         rows.append(
             (
                 a,
@@ -670,7 +731,7 @@ def one_pixel_separability(
                 int(test_counts[b]),
             )
         )
-    table = pd.DataFrame(rows, columns=PAIR_COLUMNS)
+    table = pd.DataFrame(rows, columns=PAIR_COLUMNS).astype(PAIR_DTYPES)
     accuracy = np.full((len(fitted), h * w), np.nan)
     totals = np.array([train_counts[a] + train_counts[b] for a, b in fitted], dtype=np.float64)
     accuracy[:, chosen] = correct / totals[:, None]
@@ -742,7 +803,9 @@ class OnePixelClassifier(ClassifierMixin, BaseEstimator):
         from sklearn.utils.validation import _check_sample_weight
 
         C = _check_C(self.C)
-        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
+        if isinstance(self.max_iter, bool) or not (
+            isinstance(self.max_iter, Integral) and self.max_iter >= 1
+        ):
             raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}.")
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
         check_classification_targets(y)

@@ -6,6 +6,7 @@ dataclasses; none reads files or draws.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -146,9 +147,18 @@ def pixel_histograms(images: np.ndarray, labels: np.ndarray, n_classes: int) -> 
         return np.bincount(keys.ravel(), minlength=bins)
 
     total = np.zeros(bins, dtype=np.int64)
-    for partial in map_blocks(block_counts, len(images), rows):
-        total += partial
+    # A few blocks at a time, so that at most one partial count per core is alive at once.
+    step = rows * (os.cpu_count() or 1)
+    for start in range(0, len(images), step):
+        stop = min(start + step, len(images))
+        group = functools.partial(_shifted, block_counts, start)
+        for partial in map_blocks(group, stop - start, rows):
+            total += partial
     return total.reshape(n_classes, d, 256)
+
+
+def _shifted(func: Callable[[int, int], T], offset: int, start: int, stop: int) -> T:
+    return func(offset + start, offset + stop)
 
 
 def binarise(images: np.ndarray, threshold: int = 128) -> np.ndarray:
