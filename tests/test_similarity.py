@@ -13,7 +13,7 @@ from skimage.metrics import structural_similarity
 from sklearn.metrics import normalized_mutual_info_score
 from sklearn.metrics.pairwise import cosine_similarity
 
-from mnistlab.similarity import METRICS, compare
+from mnistlab.similarity import METRICS, NearestImages, compare
 
 
 def pair(seed: int = 0, shape=(28, 28)):
@@ -131,3 +131,86 @@ def test_symmetric_and_bounded(a, b):
     for name in ("pearson", "cosine"):
         value = getattr(ab, name)
         assert math.isnan(value) or -1 <= value <= 1
+
+
+# --------------------------------------------------------------------------------------------
+# Nearest neighbours
+
+
+def images_with_duplicates(n: int = 300, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = np.where(rng.random((n, 12, 10)) < 0.4, rng.integers(0, 256, (n, 12, 10)), 0).astype(np.uint8)
+    X[10:20] = X[:10]  # exact duplicates: ties at distance 0
+    return X
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_neighbours_equal_sklearn(metric):
+    from sklearn.neighbors import NearestNeighbors
+
+    X = images_with_duplicates()
+    Q = images_with_duplicates(50, seed=1)
+    ours = NearestImages(metric=metric).fit(X).kneighbors(Q, n_neighbors=4)
+    theirs = NearestNeighbors(n_neighbors=4, algorithm="brute", metric=metric).fit(
+        X.reshape(300, -1).astype(float)
+    )
+    distances, indices = theirs.kneighbors(Q.reshape(50, -1).astype(float))
+    np.testing.assert_allclose(ours[0], distances, rtol=1e-9, atol=1e-9)
+    # Ties aside (duplicates are equally near): ours break them by index, scikit-learn does not.
+    assert (np.diff(ours[0], axis=1) >= 0).all()
+    for mine, theirs_row, d in zip(ours[1], indices, ours[0], strict=True):
+        assert sorted(zip(d.round(9), mine, strict=True)) == sorted(
+            zip(d.round(9), theirs_row, strict=True)
+        )
+    tied = ours[0][:, 1:] == ours[0][:, :-1]
+    assert (ours[1][:, 1:][tied] > ours[1][:, :-1][tied]).all()
+
+
+def test_pearson_neighbours_equal_a_direct_search():
+    X = images_with_duplicates().reshape(300, -1).astype(float)
+    Q = images_with_duplicates(40, seed=2).reshape(40, -1).astype(float)
+    correlation = np.corrcoef(np.vstack([Q, X]))[:40, 40:]
+    expected = np.argsort(1 - correlation, axis=1, kind="stable")[:, :3]
+    distances, indices = NearestImages(metric="pearson").fit(X).kneighbors(Q, 3)
+    np.testing.assert_array_equal(indices, expected)
+    np.testing.assert_allclose(
+        distances, np.take_along_axis(1 - correlation, expected, axis=1), atol=1e-12
+    )
+
+
+def test_querying_the_index_itself_excludes_each_image():
+    X = images_with_duplicates()
+    distances, indices = NearestImages().fit(X).kneighbors(None, 1)
+    assert not np.any(indices[:, 0] == np.arange(300))
+    # An image with an exact duplicate finds it at distance 0.
+    assert (distances[:20, 0] == 0).all()
+    np.testing.assert_array_equal(indices[:10, 0], np.arange(10, 20))
+    full = np.linalg.norm(X.reshape(300, 1, -1).astype(float) - X.reshape(1, 300, -1), axis=2)
+    np.fill_diagonal(full, np.inf)
+    np.testing.assert_allclose(distances[:, 0], full.min(axis=1))
+
+
+def test_blocks_do_not_change_results(monkeypatch):
+    from mnistlab import similarity
+
+    X, Q = images_with_duplicates(), images_with_duplicates(64, seed=3)
+    whole = NearestImages().fit(X).kneighbors(Q, 5)
+    monkeypatch.setattr(similarity, "SCORE_BLOCK_ELEMENTS", 300 * 7)  # 7 queries per block
+    blocked = NearestImages().fit(X).kneighbors(Q, 5)
+    np.testing.assert_array_equal(whole[1], blocked[1])
+
+
+def test_neighbour_refusals():
+    X = images_with_duplicates(20)
+    with pytest.raises(ValueError, match="unknown metric"):
+        NearestImages(metric="manhattan").fit(X)
+    with pytest.raises(ValueError, match="not fitted"):
+        NearestImages().kneighbors(X)
+    with pytest.raises(ValueError, match=r"n_neighbors must be 1\.\.19"):
+        NearestImages().fit(X).kneighbors(None, 20)
+    with pytest.raises(ValueError, match="features"):
+        NearestImages().fit(X).kneighbors(np.zeros((2, 5)))
+    with pytest.raises(ValueError, match="undefined"):
+        NearestImages(metric="cosine").fit(np.zeros((3, 4, 4), np.uint8))
+    with pytest.raises(ValueError, match="NaN"):
+        NearestImages().fit(np.full((3, 4), np.nan))

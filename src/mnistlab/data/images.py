@@ -1,0 +1,132 @@
+"""Single images named on a command line: ``DATASET:SPLIT:INDEX``, a PNG/JPEG file or a ``.npy``."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mnistlab.data import formats
+from mnistlab.errors import FormatError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One image: uint8 pixels (h, w), where it came from, and its label if it has one."""
+
+    pixels: np.ndarray
+    source: str
+    label: int | None = None
+    class_name: str | None = None
+
+
+def load_image(
+    ref: str,
+    *,
+    shape: tuple[int, int] | None = None,
+    resize: bool = False,
+    invert: bool = False,
+    download: bool = True,
+) -> ImageRef:
+    """Read one image as uint8 (h, w), ink bright on dark as in MNIST.
+
+    Parameters
+    ----------
+    ref : str
+        ``DATASET:SPLIT:INDEX`` (``mnist:train:0``, ``./my.npz:test:3``), a PNG/JPEG/... file
+        (colour becomes grey), or a ``.npy`` array (2-D, or flat and square; values 0..255).
+    shape : (h, w), optional
+        The shape the image must have; a different size is an error unless ``resize``.
+    resize : bool
+        Resize (anti-aliased) to ``shape`` instead of refusing a different size.
+    invert : bool
+        255 - value: for dark ink on a light background (a scan, a drawing).
+
+    Examples
+    --------
+    >>> load_image("digits:test:0").pixels.shape
+    (8, 8)
+    """
+    path = Path(ref)
+    if path.suffix.lower() in IMAGE_SUFFIXES and not _looks_like_dataset_ref(ref, path):
+        pixels, label, name = formats.read_image_file(path), None, None
+        source = str(path)
+    elif path.suffix.lower() == ".npy":
+        pixels, label, name = _read_npy(path), None, None
+        source = str(path)
+    else:
+        pixels, label, name, source = _dataset_image(ref, download)
+    if invert:
+        pixels = (255 - pixels).astype(np.uint8)
+    elif source.endswith(IMAGE_SUFFIXES) and _light_background(pixels):
+        warnings.warn(
+            f"{source}: the border is light; MNIST-like images have light ink on a dark "
+            "background. Pass invert=True (--invert) if this is dark ink on paper.",
+            stacklevel=2,
+        )
+    if shape is not None and pixels.shape != tuple(shape):
+        if not resize:
+            raise ValueError(
+                f"{source}: the image is {pixels.shape[0]}x{pixels.shape[1]}, expected "
+                f"{shape[0]}x{shape[1]}; resize it (--resize) or give an image of that size."
+            )
+        from skimage.transform import resize as skimage_resize
+
+        scaled = skimage_resize(pixels, shape, preserve_range=True, anti_aliasing=True)
+        pixels = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    return ImageRef(pixels, source, label, name)
+
+
+def _looks_like_dataset_ref(ref: str, path: Path) -> bool:
+    return not path.exists() and ref.count(":") >= 2
+
+
+def _light_background(pixels: np.ndarray) -> bool:
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    return float(border.mean()) > 127
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise FormatError(f"{path}: no such file.")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise FormatError(f"{path}: not a plain numpy array file ({exc}).") from exc
+    if array.ndim == 1:
+        side = math.isqrt(array.size)
+        if side * side != array.size:
+            raise FormatError(f"{path}: a flat array of {array.size} values is not a square image.")
+        array = array.reshape(side, side)
+    if array.ndim != 2 or array.size == 0:
+        raise FormatError(f"{path}: expected one 2-D image, got an array of shape {array.shape}.")
+    return formats.as_uint8_images(array[None], source=str(path), name="image")[0]
+
+
+def _dataset_image(ref: str, download: bool):
+    from mnistlab.data.loading import load
+
+    parts = ref.rsplit(":", 2)
+    if len(parts) != 3:
+        raise ValueError(
+            f"{ref!r} is not an image: give DATASET:SPLIT:INDEX (mnist:train:0), an image file or "
+            "a .npy file."
+        )
+    name, split_name, index = parts
+    try:
+        position = int(index)
+    except ValueError:
+        raise ValueError(f"{ref!r}: the index {index!r} is not a whole number.") from None
+    ds = load(name, download=download)
+    split = ds.split(split_name)
+    if not -len(split) <= position < len(split):
+        raise ValueError(f"{ref!r}: {split_name} has {len(split)} images (0..{len(split) - 1}).")
+    position %= len(split)
+    label = int(split.labels[position])
+    source = f"{ds.name}:{split_name}:{position}"
+    return np.asarray(split.images[position]), label, split.classes[label], source
