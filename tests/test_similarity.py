@@ -214,3 +214,57 @@ def test_neighbour_refusals():
         NearestImages(metric="cosine").fit(np.zeros((3, 4, 4), np.uint8))
     with pytest.raises(ValueError, match="NaN"):
         NearestImages().fit(np.full((3, 4), np.nan))
+
+
+# --------------------------------------------------------------------------------------------
+# k-NN classification and duplicates
+
+
+def test_knn_accuracy_equals_sklearn(five_class):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from mnistlab.similarity import knn_accuracy
+
+    result = knn_accuracy(five_class, ks=(1, 3, 5))
+    train, test = five_class.train, five_class.test
+    for row in result.itertuples():
+        model = KNeighborsClassifier(row.k, algorithm="brute").fit(
+            train.images.reshape(len(train), -1), train.labels
+        )
+        assert row.accuracy == model.score(test.images.reshape(len(test), -1), test.labels)
+    with pytest.raises(ValueError, match="positive whole"):
+        knn_accuracy(five_class, ks=(0,))
+
+
+def test_vote_breaks_ties_towards_the_smallest_label():
+    from mnistlab.similarity import vote
+
+    assert vote(np.array([[2, 1, 1, 2], [3, 3, 0, 0], [4, 4, 4, 1]]), 5).tolist() == [1, 0, 4]
+
+
+def test_duplicates_within_and_between_splits():
+    from mnistlab import Dataset
+    from mnistlab.similarity import find_duplicates
+
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 256, (40, 6, 6)).astype(np.uint8)
+    test = rng.integers(0, 256, (20, 6, 6)).astype(np.uint8)
+    train_labels, test_labels = np.arange(40) % 3, np.arange(20) % 3
+    train[5] = train[2]  # exact, within train, same label (2 and 5 are both class 2)
+    test[7] = train[11]  # exact leakage, labels 2 (train) and 1 (test): differ
+    test[3] = np.clip(train[20].astype(int) + rng.integers(-2, 3, (6, 6)), 0, 255)  # near leakage
+    test[9] = test[4]  # exact, within test
+    ds = Dataset.from_arrays("dups", (train, train_labels), (test, test_labels))
+    found = find_duplicates(ds, threshold=5.0)
+    pairs = {(r.kind, r.index_a, r.index_b): r for r in found.pairs.itertuples()}
+    assert pairs[("within train", 2, 5)].exact and not pairs[("within train", 2, 5)].labels_differ
+    assert pairs[("train-test", 11, 7)].exact and pairs[("train-test", 11, 7)].labels_differ
+    assert pairs[("within test", 4, 9)].exact
+    near = pairs[("train-test", 20, 3)]
+    assert not near.exact and 0 < near.rms_distance < 5
+    diff = train[20].astype(float) - test[3]
+    assert near.rms_distance == pytest.approx(np.sqrt(np.mean(diff**2)))
+    assert len(found.pairs) == 4  # random images are far apart
+    assert found.counts().set_index("kind").loc["train-test"].tolist() == [1, 1, 2]  # 2 vs 0 differ too
+    with pytest.raises(ValueError, match="threshold"):
+        find_duplicates(ds, threshold=-1)

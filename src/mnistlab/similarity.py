@@ -382,3 +382,203 @@ class NearestImages:
         if self.metric == "euclidean":
             distances = np.sqrt(distances)
         return distances, candidates[take]
+
+
+# --------------------------------------------------------------------------------------------
+# k-nearest-neighbour classification
+
+
+def vote(neighbour_labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Majority label of each row of neighbour labels; ties go to the smallest label.
+
+    The rule of scikit-learn's ``KNeighborsClassifier(weights="uniform")``.
+    """
+    counts = np.zeros((len(neighbour_labels), n_classes), dtype=np.int64)
+    np.add.at(counts, (np.arange(len(neighbour_labels))[:, None], neighbour_labels), 1)
+    return np.argmax(counts, axis=1)
+
+
+def knn_accuracy(dataset, ks: tuple[int, ...] = (1, 3, 5), metric: str = "euclidean") -> pd.DataFrame:
+    """Test accuracy of k-nearest-neighbour voting for each k, from one neighbour search.
+
+    ``dataset`` needs a test split; returns ``k, metric, accuracy, errors``.
+
+    Examples
+    --------
+    >>> import mnistlab
+    >>> knn_accuracy(mnistlab.load("digits"), ks=(1, 3))["accuracy"].round(3).tolist()
+    [0.962, 0.971]
+    """
+    if dataset.test is None:
+        raise ValueError(f"{dataset.name} has no test split to measure accuracy on.")
+    if not ks or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in ks):
+        raise ValueError(f"ks must be positive whole numbers, got {ks!r}.")
+    index = NearestImages(metric=metric).fit(dataset.train.images)
+    _, neighbours = index.kneighbors(dataset.test.images, n_neighbors=max(ks))
+    labels = dataset.train.labels[neighbours]
+    rows = []
+    for k in ks:
+        predicted = vote(labels[:, :k], len(dataset.classes))
+        errors = int(np.sum(predicted != dataset.test.labels))
+        rows.append((k, metric, 1 - errors / len(predicted), errors))
+    return pd.DataFrame(rows, columns=["k", "metric", "accuracy", "errors"])
+
+
+# --------------------------------------------------------------------------------------------
+# Duplicates and train/test leakage
+
+DUPLICATE_COLUMNS = [
+    "kind",
+    "split_a",
+    "index_a",
+    "label_a",
+    "split_b",
+    "index_b",
+    "label_b",
+    "rms_distance",
+    "exact",
+    "labels_differ",
+]
+_DUPLICATE_DTYPES = {
+    "kind": object,
+    "split_a": object,
+    "index_a": np.int64,
+    "label_a": np.int64,
+    "split_b": object,
+    "index_b": np.int64,
+    "label_b": np.int64,
+    "rms_distance": np.float64,
+    "exact": bool,
+    "labels_differ": bool,
+}
+#: Default near-duplicate threshold: this fraction of the median nearest-neighbour RMS distance
+#: (test to train, or within train without a test split). On MNIST that is 9.9 on the 0..255
+#: scale, on Fashion-MNIST 7.9: images a reader would call the same picture.
+NEAR_FRACTION = 0.25
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    """Exact and near-duplicate pairs within and between the splits of a dataset.
+
+    ``pairs`` has ``DUPLICATE_COLUMNS``: ``kind`` is "within train", "within test" or
+    "train-test" (leakage); ``rms_distance`` is on the 0..255 scale; ``labels_differ`` flags pairs
+    whose two images carry different classes. ``threshold`` is the RMS distance below which a
+    nearest neighbour counts as a near duplicate.
+    """
+
+    dataset: str
+    classes: tuple[str, ...]
+    threshold: float
+    pairs: pd.DataFrame
+    median_nearest: float
+
+    def counts(self) -> pd.DataFrame:
+        """Per kind: exact and near pairs, and how many of them have differing labels."""
+        kinds = ["within train", "within test", "train-test"]
+        rows = []
+        for kind in kinds:
+            mine = self.pairs[self.pairs["kind"] == kind]
+            rows.append(
+                (
+                    kind,
+                    int(mine["exact"].sum()),
+                    int((~mine["exact"]).sum()),
+                    int(mine["labels_differ"].sum()),
+                )
+            )
+        return pd.DataFrame(rows, columns=["kind", "exact", "near", "labels_differ"])
+
+
+def _rows(split) -> np.ndarray:
+    return np.ascontiguousarray(split.images.reshape(len(split), -1))
+
+
+def _exact_pairs(splits: dict) -> list[tuple]:
+    """Pairs of byte-identical images: each member of a group paired with the group's first."""
+    names = [name for name in splits for _ in range(len(splits[name]))]
+    positions = np.concatenate([np.arange(len(s)) for s in splits.values()])
+    rows = np.concatenate([_rows(s) for s in splits.values()])
+    keys = rows.view(np.dtype((np.void, rows.shape[1]))).ravel()
+    _, first, inverse, counts = np.unique(
+        keys, return_index=True, return_inverse=True, return_counts=True
+    )
+    out = []
+    for member in np.flatnonzero(counts[inverse] > 1):
+        head = first[inverse[member]]
+        if member != head:
+            out.append((names[head], int(positions[head]), names[member], int(positions[member]), 0.0))
+    return out
+
+
+def find_duplicates(dataset, threshold: float | None = None) -> Duplicates:
+    """Exact duplicates (identical bytes) and near duplicates within train, within test and
+    between them (train/test leakage).
+
+    A near duplicate is an image whose nearest neighbour (Euclidean) lies closer than
+    ``threshold`` in RMS difference per pixel (0..255 scale); the default is ``NEAR_FRACTION``
+    of the median nearest-neighbour RMS distance of the dataset (test to train, or within train).
+    Each pair appears once; exact pairs are reported as exact, not again as near.
+
+    Examples
+    --------
+    >>> import mnistlab
+    >>> found = find_duplicates(mnistlab.load("digits"))
+    >>> found.counts()["exact"].tolist()
+    [0, 0, 0]
+    """
+    splits = dataset.splits
+    d = int(np.prod(dataset.image_shape))
+    train_index = NearestImages().fit(dataset.train.images)
+    nearest = {}
+    if len(dataset.train) > 1:
+        nearest["within train"] = ("train", "train", *train_index.kneighbors(None, 1))
+    if dataset.test is not None:
+        nearest["train-test"] = ("test", "train", *train_index.kneighbors(dataset.test.images, 1))
+        if len(dataset.test) > 1:
+            test_index = NearestImages().fit(dataset.test.images)
+            nearest["within test"] = ("test", "test", *test_index.kneighbors(None, 1))
+    reference = nearest.get("train-test", nearest.get("within train"))
+    median = float(np.median(reference[2][:, 0]) / math.sqrt(d)) if reference else math.nan
+    if threshold is None:
+        threshold = NEAR_FRACTION * median if math.isfinite(median) else 0.0
+    elif not (isinstance(threshold, (int, float)) and threshold >= 0 and math.isfinite(threshold)):
+        raise ValueError(f"threshold must be a non-negative RMS distance, got {threshold!r}.")
+
+    found: dict[tuple, float] = {}
+    for split_a, index_a, split_b, index_b, rms in _exact_pairs(splits):
+        found[(split_a, index_a, split_b, index_b)] = rms
+    for query_split, target_split, distances, indices in nearest.values():
+        rms = distances[:, 0] / math.sqrt(d)
+        for query in np.flatnonzero((rms < threshold) & (rms > 0)):
+            a, b = (query_split, int(query)), (target_split, int(indices[query, 0]))
+            if query_split == target_split:
+                a, b = sorted((a, b))
+            elif query_split == "test":
+                a, b = b, a  # train first
+            found.setdefault((*a, *b), float(rms[query]))
+    rows = []
+    for (split_a, index_a, split_b, index_b), rms in found.items():
+        label_a = int(splits[split_a].labels[index_a])
+        label_b = int(splits[split_b].labels[index_b])
+        kind = f"within {split_a}" if split_a == split_b else "train-test"
+        rows.append(
+            (
+                kind,
+                split_a,
+                index_a,
+                label_a,
+                split_b,
+                index_b,
+                label_b,
+                rms,
+                rms == 0,
+                label_a != label_b,
+            )
+        )
+    table = (
+        pd.DataFrame(rows, columns=DUPLICATE_COLUMNS)
+        .astype(_DUPLICATE_DTYPES)
+        .sort_values(["rms_distance", "kind", "index_a", "index_b"], ignore_index=True)
+    )
+    return Duplicates(dataset.name, tuple(dataset.classes), float(threshold), table, median)
