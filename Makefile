@@ -53,6 +53,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_tidy.py
 	$(BIN)/python benchmarks/bench_onepixel.py
+	$(BIN)/python benchmarks/bench_similarity.py
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -671,6 +671,240 @@ def _hardest(result, n: int = 3) -> str:
     return ", ".join(f"{r.name_a} vs {r.name_b}" for r in worst.itertuples())
 
 
+def _image_title(ref) -> str:
+    label = f" · {ref.class_name}" if ref.class_name is not None else ""
+    return f"{ref.source}{label}"
+
+
+@app.command("compare")
+def compare_command(
+    a: Annotated[str, typer.Argument(help="DATASET:SPLIT:INDEX, an image file or a .npy.")],
+    b: Annotated[str, typer.Argument(help="The second image, in any of the same forms.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="PNG: both images and their difference.")
+    ] = None,
+    resize: Annotated[bool, typer.Option(help="Resize b to a's size instead of refusing.")] = False,
+    invert: Annotated[
+        bool, typer.Option(help="Invert image files (dark ink on a light background).")
+    ] = False,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            help="Dataset whose typical pairs put the values in context (default: the dataset "
+            "of a, when a is DATASET:SPLIT:INDEX)."
+        ),
+    ] = None,
+    no_download: NoDownload = False,
+    as_json: AsJson = False,
+) -> None:
+    """How similar are two images? Every metric, its meaning, and how it compares with typical pairs.
+
+    Example: [bold]mnistlab compare mnist:train:0 mnist:train:1 -o pair.png[/]
+    """
+    from mnistlab.data.images import load_image
+    from mnistlab.similarity import compare, metric_context, percentiles
+
+    _check_outputs((output, FIGURE))
+    first = _run(load_image, a, invert=invert, download=not no_download)
+    second = _run(
+        load_image, b, shape=first.pixels.shape, resize=resize, invert=invert, download=not no_download
+    )
+    result = _run(compare, first.pixels, second.pixels)
+    if context is None and first.label is not None:
+        context = first.source.rsplit(":", 2)[0]
+    placed = None
+    if context is not None:
+        ds = _run(load, context, download=not no_download)
+        if ds.image_shape != result.shape:
+            _fail(f"--context {context}: its images are {ds.image_shape}, these {result.shape}.")
+        placed = percentiles(result, _run(metric_context, ds.train))
+    if output is not None:
+        note = f"pearson {result.pearson:.3f}, SSIM {result.ssim:.3f}, RMS difference {result.rms:.1f}"
+        fig = plots.comparison(
+            first.pixels, second.pixels, _image_title(first), _image_title(second), note=note
+        )
+        _run(plots.save, fig, output)
+    if as_json:
+        payload = {"a": first.source, "b": second.source, **result.to_dict()}
+        payload["meanings"] = result.table().set_index("metric")["meaning"].to_dict()
+        if placed is not None:
+            payload["context"] = {
+                "dataset": context,
+                "more_similar_than": {
+                    m: dict(zip(g["kind"], g["more_similar_than"], strict=True))
+                    for m, g in placed.groupby("metric")
+                },
+            }
+        _print_json(payload)
+        return
+    table = Table(
+        "metric", "value", "meaning", title=f"{_image_title(first)}  vs  {_image_title(second)}"
+    )
+    kinds = sorted(placed["kind"].unique()) if placed is not None else []
+    for kind in kinds:
+        table.add_column(f"more similar than ... of {kind}s", justify="right")
+    for r in result.table().itertuples():
+        cells = [f"{r.value:.4g}" if math.isfinite(r.value) else "undefined", r.meaning]
+        for kind in kinds:
+            hit = placed[(placed["metric"] == r.metric) & (placed["kind"] == kind)]["more_similar_than"]
+            cells.append(f"{hit.iloc[0]:.0%}" if len(hit) else "-")
+        table.add_row(r.metric, *cells)
+    out.print(table)
+    for note in result.notes:
+        out.print(note, highlight=False)
+    if output is not None:
+        out.print(f"wrote {output}", highlight=False)
+
+
+@app.command()
+def similar(
+    query: Annotated[str, typer.Argument(help="DATASET:SPLIT:INDEX, an image file or a .npy.")],
+    within: Annotated[str, typer.Option("--in", help="Dataset (name or path) to search.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="PNG gallery: the query and its neighbours.")
+    ] = None,
+    split: SplitOpt = "train",
+    k: Annotated[int, typer.Option("--k", min=1, help="How many neighbours.")] = 8,
+    metric: Annotated[str, typer.Option(help="euclidean, cosine or pearson.")] = "euclidean",
+    resize: Annotated[bool, typer.Option(help="Resize the query to the dataset's size.")] = False,
+    invert: Annotated[bool, typer.Option(help="Invert an image file (dark ink on light).")] = False,
+    no_download: NoDownload = False,
+    as_json: AsJson = False,
+) -> None:
+    """Find the images of a dataset nearest to a query image (exact search).
+
+    Example: [bold]mnistlab similar mnist:test:0 --in mnist --k 8 -o neighbours.png[/]
+    """
+    from mnistlab.data.images import load_image
+    from mnistlab.similarity import NEIGHBOUR_METRICS, NearestImages
+
+    if metric not in NEIGHBOUR_METRICS:
+        _fail(f"unknown metric {metric!r}; choose one of: {', '.join(NEIGHBOUR_METRICS)}.")
+    _check_outputs((output, FIGURE))
+    ds = _run(load, within, download=not no_download)
+    target = _run(ds.split, split)
+    if k > len(target):
+        _fail(f"--k {k}: the {split} split of {ds.name} has {len(target)} images.")
+    ref = _run(
+        load_image, query, shape=ds.image_shape, resize=resize, invert=invert, download=not no_download
+    )
+    index = _run(NearestImages(metric=metric).fit, target.images)
+    distances, found = _run(index.kneighbors, ref.pixels[None], k)
+    neighbours = [
+        {
+            "rank": rank + 1,
+            "index": int(target.indices[i]),
+            "label": int(target.labels[i]),
+            "class": ds.classes[target.labels[i]],
+            "distance": float(d),
+        }
+        for rank, (d, i) in enumerate(zip(distances[0], found[0], strict=True))
+    ]
+    if output is not None:
+        images = [ref.pixels, *[target.images[i] for i in found[0]]]
+        titles = [f"query\n{_image_title(ref)}"] + [
+            f"#{n['index']} · {n['class']}\n{metric} {n['distance']:.3g}" for n in neighbours
+        ]
+        fig = plots.titled_images(images, titles, columns=min(len(images), 9))
+        _run(plots.save, fig, output)
+    if as_json:
+        _print_json(
+            {
+                "query": ref.source,
+                "dataset": ds.name,
+                "split": split,
+                "metric": metric,
+                "neighbours": neighbours,
+            }
+        )
+        return
+    table = Table(
+        "rank", f"{split} index", "class", metric, title=f"nearest to {_image_title(ref)} in {ds.name}"
+    )
+    for n in neighbours:
+        table.add_row(str(n["rank"]), str(n["index"]), n["class"], f"{n['distance']:.4g}")
+    out.print(table)
+    if output is not None:
+        out.print(f"wrote {output}", highlight=False)
+
+
+@app.command()
+def duplicates(
+    name: NameArg,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Folder for duplicates.csv and duplicates.png."),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="Near-duplicate RMS distance (0..255 scale); default: a quarter of the median "
+            "nearest-neighbour distance."
+        ),
+    ] = None,
+    no_download: NoDownload = False,
+    as_json: AsJson = False,
+) -> None:
+    """Find exact and near-duplicate images within train, within test and between them (leakage).
+
+    Example: [bold]mnistlab duplicates fashion-mnist -o dups/[/]
+    """
+    from mnistlab.similarity import find_duplicates
+
+    if output is not None:
+        _check_folder(output, ["duplicates.csv", "duplicates.png"])
+    if threshold is not None and not (threshold >= 0 and math.isfinite(threshold)):
+        _fail(f"--threshold must be a non-negative number, got {threshold}.")
+    ds = _run(load, name, download=not no_download)
+    with warnings.catch_warnings():
+        found = _run(find_duplicates, ds, threshold)
+    counts = found.counts()
+    if output is not None:
+        from mnistlab.data.formats import atomic_write_bytes
+
+        files = {"duplicates.csv": found.pairs.to_csv(index=False).encode()}
+        closest = found.pairs.head(12)
+        if len(closest):
+            images, titles = [], []
+            for r in closest.itertuples():
+                for split_name, index, label in (
+                    (r.split_a, r.index_a, r.label_a),
+                    (r.split_b, r.index_b, r.label_b),
+                ):
+                    images.append(ds.split(split_name).images[index])
+                    flag = " (!)" if r.labels_differ else ""
+                    titles.append(
+                        f"{split_name} #{index} · {ds.classes[label]}{flag}\nRMS {r.rms_distance:.2f}"
+                    )
+            fig = plots.titled_images(images, titles, columns=6, title=f"{ds.name}: closest pairs")
+            files["duplicates.png"] = plots.to_png_bytes(fig)
+        _run(output.mkdir, parents=True, exist_ok=True)
+        for file, data in files.items():
+            _run(atomic_write_bytes, output / file, data)
+    if as_json:
+        _print_json(
+            {
+                "dataset": ds.name,
+                "threshold": found.threshold,
+                "median_nearest_rms": found.median_nearest,
+                "counts": counts.to_dict(orient="records"),
+                "pairs": found.pairs.to_dict(orient="records"),
+            }
+        )
+        return
+    table = Table("pairs", "exact", "near", "labels differ", title=f"{ds.name}: duplicates")
+    for r in counts.itertuples():
+        table.add_row(r.kind, str(r.exact), str(r.near), str(r.labels_differ))
+    out.print(table)
+    out.print(
+        f"near = nearest neighbour closer than RMS {found.threshold:.2f} on the 0..255 scale "
+        f"(median nearest-neighbour distance {found.median_nearest:.1f})",
+        highlight=False,
+    )
+    if output is not None:
+        out.print(f"wrote {output / 'duplicates.csv'}", highlight=False)
+
+
 @app.command()
 def report(
     names: Annotated[

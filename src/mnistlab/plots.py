@@ -525,3 +525,62 @@ def best_pixels(result, centroids: stats.Centroids) -> Figure:
     bar.ax.tick_params(labelsize=6)
     bar.set_label("row centroid - column centroid (red: row class darker)", fontsize=6.5)
     return fig
+
+
+def titled_images(
+    images: Sequence[np.ndarray],
+    titles: Sequence[str],
+    *,
+    columns: int | None = None,
+    title: str | None = None,
+    cell_inches: float = 1.05,
+) -> Figure:
+    """Images (0..255) in a grid, each with its own title (several lines allowed)."""
+    n = len(images)
+    if n == 0 or n != len(titles):
+        raise ValueError(f"need one title per image and at least one image, got {n} and {len(titles)}.")
+    columns = columns or min(n, 6)
+    rows = math.ceil(n / columns)
+    lines = max(t.count("\n") + 1 for t in titles)
+    fig, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(columns * cell_inches, rows * (cell_inches + 0.13 * lines) + (0.35 if title else 0)),
+        squeeze=False,
+        dpi=DPI,
+    )
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for ax, image, text in zip(axes.ravel(), images, titles, strict=False):
+        _frame(ax)
+        ax.set_axis_on()
+        ax.imshow(image, cmap=IMAGE_CMAP, vmin=0, vmax=255, interpolation="nearest")
+        ax.set_title(text, fontsize=6.5, pad=2)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout(pad=0.3, h_pad=0.3, w_pad=0.2)
+    return fig
+
+
+def comparison(a: np.ndarray, b: np.ndarray, title_a: str, title_b: str, *, note: str = "") -> Figure:
+    """Two images (0..255) and their difference a - b on the fixed -255..255 diverging scale."""
+    fig, axes = plt.subplots(1, 3, figsize=(6.2, 2.6), dpi=DPI)
+    for ax, image, text in ((axes[0], a, title_a), (axes[1], b, title_b)):
+        _frame(ax)
+        ax.imshow(image, cmap=IMAGE_CMAP, vmin=0, vmax=255, interpolation="nearest")
+        ax.set_title(text, fontsize=7.5)
+    _frame(axes[2])
+    shown = axes[2].imshow(
+        a.astype(np.float64) - b,
+        cmap=DIFFERENCE_CMAP,
+        vmin=-DIFFERENCE_LIMIT,
+        vmax=DIFFERENCE_LIMIT,
+        interpolation="nearest",
+    )
+    axes[2].set_title("a - b (red: a darker)", fontsize=7.5)
+    bar = fig.colorbar(shown, ax=axes[2], fraction=0.046, pad=0.04)
+    bar.ax.tick_params(labelsize=6)
+    if note:
+        fig.suptitle(note, fontsize=7.5)
+    fig.tight_layout()
+    return fig

@@ -230,6 +230,8 @@ def compare(
 NEIGHBOUR_METRICS = ("euclidean", "cosine", "pearson")
 #: Query rows per block: a block's float64 bound matrix against 60,000 images is about 32 MB.
 SCORE_BLOCK_ELEMENTS = 4_000_000
+#: Rows converted to float64 at a time when indexing (about 8 MB of 28x28 images).
+ROW_BLOCK = 1024
 #: Principal directions used for the lower bound, and the images their basis is computed from.
 PROJECTION_RANK = 64
 PCA_SAMPLE = 5000
@@ -281,24 +283,36 @@ class NearestImages:
         self.metric = metric
         self.n_neighbors = n_neighbors
 
-    def _features(self, X: np.ndarray) -> np.ndarray:
-        """Rows in float64, transformed so that the metric is Euclidean or 1 - dot product."""
-        rows = X.astype(np.float64)
-        if self.metric == "pearson":
-            rows = rows - rows.mean(axis=1, keepdims=True)
-        if self.metric in ("cosine", "pearson"):
-            norms = np.linalg.norm(rows, axis=1, keepdims=True)
-            if np.any(norms == 0):
-                what = "constant" if self.metric == "pearson" else "all zero"
-                raise ValueError(
-                    f"{int(np.sum(norms == 0))} image(s) are {what}: the {self.metric} distance is "
-                    "undefined for them."
-                )
-            rows = rows / norms
-        return rows
+    def _row_scales(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per row, what to subtract and divide by so that the metric becomes Euclidean."""
+        offsets = np.zeros(len(X))
+        scales = np.ones(len(X))
+        if self.metric == "euclidean":
+            return offsets, scales
+        for start in range(0, len(X), ROW_BLOCK):
+            block = X[start : start + ROW_BLOCK].astype(np.float64)
+            if self.metric == "pearson":
+                offsets[start : start + ROW_BLOCK] = block.mean(axis=1)
+                block -= offsets[start : start + ROW_BLOCK, None]
+            scales[start : start + ROW_BLOCK] = np.sqrt(np.einsum("ij,ij->i", block, block))
+        if np.any(scales == 0):
+            what = "constant" if self.metric == "pearson" else "all zero"
+            raise ValueError(
+                f"{int(np.sum(scales == 0))} image(s) are {what}: the {self.metric} distance is "
+                "undefined for them."
+            )
+        return offsets, scales
+
+    @staticmethod
+    def _features(X: np.ndarray, offsets: np.ndarray, scales: np.ndarray, rows) -> np.ndarray:
+        """Rows ``rows`` of X in float64, transformed (cosine, pearson: unit vectors)."""
+        out = X[rows].astype(np.float64)
+        out -= offsets[rows, None]
+        out /= scales[rows, None]
+        return out
 
     def fit(self, X) -> NearestImages:
-        """Index the images ``X`` (n, h, w) or rows (n, features)."""
+        """Index the images ``X`` (n, h, w) or rows (n, features); they are kept, not copied."""
         if self.metric not in NEIGHBOUR_METRICS:
             raise ValueError(
                 f"unknown metric {self.metric!r}; choose one of {', '.join(NEIGHBOUR_METRICS)}."
@@ -306,18 +320,31 @@ class NearestImages:
         X = _flat(X, "X")
         if len(X) == 0:
             raise ValueError("X has no images to search.")
-        rows = self._features(X)
-        self._rows = rows
-        self._centre = rows.mean(axis=0)
+        self._data = X
+        self._offsets, self._scales = self._row_scales(X)
+        n = len(X)
+        total = np.zeros(X.shape[1])
+        for start in range(0, n, ROW_BLOCK):
+            total += self._features(X, self._offsets, self._scales, slice(start, start + ROW_BLOCK)).sum(
+                0
+            )
+        self._centre = total / n
         # Principal directions of (a sample of) the images: the projection that makes the lower
         # bound below tight.
         rng = np.random.default_rng(0)
-        sample = rows[rng.choice(len(rows), size=min(len(rows), PCA_SAMPLE), replace=False)]
-        rank = min(PROJECTION_RANK, rows.shape[1], len(sample))
-        basis = np.linalg.svd(sample - self._centre, full_matrices=False)[2][:rank].T
-        self._basis = basis
-        self._summary, self._squared = self._summarise(rows)
-        self.n_samples_fit_ = len(X)
+        sample = np.sort(rng.choice(n, size=min(n, PCA_SAMPLE), replace=False))
+        centred = self._features(X, self._offsets, self._scales, sample) - self._centre
+        rank = min(PROJECTION_RANK, X.shape[1], len(sample))
+        self._basis = np.linalg.svd(centred, full_matrices=False)[2][:rank].T
+        parts = [
+            self._summarise(
+                self._features(X, self._offsets, self._scales, slice(start, start + ROW_BLOCK))
+            )
+            for start in range(0, n, ROW_BLOCK)
+        ]
+        self._summary = np.concatenate([p[0] for p in parts])
+        self._squared = np.concatenate([p[1] for p in parts])
+        self.n_samples_fit_ = n
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -337,7 +364,7 @@ class NearestImages:
         convention). Returns (distances, indices), each (n_queries, n_neighbors), nearest first;
         ties go to the lower index.
         """
-        if not hasattr(self, "_rows"):
+        if not hasattr(self, "_data"):
             raise ValueError("NearestImages is not fitted yet: call fit(X) first.")
         k = self.n_neighbors if n_neighbors is None else n_neighbors
         exclude_self = X is None
@@ -345,37 +372,40 @@ class NearestImages:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= available:
             raise ValueError(f"n_neighbors must be 1..{available}, got {k!r}.")
         if exclude_self:
-            queries, summary, squared = self._rows, self._summary, self._squared
+            Q, offsets, scales = self._data, self._offsets, self._scales
         else:
             Q = _flat(X, "X")
             if Q.shape[1] != self.n_features_in_:
                 raise ValueError(
                     f"X has {Q.shape[1]} features per image, the index {self.n_features_in_}."
                 )
-            queries = self._features(Q)
-            summary, squared = self._summarise(queries)
-        distances = np.empty((len(queries), k))
-        indices = np.empty((len(queries), k), dtype=np.int64)
+            offsets, scales = self._row_scales(Q)
+        distances = np.empty((len(Q), k))
+        indices = np.empty((len(Q), k), dtype=np.int64)
         rows = max(1, SCORE_BLOCK_ELEMENTS // self.n_samples_fit_)
 
         def block(start: int, stop: int) -> None:
             part = slice(start, stop)
-            d, i = self._search(
-                queries[part], summary[part], squared[part], k, start if exclude_self else None
-            )
+            queries = self._features(Q, offsets, scales, part)
+            if exclude_self:
+                summary, squared = self._summary[part], self._squared[part]
+            else:
+                summary, squared = self._summarise(queries)
+            d, i = self._search(queries, summary, squared, k, start if exclude_self else None)
             distances[part], indices[part] = d, i
 
         from mnistlab.stats import map_blocks
 
-        map_blocks(block, len(queries), rows)
+        map_blocks(block, len(Q), rows)
         return (distances, indices) if return_distance else indices
 
     def _exact(self, queries: np.ndarray, query_ids: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        """Squared Euclidean distances of the given (query, indexed row) pairs, in float64."""
+        """Squared Euclidean distances of (query, indexed row) pairs, in float64 from the data."""
         out = np.empty(len(query_ids))
         for start in range(0, len(query_ids), 4096):
             part = slice(start, start + 4096)
-            diff = queries[query_ids[part]] - self._rows[candidates[part]]
+            diff = self._features(self._data, self._offsets, self._scales, candidates[part])
+            diff -= queries[query_ids[part]]
             out[part] = np.einsum("ij,ij->i", diff, diff)
         return out
 
@@ -624,3 +654,56 @@ def find_duplicates(dataset, threshold: float | None = None) -> Duplicates:
         .sort_values(["rms_distance", "kind", "index_a", "index_b"], ignore_index=True)
     )
     return Duplicates(dataset.name, tuple(dataset.classes), float(threshold), table, median)
+
+
+# --------------------------------------------------------------------------------------------
+# Context: what is a typical value of each metric?
+
+#: Metrics where a smaller value means more similar.
+DISTANCES = ("euclidean", "rms")
+
+
+def metric_context(split, n: int = 200, seed: int = 0) -> pd.DataFrame:
+    """Each metric over typical pairs of a split, to put a single comparison in context.
+
+    Two kinds of pairs, ``n`` of each (fewer if the split is small): an image and its nearest
+    neighbour of the same class ("same-class nearest neighbour"), and two images drawn at random
+    ("random pair"). Returns a long table ``kind, metric, value``.
+    """
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(split), size=min(n, len(split)), replace=False)
+    pairs: list[tuple[str, int, int]] = []
+    for label in np.unique(split.labels[chosen]):
+        members = np.flatnonzero(split.labels == label)
+        if len(members) < 2:
+            continue
+        queries = chosen[split.labels[chosen] == label]
+        _, found = NearestImages().fit(split.images[members]).kneighbors(split.images[queries], 2)
+        for query, (first, second) in zip(queries, members[found], strict=True):
+            pairs.append(
+                ("same-class nearest neighbour", int(query), int(second if first == query else first))
+            )
+    for _ in range(len(chosen)):
+        i, j = rng.choice(len(split), size=2, replace=False)
+        pairs.append(("random pair", int(i), int(j)))
+    rows = []
+    for kind, i, j in pairs:
+        for metric, value in compare(split.images[i], split.images[j]).values().items():
+            rows.append((kind, metric, value))
+    return pd.DataFrame(rows, columns=["kind", "metric", "value"])
+
+
+def percentiles(comparison: Comparison, context: pd.DataFrame) -> pd.DataFrame:
+    """For each metric and kind of pair: the share of such pairs *less similar* than this one.
+
+    Returns ``metric, kind, more_similar_than`` (0..1); NaN values are left out.
+    """
+    rows = []
+    for (kind, metric), values in context.groupby(["kind", "metric"])["value"]:
+        value = getattr(comparison, metric)
+        values = values.dropna().to_numpy()
+        if not len(values) or not math.isfinite(value):
+            continue
+        less_similar = values > value if metric in DISTANCES else values < value
+        rows.append((metric, kind, float(np.mean(less_similar))))
+    return pd.DataFrame(rows, columns=["metric", "kind", "more_similar_than"])
