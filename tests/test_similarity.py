@@ -268,3 +268,23 @@ def test_duplicates_within_and_between_splits():
     assert found.counts().set_index("kind").loc["train-test"].tolist() == [1, 1, 2]  # 2 vs 0 differ too
     with pytest.raises(ValueError, match="threshold"):
         find_duplicates(ds, threshold=-1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrays(np.uint8, (6, 6), elements=st.integers(0, 3) | st.integers(250, 255)),
+    arrays(np.uint8, (6, 6), elements=st.integers(0, 255)),
+    st.booleans(),
+)
+def test_mutual_information_equals_sklearn_including_constant_images(a, b, constant):
+    from sklearn.metrics import mutual_info_score
+
+    if constant:
+        a = np.full_like(a, a[0, 0])
+    c = compare(a, b)
+    assert c.normalized_mutual_information == pytest.approx(
+        normalized_mutual_info_score(a.ravel(), b.ravel()), abs=1e-9
+    )
+    assert c.mutual_information_bits == pytest.approx(
+        mutual_info_score(a.ravel(), b.ravel()) / math.log(2), abs=1e-9
+    )

@@ -30,7 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # Human summaries go to stdout (never wrapped mid-path); progress and errors go to stderr.
-out = Console(soft_wrap=True, markup=False)
+out = Console(soft_wrap=True, markup=False, emoji=False)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -737,19 +737,21 @@ def compare_command(
             }
         _print_json(payload)
         return
-    table = Table(
-        "metric", "value", "meaning", title=f"{_image_title(first)}  vs  {_image_title(second)}"
-    )
+    table = Table("metric", "value", title=f"{_image_title(first)}  vs  {_image_title(second)}")
     kinds = sorted(placed["kind"].unique()) if placed is not None else []
     for kind in kinds:
-        table.add_column(f"more similar than ... of {kind}s", justify="right")
+        table.add_column(f"more similar than\n... of {kind}s", justify="right")
     for r in result.table().itertuples():
-        cells = [f"{r.value:.4g}" if math.isfinite(r.value) else "undefined", r.meaning]
+        cells = [f"{r.value:.4g}" if math.isfinite(r.value) else "undefined"]
         for kind in kinds:
             hit = placed[(placed["metric"] == r.metric) & (placed["kind"] == kind)]["more_similar_than"]
             cells.append(f"{hit.iloc[0]:.0%}" if len(hit) else "-")
         table.add_row(r.metric, *cells)
     out.print(table)
+    if placed is not None:
+        out.print(f"(typical pairs: {context} training images, 200 of each kind)", highlight=False)
+    for r in result.table().itertuples():
+        out.print(f"  {r.metric}: {r.meaning}", highlight=False)
     for note in result.notes:
         out.print(note, highlight=False)
     if output is not None:

@@ -545,7 +545,10 @@ def titled_images(
     fig, axes = plt.subplots(
         rows,
         columns,
-        figsize=(columns * cell_inches, rows * (cell_inches + 0.13 * lines) + (0.35 if title else 0)),
+        figsize=(
+            columns * cell_inches,
+            rows * (cell_inches + 0.16 * lines + 0.1) + (0.35 if title else 0),
+        ),
         squeeze=False,
         dpi=DPI,
     )

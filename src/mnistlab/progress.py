@@ -18,7 +18,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-console = Console(stderr=True)
+console = Console(stderr=True, emoji=False)
 
 
 def want_progress(progress: bool | None) -> bool:
