@@ -710,8 +710,8 @@ def compare_command(
         load_image, b, shape=first.pixels.shape, resize=resize, invert=invert, download=not no_download
     )
     result = _run(compare, first.pixels, second.pixels)
-    if context is None and first.label is not None:
-        context = first.source.rsplit(":", 2)[0]
+    if context is None:
+        context = first.dataset
     placed = None
     if context is not None:
         ds = _run(load, context, download=not no_download)

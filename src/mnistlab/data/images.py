@@ -23,6 +23,8 @@ class ImageRef:
     source: str
     label: int | None = None
     class_name: str | None = None
+    #: The dataset as named in a ``DATASET:SPLIT:INDEX`` reference (a name or a path), else None.
+    dataset: str | None = None
 
 
 def load_image(
@@ -54,13 +56,14 @@ def load_image(
     """
     path = Path(ref)
     if path.suffix.lower() in IMAGE_SUFFIXES and not _looks_like_dataset_ref(ref, path):
-        pixels, label, name = formats.read_image_file(path), None, None
+        pixels, label, name, dataset = formats.read_image_file(path), None, None, None
         source = str(path)
     elif path.suffix.lower() == ".npy":
-        pixels, label, name = _read_npy(path), None, None
+        pixels, label, name, dataset = _read_npy(path), None, None, None
         source = str(path)
     else:
         pixels, label, name, source = _dataset_image(ref, download)
+        dataset = ref.rsplit(":", 2)[0]
     if invert:
         pixels = (255 - pixels).astype(np.uint8)
     elif source.endswith(IMAGE_SUFFIXES) and _light_background(pixels):
@@ -79,7 +82,7 @@ def load_image(
 
         scaled = skimage_resize(pixels, shape, preserve_range=True, anti_aliasing=True)
         pixels = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
-    return ImageRef(pixels, source, label, name)
+    return ImageRef(pixels, source, label, name, dataset)
 
 
 def _looks_like_dataset_ref(ref: str, path: Path) -> bool:
