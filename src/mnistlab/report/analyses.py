@@ -50,6 +50,21 @@ class Analyses:
         return one_pixel_separability(self.ds, scale="unit", progress=False)
 
     @cached_property
+    def duplicates(self):
+        from mnistlab.similarity import find_duplicates
+
+        return find_duplicates(self.ds)
+
+    @cached_property
+    def test_neighbours(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Distances and indices of the 5 nearest training images of every test image."""
+        from mnistlab.similarity import NearestImages
+
+        if self.ds.test is None or len(self.ds.train) < 5:
+            return None
+        return NearestImages().fit(self.ds.train.images).kneighbors(self.ds.test.images, 5)
+
+    @cached_property
     def nearest_centroid(self) -> Evaluation | None:
         from mnistlab.models import NearestCentroidClassifier
 

@@ -12,6 +12,7 @@ tables, a note). Sections appear in the order they are registered; ``SECTIONS`` 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -282,6 +283,103 @@ def one_pixel(a: Analyses) -> Panel:
         ],
         note=f"Hardest pairs for one pixel: {hardest}.",
     )
+
+
+@section(
+    "similarity",
+    "Similar images, duplicates and leakage",
+    "Exact duplicates (identical bytes) and near duplicates (nearest neighbour closer than a "
+    "quarter of the median nearest-neighbour distance) within each split and between train and "
+    "test, where they inflate test accuracy; the most similar images of different classes; the "
+    "nearest training images of a few test images; and k-nearest-neighbour accuracy.",
+)
+def similarity(a: Analyses) -> Panel:
+    from mnistlab.similarity import vote
+
+    found = a.duplicates
+    counts = found.counts()
+    tables = [
+        Table(
+            ["pairs", "exact", "near", "labels differ"],
+            [
+                [r.kind, f"{r.exact:,}", f"{r.near:,}", f"{r.labels_differ:,}"]
+                for r in counts.itertuples()
+            ],
+        )
+    ]
+    pictures = []
+    train, test = a.ds.train, a.ds.test
+    if len(found.pairs):
+        images, titles = [], []
+        for r in found.pairs.head(6).itertuples():
+            for split, index, label in (
+                (r.split_a, r.index_a, r.label_a),
+                (r.split_b, r.index_b, r.label_b),
+            ):
+                images.append(a.ds.split(split).images[index])
+                titles.append(f"{split} #{index} · {a.ds.classes[label]}\nRMS {r.rms_distance:.2f}")
+        pictures.append(
+            Picture.from_figure(
+                plots.titled_images(images, titles, columns=6, title="closest pairs"),
+                f"closest duplicate pairs, {a.ds.name}",
+            )
+        )
+    neighbours = a.test_neighbours
+    if neighbours is not None:
+        distances, found_idx = neighbours
+        k = len(a.ds.classes)
+        rows = []
+        for n in (1, 3, 5):
+            predicted = vote(train.labels[found_idx[:, :n]], k)
+            rows.append([str(n), _percent(float(np.mean(predicted == test.labels)))])
+        tables.append(Table(["k", "k-NN test accuracy"], rows))
+        # Confusable: a test image and a training image of another class, closest first.
+        other = train.labels[found_idx] != test.labels[:, None]
+        flat = np.flatnonzero(other.ravel())
+        if len(flat):
+            order = flat[np.argsort(distances.ravel()[flat], kind="stable")]
+            # One pair per test image: its closest training image of another class.
+            order = order[np.unique(order // distances.shape[1], return_index=True)[1]]
+            order = order[np.argsort(distances.ravel()[order], kind="stable")][:6]
+            images, titles = [], []
+            side = math.sqrt(np.prod(a.ds.image_shape))
+            for position in order:
+                q, j = divmod(int(position), distances.shape[1])
+                t = int(found_idx[q, j])
+                images += [test.images[q], train.images[t]]
+                titles += [
+                    f"test #{q} · {a.ds.classes[test.labels[q]]}",
+                    f"train #{t} · {a.ds.classes[train.labels[t]]}\nRMS {distances[q, j] / side:.1f}",
+                ]
+            pictures.append(
+                Picture.from_figure(
+                    plots.titled_images(
+                        images, titles, columns=6, title="most similar images of different classes"
+                    ),
+                    f"most similar pairs of different classes, {a.ds.name}",
+                )
+            )
+        images, titles = [], []
+        for q in range(min(3, len(test))):
+            images.append(test.images[q])
+            titles.append(f"test #{q} · {a.ds.classes[test.labels[q]]}")
+            for j in range(5):
+                t = int(found_idx[q, j])
+                images.append(train.images[t])
+                titles.append(f"#{t} · {a.ds.classes[train.labels[t]]}")
+        pictures.append(
+            Picture.from_figure(
+                plots.titled_images(
+                    images, titles, columns=6, title="test images and their 5 nearest training images"
+                ),
+                f"nearest neighbours of test images, {a.ds.name}",
+            )
+        )
+    note = (
+        f"Near-duplicate threshold: RMS {found.threshold:.2f} on the 0..255 scale (median "
+        f"nearest-neighbour distance {found.median_nearest:.1f})."
+    )
+    return Panel(pictures=pictures, tables=tables, note=note)
 
 
 @section(
