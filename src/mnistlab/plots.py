@@ -533,7 +533,7 @@ def titled_images(
     *,
     columns: int | None = None,
     title: str | None = None,
-    cell_inches: float = 1.05,
+    cell_inches: float = 1.2,
 ) -> Figure:
     """Images (0..255) in a grid, each with its own title (several lines allowed)."""
     n = len(images)
