@@ -288,3 +288,29 @@ def test_mutual_information_equals_sklearn_including_constant_images(a, b, const
     assert c.mutual_information_bits == pytest.approx(
         mutual_info_score(a.ravel(), b.ravel()) / math.log(2), abs=1e-9
     )
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "pearson"])
+def test_neighbours_exact_on_float_data_with_offsets_and_ties(metric):
+    rng = np.random.default_rng(9)
+    X = 1e6 + rng.normal(size=(400, 30))
+    X[200:220] = X[:20]  # ties
+    Q = np.vstack([1e6 + rng.normal(size=(30, 30)), X[:5]])
+    if metric == "pearson":
+        a = X - X.mean(1, keepdims=True)
+        b = Q - Q.mean(1, keepdims=True)
+    else:
+        a, b = X, Q
+    if metric == "euclidean":
+        full = np.sqrt(((b[:, None, :] - a[None]) ** 2).sum(2))
+    else:
+        unit_a = a / np.linalg.norm(a, axis=1, keepdims=True)
+        unit_b = b / np.linalg.norm(b, axis=1, keepdims=True)
+        full = ((unit_b[:, None, :] - unit_a[None]) ** 2).sum(2) / 2
+    expected = np.argsort(full, axis=1, kind="stable")[:, :3]
+    distances, indices = NearestImages(metric=metric).fit(X).kneighbors(Q, 3)
+    np.testing.assert_allclose(distances, np.take_along_axis(full, expected, 1), rtol=1e-7, atol=1e-12)
+    same = (indices == expected) | np.isclose(
+        distances, np.take_along_axis(full, indices, 1), rtol=1e-12
+    )
+    assert same.all()

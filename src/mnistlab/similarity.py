@@ -369,6 +369,8 @@ class NearestImages:
         ]
         self._summary = np.concatenate([p[0] for p in parts])
         self._squared = np.concatenate([p[1] for p in parts])
+        self._summary32 = self._summary.astype(np.float32)
+        self._squared32 = self._squared.astype(np.float32)
         self.n_samples_fit_ = n
         self.n_features_in_ = X.shape[1]
         return self
@@ -445,10 +447,11 @@ class NearestImages:
         is a candidate, and candidates are ranked by their exact distances.
         """
         m = len(queries)
-        bound = summary @ self._summary.T
+        # In float32: half the memory traffic of float64; the rounding is bounded below.
+        bound = summary.astype(np.float32) @ self._summary32.T
         bound *= -2
-        bound += squared[:, None]
-        bound += self._squared[None, :]
+        bound += squared.astype(np.float32)[:, None]
+        bound += self._squared32[None, :]
         if offset is not None:
             bound[np.arange(m), offset + np.arange(m)] = np.inf
         # Probes: the rows with the smallest bounds, found by repeated argmin (several times
@@ -456,7 +459,7 @@ class NearestImages:
         few = min(bound.shape[1] - (offset is not None), k + EXTRA_PROBES)
         everyone = np.arange(m)
         probes = np.empty((m, few), dtype=np.int64)
-        saved = np.empty((m, few))
+        saved = np.empty((m, few), dtype=bound.dtype)
         for j in range(few):
             probes[:, j] = np.argmin(bound, axis=1)
             saved[:, j] = bound[everyone, probes[:, j]]
@@ -465,9 +468,15 @@ class NearestImages:
             bound[everyone, probes[:, j]] = saved[:, j]
         probe_exact = self._exact(queries, np.repeat(everyone, few), probes.ravel())
         upper = np.partition(probe_exact.reshape(m, -1), k - 1, axis=1)[:, k - 1]
-        # Rounding in the bound (float64, a few operations on squared norms): a relative margin.
-        slack = 1e-9 * (squared + self._squared.max()) + 1e-12
-        query_ids, candidates = np.nonzero(bound <= (upper + slack)[:, None])
+        # Rounding of the float32 bound: the dot product of rounded inputs errs by at most
+        # (r + 3) u |a| |b| (u = 2**-24, r + 1 terms), doubled; each of the three additions and
+        # the roundings of the squared norms by u times their size. Counted generously.
+        u = 2.0**-24
+        terms = self._summary.shape[1] + 3
+        sizes = np.sqrt(squared) * np.sqrt(self._squared.max())
+        slack = 2 * terms * u * sizes * 1.01 + 6 * u * (squared + self._squared.max() + 2 * sizes)
+        limit = np.nextafter((upper + slack).astype(np.float32), np.float32(np.inf))
+        query_ids, candidates = np.nonzero(bound <= limit[:, None])
         exact = self._exact(queries, query_ids, candidates)
         if self.metric != "euclidean":
             exact = exact / 2  # |a - b|^2 / 2 = 1 - a.b for unit vectors
