@@ -314,3 +314,23 @@ def test_neighbours_exact_on_float_data_with_offsets_and_ties(metric):
         distances, np.take_along_axis(full, indices, 1), rtol=1e-12
     )
     assert same.all()
+
+
+def test_knn_classifier_equals_sklearn_and_works_in_cross_validation(five_class):
+    from sklearn.model_selection import cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from mnistlab.similarity import KNearestImagesClassifier
+
+    train, test = five_class.train, five_class.test
+    names = np.array(five_class.classes)[train.labels]  # string labels
+    ours = KNearestImagesClassifier(n_neighbors=3).fit(train.images, names)
+    theirs = KNeighborsClassifier(3, algorithm="brute").fit(train.images.reshape(len(train), -1), names)
+    flat_test = test.images.reshape(len(test), -1)
+    np.testing.assert_array_equal(ours.predict(test.images), theirs.predict(flat_test))
+    np.testing.assert_allclose(ours.predict_proba(test.images), theirs.predict_proba(flat_test))
+    flat = train.images.reshape(len(train), -1)
+    scores = cross_val_score(KNearestImagesClassifier(n_neighbors=1), flat, train.labels, cv=3)
+    assert len(scores) == 3 and scores.min() > 0.5
+    with pytest.raises(ValueError, match="not fitted"):
+        KNearestImagesClassifier().predict(test.images)
