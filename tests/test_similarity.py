@@ -334,3 +334,37 @@ def test_knn_classifier_equals_sklearn_and_works_in_cross_validation(five_class)
     assert len(scores) == 3 and scores.min() > 0.5
     with pytest.raises(ValueError, match="not fitted"):
         KNearestImagesClassifier().predict(test.images)
+
+
+def test_every_pair_of_a_duplicate_group_is_reported():
+    from mnistlab import Dataset
+    from mnistlab.similarity import find_duplicates
+
+    rng = np.random.default_rng(4)
+    train = rng.integers(0, 256, (40, 6, 6)).astype(np.uint8)
+    test = rng.integers(0, 256, (20, 6, 6)).astype(np.uint8)
+    test[9] = test[11] = train[30]  # one group across both splits: 3 pairs
+    for i in (1, 2, 3):  # four mutually near images: 6 pairs
+        train[i] = np.clip(train[0].astype(int) + rng.integers(-1, 2, (6, 6)), 0, 255)
+    ds = Dataset.from_arrays("groups", (train, np.zeros(40, int)), (test, np.zeros(20, int)))
+    pairs = find_duplicates(ds, threshold=5.0).pairs
+    exact = {(r.split_a, r.index_a, r.split_b, r.index_b) for r in pairs[pairs.exact].itertuples()}
+    assert exact == {("train", 30, "test", 9), ("train", 30, "test", 11), ("test", 9, "test", 11)}
+    near = {(r.index_a, r.index_b) for r in pairs[~pairs.exact].itertuples()}
+    assert near == {(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)}
+
+
+def test_a_wrong_data_range_is_refused_not_silently_used():
+    a, b = pair(8)
+    with pytest.raises(ValueError, match="span"):
+        compare(a, b, data_range=1.0)
+    with pytest.raises(ValueError, match="span"):
+        compare(a.astype(float), a.astype(float) + 1, data_range=1.0)
+    with pytest.raises(ValueError, match="shape= is for flattened"):
+        compare(a, b, shape=(14, 56))
+    masks = compare(a > 100, a > 50)
+    assert masks.data_range == 1.0
+    assert masks.ssim == pytest.approx(structural_similarity(a > 100, a > 50, data_range=1.0))
+    shifted = compare(a.astype(float) - 128, b.astype(float) - 128, data_range=255)
+    reference = compare(a, b)
+    assert shifted.mutual_information_bits == pytest.approx(reference.mutual_information_bits)

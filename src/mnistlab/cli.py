@@ -671,6 +671,13 @@ def _hardest(result, n: int = 3) -> str:
     return ", ".join(f"{r.name_a} vs {r.name_b}" for r in worst.itertuples())
 
 
+DISTANCE_LABELS = {
+    "euclidean": "euclidean distance",
+    "cosine": "cosine distance (1 - cosine)",
+    "pearson": "pearson distance (1 - r)",
+}
+
+
 def _image_title(ref) -> str:
     label = f" · {ref.class_name}" if ref.class_name is not None else ""
     return f"{ref.source}{label}"
@@ -683,9 +690,13 @@ def compare_command(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="PNG: both images and their difference.")
     ] = None,
-    resize: Annotated[bool, typer.Option(help="Resize b to a's size instead of refusing.")] = False,
+    resize: Annotated[
+        bool,
+        typer.Option(help="Resize an image file to the other image's size instead of refusing."),
+    ] = False,
     invert: Annotated[
-        bool, typer.Option(help="Invert image files (dark ink on a light background).")
+        bool,
+        typer.Option(help="Invert image files (dark ink on a light background); never dataset images."),
     ] = False,
     context: Annotated[
         str | None,
@@ -694,6 +705,9 @@ def compare_command(
             "of a, when a is DATASET:SPLIT:INDEX)."
         ),
     ] = None,
+    no_context: Annotated[
+        bool, typer.Option("--no-context", help="Skip the typical pairs (saves a few seconds).")
+    ] = False,
     no_download: NoDownload = False,
     as_json: AsJson = False,
 ) -> None:
@@ -706,14 +720,28 @@ def compare_command(
 
     _check_outputs((output, FIGURE))
     first = _run(load_image, a, invert=invert, download=not no_download)
-    second = _run(
-        load_image, b, shape=first.pixels.shape, resize=resize, invert=invert, download=not no_download
-    )
+    second = _run(load_image, b, invert=invert, download=not no_download)
+    if first.pixels.shape != second.pixels.shape:
+        if not resize:
+            _fail(
+                f"the images differ in size: {first.source} is {first.pixels.shape}, {second.source} "
+                f"is {second.pixels.shape}; pass --resize to resize the image file to the other."
+            )
+        from dataclasses import replace
+
+        from mnistlab.data.images import resize_image
+
+        # Resize an image file to a dataset image's size (the dataset's scale is the one that has
+        # context); otherwise b to a.
+        if first.dataset is None and second.dataset is not None:
+            first = replace(first, pixels=resize_image(first.pixels, second.pixels.shape))
+        else:
+            second = replace(second, pixels=resize_image(second.pixels, first.pixels.shape))
     result = _run(compare, first.pixels, second.pixels)
-    if context is None:
-        context = first.dataset
+    if context is None and not no_context:
+        context = first.dataset or second.dataset
     placed = None
-    if context is not None:
+    if context is not None and not no_context:
         ds = _run(load, context, download=not no_download)
         if ds.image_shape != result.shape:
             _fail(f"--context {context}: its images are {ds.image_shape}, these {result.shape}.")
@@ -725,7 +753,14 @@ def compare_command(
         )
         _run(plots.save, fig, output)
     if as_json:
-        payload = {"a": first.source, "b": second.source, **result.to_dict()}
+        payload = {
+            "a": first.source,
+            "b": second.source,
+            "class_a": first.class_name,
+            "class_b": second.class_name,
+            "output": str(output) if output else None,
+            **result.to_dict(),
+        }
         payload["meanings"] = result.table().set_index("metric")["meaning"].to_dict()
         if placed is not None:
             payload["context"] = {
@@ -737,10 +772,12 @@ def compare_command(
             }
         _print_json(payload)
         return
-    table = Table("metric", "value", title=f"{_image_title(first)}  vs  {_image_title(second)}")
+    table = Table(title=f"{_image_title(first)}  vs  {_image_title(second)}")
+    table.add_column("metric", no_wrap=True)
+    table.add_column("value")
     kinds = sorted(placed["kind"].unique()) if placed is not None else []
     for kind in kinds:
-        table.add_column(f"more similar than\n... of {kind}s", justify="right")
+        table.add_column(f"{kind}s\nless similar", justify="right")
     for r in result.table().itertuples():
         cells = [f"{r.value:.4g}" if math.isfinite(r.value) else "undefined"]
         for kind in kinds:
@@ -748,6 +785,7 @@ def compare_command(
             cells.append(f"{hit.iloc[0]:.0%}" if len(hit) else "-")
         table.add_row(r.metric, *cells)
     out.print(table)
+    out.print(f"data range {result.data_range:g} (SSIM, mutual information)", highlight=False)
     if placed is not None:
         out.print(f"(typical pairs: {context} training images, 200 of each kind)", highlight=False)
     for r in result.table().itertuples():
@@ -816,12 +854,18 @@ def similar(
                 "dataset": ds.name,
                 "split": split,
                 "metric": metric,
+                "distance": DISTANCE_LABELS[metric],
+                "output": str(output) if output else None,
                 "neighbours": neighbours,
             }
         )
         return
     table = Table(
-        "rank", f"{split} index", "class", metric, title=f"nearest to {_image_title(ref)} in {ds.name}"
+        "rank",
+        f"{split} index",
+        "class",
+        DISTANCE_LABELS[metric],
+        title=f"nearest to {_image_title(ref)} in {ds.name}",
     )
     for n in neighbours:
         table.add_row(str(n["rank"]), str(n["index"]), n["class"], f"{n['distance']:.4g}")
@@ -904,7 +948,8 @@ def duplicates(
         highlight=False,
     )
     if output is not None:
-        out.print(f"wrote {output / 'duplicates.csv'}", highlight=False)
+        written = ", ".join(str(output / f) for f in files)
+        out.print(f"wrote {written}", highlight=False)
 
 
 @app.command()

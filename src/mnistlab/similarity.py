@@ -78,6 +78,8 @@ def _as_image(values, name: str, shape: tuple[int, int] | None) -> np.ndarray:
     array = np.asarray(values)
     if array.dtype.kind not in "biuf":
         raise ValueError(f"image {name} must hold numbers, got an array of type {array.dtype}.")
+    if shape is not None and array.ndim != 1:
+        raise ValueError(f"shape= is for flattened images; image {name} is already {array.shape}.")
     if array.ndim == 1:
         if shape is None:
             side = math.isqrt(array.size)
@@ -99,29 +101,40 @@ def _as_image(values, name: str, shape: tuple[int, int] | None) -> np.ndarray:
 
 
 def _data_range(a: np.ndarray, b: np.ndarray, data_range: float | None) -> float:
-    if data_range is not None:
-        if not (
-            isinstance(data_range, (int, float, np.number))
-            and data_range > 0
-            and math.isfinite(data_range)
-        ):
-            raise ValueError(f"data_range must be a positive number, got {data_range!r}.")
-        return float(data_range)
-    if a.dtype.kind in "biu" and b.dtype.kind in "biu":
-        if min(a.min(), b.min()) < 0 or max(a.max(), b.max()) > 255:
-            raise ValueError("integer images outside 0..255: pass data_range explicitly.")
-        return 255.0
-    raise ValueError(
-        "float images: pass data_range, the span of possible values (1.0 for 0..1 images, 255.0 "
-        "for 0..255), so that SSIM and mutual information are on a known scale."
-    )
+    """The span of possible values: given, or 255 for integer images (1 for boolean ones).
+
+    Values must fit the span: ``min(0, lowest) .. min(0, lowest) + data_range``; a wrong span
+    would silently distort SSIM and mutual information.
+    """
+    low = min(0.0, float(a.min()), float(b.min()))
+    high = max(float(a.max()), float(b.max()))
+    if data_range is None:
+        if a.dtype.kind == "b" and b.dtype.kind == "b":
+            data_range = 1.0
+        elif a.dtype.kind in "biu" and b.dtype.kind in "biu":
+            data_range = 255.0
+        else:
+            raise ValueError(
+                "float images: pass data_range, the span of possible values (1.0 for 0..1 "
+                "images, 255.0 for 0..255), so that SSIM and mutual information are on a known scale."
+            )
+    elif isinstance(data_range, bool) or not (
+        isinstance(data_range, (int, float, np.number)) and data_range > 0 and math.isfinite(data_range)
+    ):
+        raise ValueError(f"data_range must be a positive number, got {data_range!r}.")
+    if high - low > data_range * (1 + 1e-9):
+        raise ValueError(
+            f"pixel values span {low:g}..{high:g}, more than data_range={data_range:g}: give the "
+            "images' true scale (255 for 0..255, 1.0 for 0..1)."
+        )
+    return float(data_range)
 
 
-def _levels(image: np.ndarray, data_range: float) -> np.ndarray:
-    """Integer grey levels for mutual information: uint8 values as they are, floats binned."""
-    if image.dtype.kind in "biu" and data_range == 255:
+def _levels(image: np.ndarray, data_range: float, low: float) -> np.ndarray:
+    """Integer grey levels for mutual information: 0..255 integers as they are, others binned
+    into LEVELS levels over ``low .. low + data_range``."""
+    if image.dtype.kind in "iu" and data_range == 255 and low == 0:
         return image.ravel().astype(np.int64)
-    low = min(0.0, float(image.min()))
     scaled = (image.ravel().astype(np.float64) - low) / data_range * (LEVELS - 1)
     return np.clip(np.rint(scaled), 0, LEVELS - 1).astype(np.int64)
 
@@ -230,7 +243,8 @@ def compare(
         )
         if window != 7:
             notes.append(f"ssim used a {window}x{window} window: the image is smaller than 7x7.")
-    nmi, mi_bits = _mutual_information(_levels(first, span), _levels(second, span))
+    low = min(0.0, float(first.min()), float(second.min()))
+    nmi, mi_bits = _mutual_information(_levels(first, span, low), _levels(second, span, low))
     return Comparison(
         pearson=pearson,
         cosine=cosine,
@@ -596,6 +610,8 @@ DUPLICATE_COLUMNS = [
     "rms_distance",
     "exact",
     "labels_differ",
+    "name_a",
+    "name_b",
 ]
 _DUPLICATE_DTYPES = {
     "kind": object,
@@ -608,7 +624,13 @@ _DUPLICATE_DTYPES = {
     "rms_distance": np.float64,
     "exact": bool,
     "labels_differ": bool,
+    "name_a": object,
+    "name_b": object,
 }
+#: Groups of identical images up to this size are reported pair by pair.
+EXACT_GROUP = 20
+#: Near neighbours examined per image: a near duplicate is any of them under the threshold.
+NEAR_NEIGHBOURS = 10
 #: Default near-duplicate threshold: this fraction of the median nearest-neighbour RMS distance
 #: (test to train, or within train without a test split). On MNIST that is 9.9 on the 0..255
 #: scale, on Fashion-MNIST 7.9: images a reader would call the same picture.
@@ -653,19 +675,24 @@ def _rows(split) -> np.ndarray:
 
 
 def _exact_pairs(splits: dict) -> list[tuple]:
-    """Pairs of byte-identical images: each member of a group paired with the group's first."""
+    """Pairs of byte-identical images: every pair of a group of up to ``EXACT_GROUP`` copies;
+    in a larger group (blank images, say) each copy is paired with the group's first."""
     names = [name for name in splits for _ in range(len(splits[name]))]
     positions = np.concatenate([np.arange(len(s)) for s in splits.values()])
     rows = np.concatenate([_rows(s) for s in splits.values()])
     keys = rows.view(np.dtype((np.void, rows.shape[1]))).ravel()
-    _, first, inverse, counts = np.unique(
-        keys, return_index=True, return_inverse=True, return_counts=True
-    )
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    members = np.flatnonzero(counts[inverse] > 1)
+    groups = members[np.argsort(inverse[members], kind="stable")]
+    starts = np.flatnonzero(np.diff(inverse[groups], prepend=-1))
     out = []
-    for member in np.flatnonzero(counts[inverse] > 1):
-        head = first[inverse[member]]
-        if member != head:
-            out.append((names[head], int(positions[head]), names[member], int(positions[member]), 0.0))
+    for group in np.split(groups, starts[1:]):
+        if len(group) <= EXACT_GROUP:
+            chosen = [(a, b) for i, a in enumerate(group) for b in group[i + 1 :]]
+        else:
+            chosen = [(group[0], b) for b in group[1:]]
+        for a, b in chosen:
+            out.append((names[a], int(positions[a]), names[b], int(positions[b]), 0.0))
     return out
 
 
@@ -673,10 +700,12 @@ def find_duplicates(dataset, threshold: float | None = None) -> Duplicates:
     """Exact duplicates (identical bytes) and near duplicates within train, within test and
     between them (train/test leakage).
 
-    A near duplicate is an image whose nearest neighbour (Euclidean) lies closer than
-    ``threshold`` in RMS difference per pixel (0..255 scale); the default is ``NEAR_FRACTION``
-    of the median nearest-neighbour RMS distance of the dataset (test to train, or within train).
-    Each pair appears once; exact pairs are reported as exact, not again as near.
+    Near duplicates are pairs closer than ``threshold`` in RMS difference per pixel (0..255
+    scale), found among each image's ``NEAR_NEIGHBOURS`` nearest (Euclidean); the default
+    threshold is ``NEAR_FRACTION`` of the median nearest-neighbour RMS distance of the dataset
+    (test to train, or within train). Exact duplicates are every pair of identical images (a group
+    of more than ``EXACT_GROUP`` copies: each copy with the first). Each pair appears once; exact
+    pairs are reported as exact, not again as near.
 
     Examples
     --------
@@ -689,13 +718,23 @@ def find_duplicates(dataset, threshold: float | None = None) -> Duplicates:
     d = int(np.prod(dataset.image_shape))
     train_index = NearestImages().fit(dataset.train.images)
     nearest = {}
+
+    def depth(n: int) -> int:
+        return min(NEAR_NEIGHBOURS, n)
+
     if len(dataset.train) > 1:
-        nearest["within train"] = ("train", "train", *train_index.kneighbors(None, 1))
+        found = train_index.kneighbors(None, depth(len(dataset.train) - 1))
+        nearest["within train"] = ("train", "train", *found)
     if dataset.test is not None:
-        nearest["train-test"] = ("test", "train", *train_index.kneighbors(dataset.test.images, 1))
+        found = train_index.kneighbors(dataset.test.images, depth(len(dataset.train)))
+        nearest["train-test"] = ("test", "train", *found)
         if len(dataset.test) > 1:
             test_index = NearestImages().fit(dataset.test.images)
-            nearest["within test"] = ("test", "test", *test_index.kneighbors(None, 1))
+            nearest["within test"] = (
+                "test",
+                "test",
+                *test_index.kneighbors(None, depth(len(dataset.test) - 1)),
+            )
     reference = nearest.get("train-test", nearest.get("within train"))
     median = float(np.median(reference[2][:, 0]) / math.sqrt(d)) if reference else math.nan
     if threshold is None:
@@ -707,14 +746,14 @@ def find_duplicates(dataset, threshold: float | None = None) -> Duplicates:
     for split_a, index_a, split_b, index_b, rms in _exact_pairs(splits):
         found[(split_a, index_a, split_b, index_b)] = rms
     for query_split, target_split, distances, indices in nearest.values():
-        rms = distances[:, 0] / math.sqrt(d)
-        for query in np.flatnonzero((rms < threshold) & (rms > 0)):
-            a, b = (query_split, int(query)), (target_split, int(indices[query, 0]))
+        rms = distances / math.sqrt(d)
+        for query, rank in zip(*np.nonzero((rms < threshold) & (rms > 0)), strict=True):
+            a, b = (query_split, int(query)), (target_split, int(indices[query, rank]))
             if query_split == target_split:
                 a, b = sorted((a, b))
             elif query_split == "test":
                 a, b = b, a  # train first
-            found.setdefault((*a, *b), float(rms[query]))
+            found.setdefault((*a, *b), float(rms[query, rank]))
     rows = []
     for (split_a, index_a, split_b, index_b), rms in found.items():
         label_a = int(splits[split_a].labels[index_a])
@@ -732,6 +771,8 @@ def find_duplicates(dataset, threshold: float | None = None) -> Duplicates:
                 rms,
                 rms == 0,
                 label_a != label_b,
+                dataset.classes[label_a],
+                dataset.classes[label_b],
             )
         )
     table = (
@@ -745,6 +786,8 @@ def find_duplicates(dataset, threshold: float | None = None) -> Duplicates:
 # --------------------------------------------------------------------------------------------
 # Context: what is a typical value of each metric?
 
+#: Neighbours looked at per image for its nearest of the same class (see metric_context).
+CONTEXT_DEPTH = 30
 #: Metrics where a smaller value means more similar.
 DISTANCES = ("euclidean", "rms")
 
@@ -758,17 +801,31 @@ def metric_context(split, n: int = 200, seed: int = 0) -> pd.DataFrame:
     """
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(split), size=min(n, len(split)), replace=False)
+    labels = split.labels
     pairs: list[tuple[str, int, int]] = []
-    for label in np.unique(split.labels[chosen]):
-        members = np.flatnonzero(split.labels == label)
-        if len(members) < 2:
-            continue
-        queries = chosen[split.labels[chosen] == label]
-        _, found = NearestImages().fit(split.images[members]).kneighbors(split.images[queries], 2)
-        for query, (first, second) in zip(queries, members[found], strict=True):
-            pairs.append(
-                ("same-class nearest neighbour", int(query), int(second if first == query else first))
-            )
+    # The nearest image of the same class is the first of that class in the overall ranking:
+    # one search of the whole split, and a search within the class for the rare image whose
+    # CONTEXT_DEPTH nearest are all of other classes.
+    depth = min(CONTEXT_DEPTH, len(split) - 1)
+    found = (
+        NearestImages().fit(split.images).kneighbors(split.images[chosen], depth + 1)[1]
+        if depth
+        else None
+    )
+    missing = []
+    for row, query in enumerate(chosen):
+        same = (
+            [] if found is None else [j for j in found[row] if j != query and labels[j] == labels[query]]
+        )
+        if same:
+            pairs.append(("same-class nearest neighbour", int(query), int(same[0])))
+        elif np.sum(labels == labels[query]) > 1:
+            missing.append(int(query))
+    for query in missing:
+        members = np.flatnonzero(labels == labels[query])
+        others = members[members != query]
+        _, nearest = NearestImages().fit(split.images[others]).kneighbors(split.images[[query]], 1)
+        pairs.append(("same-class nearest neighbour", query, int(others[nearest[0, 0]])))
     for _ in range(len(chosen)):
         i, j = rng.choice(len(split), size=2, replace=False)
         pairs.append(("random pair", int(i), int(j)))

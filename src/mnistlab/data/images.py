@@ -47,7 +47,8 @@ def load_image(
     resize : bool
         Resize (anti-aliased) to ``shape`` instead of refusing a different size.
     invert : bool
-        255 - value: for dark ink on a light background (a scan, a drawing).
+        255 - value for image files (PNG, JPEG, ...): dark ink on a light background, as in a
+        scan or a drawing. Dataset images and ``.npy`` arrays are never inverted.
 
     Examples
     --------
@@ -64,9 +65,10 @@ def load_image(
     else:
         pixels, label, name, source = _dataset_image(ref, download)
         dataset = ref.rsplit(":", 2)[0]
-    if invert:
+    is_file_image = dataset is None and path.suffix.lower() in IMAGE_SUFFIXES
+    if invert and is_file_image:
         pixels = (255 - pixels).astype(np.uint8)
-    elif source.endswith(IMAGE_SUFFIXES) and _light_background(pixels):
+    elif is_file_image and _light_background(pixels):
         warnings.warn(
             f"{source}: the border is light; MNIST-like images have light ink on a dark "
             "background. Pass invert=True (--invert) if this is dark ink on paper.",
@@ -78,11 +80,16 @@ def load_image(
                 f"{source}: the image is {pixels.shape[0]}x{pixels.shape[1]}, expected "
                 f"{shape[0]}x{shape[1]}; resize it (--resize) or give an image of that size."
             )
-        from skimage.transform import resize as skimage_resize
-
-        scaled = skimage_resize(pixels, shape, preserve_range=True, anti_aliasing=True)
-        pixels = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+        pixels = resize_image(pixels, shape)
     return ImageRef(pixels, source, label, name, dataset)
+
+
+def resize_image(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """An anti-aliased resize of a uint8 image to ``shape`` (scikit-image), uint8 again."""
+    from skimage.transform import resize
+
+    scaled = resize(pixels, tuple(shape), preserve_range=True, anti_aliasing=True)
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
 def _looks_like_dataset_ref(ref: str, path: Path) -> bool:
