@@ -368,3 +368,28 @@ def test_a_wrong_data_range_is_refused_not_silently_used():
     shifted = compare(a.astype(float) - 128, b.astype(float) - 128, data_range=255)
     reference = compare(a, b)
     assert shifted.mutual_information_bits == pytest.approx(reference.mutual_information_bits)
+
+
+def test_neighbours_at_extreme_scales_and_when_pruning_fails():
+    rng = np.random.default_rng(0)
+
+    def brute(X, Q, k):
+        D = ((Q[:, None, :] - X[None]) ** 2).sum(2)
+        return np.argsort(D, axis=1, kind="stable")[:, :k]
+
+    for scale in (3e19, 1e-20):
+        X, Q = rng.random((300, 10)) * scale, rng.random((20, 10)) * scale
+        np.testing.assert_array_equal(NearestImages().fit(X).kneighbors(Q, 5)[1], brute(X, Q, 5))
+    # Identical images: every distance ties; noise: the bound prunes nothing. Both stay exact.
+    same = np.repeat(rng.integers(0, 256, (1, 8, 8)).astype(np.uint8), 300, axis=0)
+    distances, indices = NearestImages().fit(same).kneighbors(None, 2)
+    assert (distances == 0).all() and indices[0].tolist() == [1, 2] and indices[5].tolist() == [0, 1]
+    noise = rng.integers(0, 256, (300, 8, 8)).astype(np.uint8)
+    flat = noise.reshape(300, -1).astype(float)
+    full = ((flat[:, None] - flat[None]) ** 2).sum(2)
+    np.fill_diagonal(full, np.inf)
+    np.testing.assert_array_equal(
+        NearestImages().fit(noise).kneighbors(None, 1)[1][:, 0], np.argmin(full, axis=1)
+    )
+    with pytest.raises(ValueError, match="too large"):
+        NearestImages().fit(np.array([[1e200, 0.0], [0.0, 0.0]]))

@@ -270,6 +270,8 @@ ROW_BLOCK = 1024
 #: Principal directions used for the lower bound, and the images their basis is computed from.
 PROJECTION_RANK = 64
 PCA_SAMPLE = 5000
+#: Above this share of candidates the bound is not pruning: compute every distance instead.
+BRUTE_SHARE = 0.05
 #: Exact distances computed per query, beyond k, to get an upper bound on the k-th nearest.
 EXTRA_PROBES = 1
 
@@ -375,7 +377,11 @@ class NearestImages:
         from scipy.linalg import eigh
 
         d = X.shape[1]
-        self._basis = eigh(centred.T @ centred, subset_by_index=[d - rank, d - 1])[1]
+        with np.errstate(over="ignore", invalid="ignore"):
+            scatter = centred.T @ centred
+        if not np.isfinite(scatter).all():
+            raise ValueError("values too large to compare in floating point; rescale the data.")
+        self._basis = eigh(scatter, subset_by_index=[d - rank, d - 1])[1]
         parts = [
             self._summarise(
                 self._features(X, self._offsets, self._scales, slice(start, start + ROW_BLOCK))
@@ -384,8 +390,13 @@ class NearestImages:
         ]
         self._summary = np.concatenate([p[0] for p in parts])
         self._squared = np.concatenate([p[1] for p in parts])
-        self._summary32 = self._summary.astype(np.float32)
-        self._squared32 = self._squared.astype(np.float32)
+        if not np.isfinite(self._squared).all():
+            raise ValueError("values too large to compare in floating point; rescale the data.")
+        # The float32 bounds work in units of the largest distance from the centre, so that
+        # neither huge nor tiny values leave float32's range.
+        self._unit = float(np.sqrt(self._squared.max())) or 1.0
+        self._summary32 = (self._summary / self._unit).astype(np.float32)
+        self._squared32 = (self._squared / self._unit**2).astype(np.float32)
         self.n_samples_fit_ = n
         self.n_features_in_ = X.shape[1]
         return self
@@ -451,6 +462,36 @@ class NearestImages:
             out[part] = np.einsum("ij,ij->i", diff, diff)
         return out
 
+    def _brute(self, queries: np.ndarray, k: int, offset: int | None):
+        """Every distance of a block of queries, in blocks of indexed rows, as a matrix product
+        in float64 (exact for integer images: every sum stays below 2**53); the k smallest by
+        (distance, index)."""
+        m, n = len(queries), self.n_samples_fit_
+        q_squared = np.einsum("ij,ij->i", queries, queries)
+        full = np.empty((m, n))
+        for start in range(0, n, ROW_BLOCK):
+            rows = self._features(
+                self._data, self._offsets, self._scales, slice(start, start + ROW_BLOCK)
+            )
+            part = full[:, start : start + len(rows)]
+            np.matmul(queries, rows.T, out=part)
+            part *= -2
+            part += q_squared[:, None]
+            part += np.einsum("ij,ij->i", rows, rows)[None, :]
+        np.maximum(full, 0, out=full)
+        if offset is not None:
+            full[np.arange(m), offset + np.arange(m)] = np.inf
+        kth = np.partition(full, k - 1, axis=1)[:, k - 1]
+        query_ids, candidates = np.nonzero(full <= kth[:, None])
+        exact = full[query_ids, candidates]
+        if self.metric != "euclidean":
+            exact = exact / 2
+        order = np.lexsort((candidates, exact, query_ids))
+        query_ids, candidates, exact = query_ids[order], candidates[order], exact[order]
+        take = np.searchsorted(query_ids, np.arange(m))[:, None] + np.arange(k)[None, :]
+        distances = np.sqrt(exact[take]) if self.metric == "euclidean" else exact[take]
+        return distances, candidates[take]
+
     def _search(self, queries, summary, squared, k: int, offset: int | None):
         """Exact k nearest of a block of queries.
 
@@ -462,10 +503,15 @@ class NearestImages:
         is a candidate, and candidates are ranked by their exact distances.
         """
         m = len(queries)
+        unit = self._unit
+        scaled_q = summary / unit
+        scaled_sq = squared / unit**2
+        if not (np.isfinite(scaled_q).all() and scaled_sq.max(initial=0) < 1e30):
+            return self._brute(queries, k, offset)
         # In float32: half the memory traffic of float64; the rounding is bounded below.
-        bound = summary.astype(np.float32) @ self._summary32.T
+        bound = scaled_q.astype(np.float32) @ self._summary32.T
         bound *= -2
-        bound += squared.astype(np.float32)[:, None]
+        bound += scaled_sq.astype(np.float32)[:, None]
         bound += self._squared32[None, :]
         if offset is not None:
             bound[np.arange(m), offset + np.arange(m)] = np.inf
@@ -488,10 +534,16 @@ class NearestImages:
         # the roundings of the squared norms by u times their size. Counted generously.
         u = 2.0**-24
         terms = self._summary.shape[1] + 3
-        sizes = np.sqrt(squared) * np.sqrt(self._squared.max())
-        slack = 2 * terms * u * sizes * 1.01 + 6 * u * (squared + self._squared.max() + 2 * sizes)
-        limit = np.nextafter((upper + slack).astype(np.float32), np.float32(np.inf))
-        query_ids, candidates = np.nonzero(bound <= limit[:, None])
+        largest = self._squared32.max()
+        sizes = np.sqrt(scaled_sq) * np.sqrt(largest)
+        slack = 2 * terms * u * sizes * 1.01 + 6 * u * (scaled_sq + largest + 2 * sizes) + 1e-30
+        limit = np.nextafter((upper / unit**2 + slack).astype(np.float32), np.float32(np.inf))
+        within = bound <= limit[:, None]
+        counts = within.sum(axis=1)
+        if counts.sum() > BRUTE_SHARE * within.size or (counts < k).any():
+            # The bound prunes little here (noise, many identical images): brute force is faster.
+            return self._brute(queries, k, offset)
+        query_ids, candidates = np.nonzero(within)
         exact = self._exact(queries, query_ids, candidates)
         if self.metric != "euclidean":
             exact = exact / 2  # |a - b|^2 / 2 = 1 - a.b for unit vectors
