@@ -716,6 +716,7 @@ def compare_command(
     Example: [bold]mnistlab compare mnist:train:0 mnist:train:1 -o pair.png[/]
     """
     from mnistlab.data.images import load_image
+    from mnistlab.similarity import METRICS as METRIC_NAMES
     from mnistlab.similarity import compare, metric_context, percentiles
 
     _check_outputs((output, FIGURE))
@@ -745,7 +746,9 @@ def compare_command(
         ds = _run(load, context, download=not no_download)
         if ds.image_shape != result.shape:
             _fail(f"--context {context}: its images are {ds.image_shape}, these {result.shape}.")
-        placed = percentiles(result, _run(metric_context, ds.train))
+        typical = _run(metric_context, ds.train)
+        placed = percentiles(result, typical) if len(typical) else None
+        sizes = typical.groupby("kind").size().to_dict() if len(typical) else {}
     if output is not None:
         note = f"pearson {result.pearson:.3f}, SSIM {result.ssim:.3f}, RMS difference {result.rms:.1f}"
         fig = plots.comparison(
@@ -787,7 +790,8 @@ def compare_command(
     out.print(table)
     out.print(f"data range {result.data_range:g} (SSIM, mutual information)", highlight=False)
     if placed is not None:
-        out.print(f"(typical pairs: {context} training images, 200 of each kind)", highlight=False)
+        said = ", ".join(f"{n // len(METRIC_NAMES)} {kind}s" for kind, n in sizes.items())
+        out.print(f"(typical pairs from {context}'s training images: {said})", highlight=False)
     for r in result.table().itertuples():
         out.print(f"  {r.metric}: {r.meaning}", highlight=False)
     for note in result.notes:

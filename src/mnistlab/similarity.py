@@ -851,6 +851,10 @@ def metric_context(split, n: int = 200, seed: int = 0) -> pd.DataFrame:
     neighbour of the same class ("same-class nearest neighbour"), and two images drawn at random
     ("random pair"). Returns a long table ``kind, metric, value``.
     """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive whole number, got {n!r}.")
+    if len(split) < 2:
+        return pd.DataFrame(columns=["kind", "metric", "value"])  # no pair to compare
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(split), size=min(n, len(split)), replace=False)
     labels = split.labels

@@ -562,6 +562,8 @@ def read_image_file(path: str | os.PathLike) -> np.ndarray:
         image = np.asarray(iio.imread(path, plugin="pillow"))
     except Exception as exc:  # Pillow raises many unrelated types for unreadable files
         raise FormatError(f"{path}: not a readable image ({exc}).") from exc
+    if image.ndim == 4 and image.shape[0] == 1:
+        image = image[0]  # a single frame (GIF, multi-page formats)
     if image.ndim not in (2, 3):
         raise FormatError(f"{path}: an image of shape {image.shape} (animated or multi-page?).")
     if image.dtype == np.bool_:  # 1-bit images: ink is 255, as in 8-bit files

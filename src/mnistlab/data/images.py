@@ -106,7 +106,7 @@ def _read_npy(path: Path) -> np.ndarray:
         raise FormatError(f"{path}: no such file.")
     try:
         array = np.load(path, allow_pickle=False)
-    except ValueError as exc:
+    except (ValueError, EOFError, OSError) as exc:
         raise FormatError(f"{path}: not a plain numpy array file ({exc}).") from exc
     if array.ndim == 1:
         side = math.isqrt(array.size)
