@@ -393,3 +393,24 @@ def test_neighbours_at_extreme_scales_and_when_pruning_fails():
     )
     with pytest.raises(ValueError, match="too large"):
         NearestImages().fit(np.array([[1e200, 0.0], [0.0, 0.0]]))
+
+
+def test_pairs_within_a_radius_equal_brute_force():
+    X = images_with_duplicates(200)
+    Q = images_with_duplicates(30, seed=5)
+    flat, queries = X.reshape(200, -1).astype(float), Q.reshape(30, -1).astype(float)
+    index = NearestImages().fit(X)
+    full = np.sqrt(((queries[:, None] - flat[None]) ** 2).sum(2))
+    radius = float(np.quantile(full, 0.02))
+    q, i, d = index.pairs_within(radius, Q)
+    expected = set(zip(*np.nonzero(full < radius), strict=True))
+    assert set(zip(q.tolist(), i.tolist(), strict=True)) == {(int(a), int(b)) for a, b in expected}
+    np.testing.assert_allclose(d, full[q, i])
+    own = np.sqrt(((flat[:, None] - flat[None]) ** 2).sum(2))
+    np.fill_diagonal(own, np.inf)
+    q, i, _ = index.pairs_within(1.0)  # the planted exact duplicates, both ways round
+    assert set(zip(q.tolist(), i.tolist(), strict=True)) == {
+        (int(a), int(b)) for a, b in zip(*np.nonzero(own < 1.0), strict=True)
+    }
+    with pytest.raises(ValueError, match="radius"):
+        index.pairs_within(-1)

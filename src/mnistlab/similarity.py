@@ -452,6 +452,68 @@ class NearestImages:
         map_blocks(block, len(Q), rows)
         return (distances, indices) if return_distance else indices
 
+    def pairs_within(self, radius: float, X=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every (query, indexed image) pair closer than ``radius`` (strictly), exactly.
+
+        ``X=None`` pairs the indexed images among themselves (each pair twice, once from each
+        side; never an image with itself). Returns (query positions, indices, distances) in
+        query order. Fast when few pairs qualify: the lower bound alone rules out the rest.
+        """
+        if not hasattr(self, "_data"):
+            raise ValueError("NearestImages is not fitted yet: call fit(X) first.")
+        if isinstance(radius, bool) or not (isinstance(radius, (int, float, np.number)) and radius >= 0):
+            raise ValueError(f"radius must be a non-negative number, got {radius!r}.")
+        exclude_self = X is None
+        if exclude_self:
+            Q, offsets, scales = self._data, self._offsets, self._scales
+        else:
+            Q = _flat(X, "X")
+            if Q.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {Q.shape[1]} features per image, the index {self.n_features_in_}."
+                )
+            offsets, scales = self._row_scales(Q)
+        reach = radius**2 if self.metric == "euclidean" else 2 * radius
+        rows = max(1, SCORE_BLOCK_ELEMENTS // self.n_samples_fit_)
+
+        def block(start: int, stop: int):
+            part = slice(start, stop)
+            queries = self._features(Q, offsets, scales, part)
+            if exclude_self:
+                summary, squared = self._summary[part], self._squared[part]
+            else:
+                summary, squared = self._summarise(queries)
+            scaled_sq = squared / self._unit**2
+            bound = (summary / self._unit).astype(np.float32) @ self._summary32.T
+            bound *= -2
+            bound += scaled_sq.astype(np.float32)[:, None]
+            bound += self._squared32[None, :]
+            u = 2.0**-24
+            largest = self._squared32.max()
+            sizes = np.sqrt(scaled_sq) * np.sqrt(largest)
+            slack = 2 * (self._summary.shape[1] + 3) * u * sizes * 1.01 + 6 * u * (
+                scaled_sq + largest + 2 * sizes
+            )
+            limit = np.nextafter(
+                (reach / self._unit**2 + slack + 1e-30).astype(np.float32), np.float32(np.inf)
+            )
+            query_ids, candidates = np.nonzero(bound <= limit[:, None])
+            if exclude_self:
+                keep = candidates != query_ids + start
+                query_ids, candidates = query_ids[keep], candidates[keep]
+            exact = self._exact(queries, query_ids, candidates)
+            close = exact < reach
+            distances = exact[close]
+            distances = np.sqrt(distances) if self.metric == "euclidean" else distances / 2
+            return query_ids[close] + start, candidates[close], distances
+
+        from mnistlab.stats import map_blocks
+
+        parts = map_blocks(block, len(Q), rows)
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
+
     def _exact(self, queries: np.ndarray, query_ids: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Squared Euclidean distances of (query, indexed row) pairs, in float64 from the data."""
         out = np.empty(len(query_ids))
@@ -681,8 +743,6 @@ _DUPLICATE_DTYPES = {
 }
 #: Groups of identical images up to this size are reported pair by pair.
 EXACT_GROUP = 20
-#: Near neighbours examined per image: a near duplicate is any of them under the threshold.
-NEAR_NEIGHBOURS = 10
 #: Default near-duplicate threshold: this fraction of the median nearest-neighbour RMS distance
 #: (test to train, or within train without a test split). On MNIST that is 9.9 on the 0..255
 #: scale, on Fashion-MNIST 7.9: images a reader would call the same picture.
@@ -752,8 +812,8 @@ def find_duplicates(dataset, threshold: float | None = None) -> Duplicates:
     """Exact duplicates (identical bytes) and near duplicates within train, within test and
     between them (train/test leakage).
 
-    Near duplicates are pairs closer than ``threshold`` in RMS difference per pixel (0..255
-    scale), found among each image's ``NEAR_NEIGHBOURS`` nearest (Euclidean); the default
+    Near duplicates are all pairs closer than ``threshold`` in RMS difference per pixel (0..255
+    scale), found by an exact radius search (:meth:`NearestImages.pairs_within`); the default
     threshold is ``NEAR_FRACTION`` of the median nearest-neighbour RMS distance of the dataset
     (test to train, or within train). Exact duplicates are every pair of identical images (a group
     of more than ``EXACT_GROUP`` copies: each copy with the first). Each pair appears once; exact
@@ -769,43 +829,41 @@ def find_duplicates(dataset, threshold: float | None = None) -> Duplicates:
     splits = dataset.splits
     d = int(np.prod(dataset.image_shape))
     train_index = NearestImages().fit(dataset.train.images)
-    nearest = {}
-
-    def depth(n: int) -> int:
-        return min(NEAR_NEIGHBOURS, n)
-
-    if len(dataset.train) > 1:
-        found = train_index.kneighbors(None, depth(len(dataset.train) - 1))
-        nearest["within train"] = ("train", "train", *found)
+    # The median nearest-neighbour distance sets the default threshold; then every pair within
+    # the threshold is found by a radius search.
     if dataset.test is not None:
-        found = train_index.kneighbors(dataset.test.images, depth(len(dataset.train)))
-        nearest["train-test"] = ("test", "train", *found)
-        if len(dataset.test) > 1:
-            test_index = NearestImages().fit(dataset.test.images)
-            nearest["within test"] = (
-                "test",
-                "test",
-                *test_index.kneighbors(None, depth(len(dataset.test) - 1)),
-            )
-    reference = nearest.get("train-test", nearest.get("within train"))
-    median = float(np.median(reference[2][:, 0]) / math.sqrt(d)) if reference else math.nan
+        reference = train_index.kneighbors(dataset.test.images, 1)[0][:, 0]
+    elif len(dataset.train) > 1:
+        reference = train_index.kneighbors(None, 1)[0][:, 0]
+    else:
+        reference = np.zeros(0)
+    median = float(np.median(reference) / math.sqrt(d)) if len(reference) else math.nan
     if threshold is None:
         threshold = NEAR_FRACTION * median if math.isfinite(median) else 0.0
-    elif not (isinstance(threshold, (int, float)) and threshold >= 0 and math.isfinite(threshold)):
+    elif isinstance(threshold, bool) or not (
+        isinstance(threshold, (int, float, np.number)) and threshold >= 0 and math.isfinite(threshold)
+    ):
         raise ValueError(f"threshold must be a non-negative RMS distance, got {threshold!r}.")
+    radius = float(threshold) * math.sqrt(d)
+    nearest = {"within train": ("train", "train", *train_index.pairs_within(radius))}
+    if dataset.test is not None:
+        nearest["train-test"] = ("test", "train", *train_index.pairs_within(radius, dataset.test.images))
+        test_index = NearestImages().fit(dataset.test.images)
+        nearest["within test"] = ("test", "test", *test_index.pairs_within(radius))
 
     found: dict[tuple, float] = {}
     for split_a, index_a, split_b, index_b, rms in _exact_pairs(splits):
         found[(split_a, index_a, split_b, index_b)] = rms
-    for query_split, target_split, distances, indices in nearest.values():
-        rms = distances / math.sqrt(d)
-        for query, rank in zip(*np.nonzero((rms < threshold) & (rms > 0)), strict=True):
-            a, b = (query_split, int(query)), (target_split, int(indices[query, rank]))
+    for query_split, target_split, queries, targets, distances in nearest.values():
+        for query, target, distance in zip(queries, targets, distances, strict=True):
+            if distance == 0:
+                continue  # an exact duplicate, reported as such
+            a, b = (query_split, int(query)), (target_split, int(target))
             if query_split == target_split:
                 a, b = sorted((a, b))
             elif query_split == "test":
                 a, b = b, a  # train first
-            found.setdefault((*a, *b), float(rms[query, rank]))
+            found.setdefault((*a, *b), float(distance / math.sqrt(d)))
     rows = []
     for (split_a, index_a, split_b, index_b), rms in found.items():
         label_a = int(splits[split_a].labels[index_a])
