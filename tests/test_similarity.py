@@ -414,3 +414,14 @@ def test_pairs_within_a_radius_equal_brute_force():
     }
     with pytest.raises(ValueError, match="radius"):
         index.pairs_within(-1)
+
+
+@pytest.mark.parametrize("scale", [1e-170, 1e200])
+def test_metrics_do_not_underflow_or_overflow(scale):
+    r = np.random.default_rng(0).random((8, 8))
+    small = compare(r * scale, r[::-1] * scale, data_range=scale)
+    unit = compare(r, r[::-1], data_range=1.0)
+    for name in ("pearson", "cosine", "ssim", "normalized_mutual_information"):
+        assert getattr(small, name) == pytest.approx(getattr(unit, name), rel=1e-9), name
+    assert small.euclidean == pytest.approx(unit.euclidean * scale, rel=1e-9)
+    assert small.notes == ()

@@ -212,8 +212,12 @@ def compare(
             "(mnistlab compare --resize does)."
         )
     span = _data_range(first, second, data_range)
+    # Correlations and norms on values divided by the largest magnitude: no overflow or
+    # underflow whatever the scale; the distance is scaled back.
     x = first.ravel().astype(np.float64)
     y = second.ravel().astype(np.float64)
+    magnitude = max(float(np.abs(x).max()), float(np.abs(y).max())) or 1.0
+    x, y = x / magnitude, y / magnitude
     notes = []
     dx, dy = x - x.mean(), y - y.mean()
     spread = math.sqrt(float(dx @ dx) * float(dy @ dy))
@@ -228,7 +232,9 @@ def compare(
         notes.append("cosine is undefined: an image is all zeros.")
     else:
         cosine = float(np.clip(x @ y / norms, -1, 1))
-    euclidean = float(np.sqrt(np.sum((x - y) ** 2)))
+    with np.errstate(over="ignore"):
+        euclidean = float(np.sqrt(np.sum((x - y) ** 2)) * magnitude)
+    x = x * magnitude
     h, w = first.shape
     # SSIM's default 7x7 window needs 7 pixels a side: smaller images use the largest odd window.
     window = min(7, h, w) if min(h, w) >= 7 else (min(h, w) if min(h, w) % 2 else min(h, w) - 1)
@@ -237,8 +243,12 @@ def compare(
         notes.append(f"ssim is undefined for images smaller than 3x3 (got {h}x{w}).")
     else:
         ssim = float(
+            # On the 0..1 scale (SSIM does not change): its constants neither under- nor overflow.
             structural_similarity(
-                first.astype(np.float64), second.astype(np.float64), data_range=span, win_size=window
+                first.astype(np.float64) / span,
+                second.astype(np.float64) / span,
+                data_range=1.0,
+                win_size=window,
             )
         )
         if window != 7:
