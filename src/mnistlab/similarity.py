@@ -434,15 +434,7 @@ class NearestImages:
         available = self.n_samples_fit_ - exclude_self
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= available:
             raise ValueError(f"n_neighbors must be 1..{available}, got {k!r}.")
-        if exclude_self:
-            Q, offsets, scales = self._data, self._offsets, self._scales
-        else:
-            Q = _flat(X, "X")
-            if Q.shape[1] != self.n_features_in_:
-                raise ValueError(
-                    f"X has {Q.shape[1]} features per image, the index {self.n_features_in_}."
-                )
-            offsets, scales = self._row_scales(Q)
+        Q, offsets, scales = self._queries(X)
         distances = np.empty((len(Q), k))
         indices = np.empty((len(Q), k), dtype=np.int64)
         rows = max(1, SCORE_BLOCK_ELEMENTS // self.n_samples_fit_)
@@ -450,10 +442,9 @@ class NearestImages:
         def block(start: int, stop: int) -> None:
             part = slice(start, stop)
             queries = self._features(Q, offsets, scales, part)
-            if exclude_self:
-                summary, squared = self._summary[part], self._squared[part]
-            else:
-                summary, squared = self._summarise(queries)
+            summary, squared = (
+                (self._summary[part], self._squared[part]) if exclude_self else self._summarise(queries)
+            )
             d, i = self._search(queries, summary, squared, k, start if exclude_self else None)
             distances[part], indices[part] = d, i
 
@@ -461,6 +452,40 @@ class NearestImages:
 
         map_blocks(block, len(Q), rows)
         return (distances, indices) if return_distance else indices
+
+    def _queries(self, X):
+        """The queries (the indexed images themselves for X=None) with their row transforms."""
+        if X is None:
+            return self._data, self._offsets, self._scales
+        Q = _flat(X, "X")
+        if Q.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {Q.shape[1]} features per image, the index {self.n_features_in_}.")
+        return (Q, *self._row_scales(Q))
+
+    def _lower_bounds(self, summary: np.ndarray, squared: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """float32 lower bounds on the squared distances of a block of queries to every indexed
+        image, in units of ``_unit**2`` (see :meth:`_search`), and the queries' scaled |q - c|^2."""
+        scaled_sq = squared / self._unit**2
+        bound = (summary / self._unit).astype(np.float32) @ self._summary32.T
+        bound *= -2
+        bound += scaled_sq.astype(np.float32)[:, None]
+        bound += self._squared32[None, :]
+        return bound, scaled_sq
+
+    def _limit(self, reach: np.ndarray | float, scaled_sq: np.ndarray) -> np.ndarray:
+        """The float32 threshold on the bounds that keeps every image within ``reach`` (squared
+        distance, unscaled) of each query, rounding included.
+
+        A float32 dot product of rounded inputs errs by at most (r + 3) u |a| |b| (u = 2**-24,
+        r + 1 terms), doubled; each of the three additions and the roundings of the squared norms
+        by u times their size. Counted generously.
+        """
+        u = 2.0**-24
+        terms = self._summary.shape[1] + 3
+        largest = float(self._squared32.max())
+        sizes = np.sqrt(scaled_sq) * np.sqrt(largest)
+        slack = 2 * terms * u * sizes * 1.01 + 6 * u * (scaled_sq + largest + 2 * sizes) + 1e-30
+        return np.nextafter((reach / self._unit**2 + slack).astype(np.float32), np.float32(np.inf))
 
     def pairs_within(self, radius: float, X=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every (query, indexed image) pair closer than ``radius`` (strictly), exactly.
@@ -474,40 +499,18 @@ class NearestImages:
         if isinstance(radius, bool) or not (isinstance(radius, (int, float, np.number)) and radius >= 0):
             raise ValueError(f"radius must be a non-negative number, got {radius!r}.")
         exclude_self = X is None
-        if exclude_self:
-            Q, offsets, scales = self._data, self._offsets, self._scales
-        else:
-            Q = _flat(X, "X")
-            if Q.shape[1] != self.n_features_in_:
-                raise ValueError(
-                    f"X has {Q.shape[1]} features per image, the index {self.n_features_in_}."
-                )
-            offsets, scales = self._row_scales(Q)
+        Q, offsets, scales = self._queries(X)
         reach = radius**2 if self.metric == "euclidean" else 2 * radius
         rows = max(1, SCORE_BLOCK_ELEMENTS // self.n_samples_fit_)
 
         def block(start: int, stop: int):
             part = slice(start, stop)
             queries = self._features(Q, offsets, scales, part)
-            if exclude_self:
-                summary, squared = self._summary[part], self._squared[part]
-            else:
-                summary, squared = self._summarise(queries)
-            scaled_sq = squared / self._unit**2
-            bound = (summary / self._unit).astype(np.float32) @ self._summary32.T
-            bound *= -2
-            bound += scaled_sq.astype(np.float32)[:, None]
-            bound += self._squared32[None, :]
-            u = 2.0**-24
-            largest = self._squared32.max()
-            sizes = np.sqrt(scaled_sq) * np.sqrt(largest)
-            slack = 2 * (self._summary.shape[1] + 3) * u * sizes * 1.01 + 6 * u * (
-                scaled_sq + largest + 2 * sizes
+            summary, squared = (
+                (self._summary[part], self._squared[part]) if exclude_self else self._summarise(queries)
             )
-            limit = np.nextafter(
-                (reach / self._unit**2 + slack + 1e-30).astype(np.float32), np.float32(np.inf)
-            )
-            query_ids, candidates = np.nonzero(bound <= limit[:, None])
+            bound, scaled_sq = self._lower_bounds(summary, squared)
+            query_ids, candidates = np.nonzero(bound <= self._limit(reach, scaled_sq)[:, None])
             if exclude_self:
                 keep = candidates != query_ids + start
                 query_ids, candidates = query_ids[keep], candidates[keep]
@@ -575,16 +578,9 @@ class NearestImages:
         is a candidate, and candidates are ranked by their exact distances.
         """
         m = len(queries)
-        unit = self._unit
-        scaled_q = summary / unit
-        scaled_sq = squared / unit**2
-        if not (np.isfinite(scaled_q).all() and scaled_sq.max(initial=0) < 1e30):
+        if not (np.isfinite(summary).all() and (squared / self._unit**2).max(initial=0) < 1e30):
             return self._brute(queries, k, offset)
-        # In float32: half the memory traffic of float64; the rounding is bounded below.
-        bound = scaled_q.astype(np.float32) @ self._summary32.T
-        bound *= -2
-        bound += scaled_sq.astype(np.float32)[:, None]
-        bound += self._squared32[None, :]
+        bound, scaled_sq = self._lower_bounds(summary, squared)
         if offset is not None:
             bound[np.arange(m), offset + np.arange(m)] = np.inf
         # Probes: the rows with the smallest bounds, found by repeated argmin (several times
@@ -601,15 +597,7 @@ class NearestImages:
             bound[everyone, probes[:, j]] = saved[:, j]
         probe_exact = self._exact(queries, np.repeat(everyone, few), probes.ravel())
         upper = np.partition(probe_exact.reshape(m, -1), k - 1, axis=1)[:, k - 1]
-        # Rounding of the float32 bound: the dot product of rounded inputs errs by at most
-        # (r + 3) u |a| |b| (u = 2**-24, r + 1 terms), doubled; each of the three additions and
-        # the roundings of the squared norms by u times their size. Counted generously.
-        u = 2.0**-24
-        terms = self._summary.shape[1] + 3
-        largest = self._squared32.max()
-        sizes = np.sqrt(scaled_sq) * np.sqrt(largest)
-        slack = 2 * terms * u * sizes * 1.01 + 6 * u * (scaled_sq + largest + 2 * sizes) + 1e-30
-        limit = np.nextafter((upper / unit**2 + slack).astype(np.float32), np.float32(np.inf))
+        limit = self._limit(upper, scaled_sq)
         within = bound <= limit[:, None]
         counts = within.sum(axis=1)
         if counts.sum() > BRUTE_SHARE * within.size or (counts < k).any():
