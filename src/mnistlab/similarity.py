@@ -162,6 +162,12 @@ def _mutual_information(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return float(nmi), float(mi / math.log(2))
 
 
+def _cosine(u: np.ndarray, v: np.ndarray) -> float:
+    """Cosine of the angle between two vectors, clipped to -1..1; NaN if either is zero."""
+    norms = math.sqrt(float(u @ u) * float(v @ v))
+    return float(np.clip(u @ v / norms, -1, 1)) if norms else math.nan
+
+
 def compare(
     a, b, *, data_range: float | None = None, shape: tuple[int, int] | None = None
 ) -> Comparison:
@@ -219,22 +225,15 @@ def compare(
     magnitude = max(float(np.abs(x).max()), float(np.abs(y).max())) or 1.0
     x, y = x / magnitude, y / magnitude
     notes = []
-    dx, dy = x - x.mean(), y - y.mean()
-    spread = math.sqrt(float(dx @ dx) * float(dy @ dy))
-    if spread == 0:
-        pearson = math.nan
+    # Pearson's correlation is the cosine of the centred pixel vectors.
+    pearson = _cosine(x - x.mean(), y - y.mean())
+    if math.isnan(pearson):
         notes.append("pearson is undefined: an image is constant (zero variance).")
-    else:
-        pearson = float(np.clip(dx @ dy / spread, -1, 1))
-    norms = math.sqrt(float(x @ x) * float(y @ y))
-    if norms == 0:
-        cosine = math.nan
+    cosine = _cosine(x, y)
+    if math.isnan(cosine):
         notes.append("cosine is undefined: an image is all zeros.")
-    else:
-        cosine = float(np.clip(x @ y / norms, -1, 1))
     with np.errstate(over="ignore"):
         euclidean = float(np.sqrt(np.sum((x - y) ** 2)) * magnitude)
-    x = x * magnitude
     h, w = first.shape
     # SSIM's default 7x7 window needs 7 pixels a side: smaller images use the largest odd window.
     window = min(7, h, w) if min(h, w) >= 7 else (min(h, w) if min(h, w) % 2 else min(h, w) - 1)
