@@ -956,6 +956,273 @@ def duplicates(
         out.print(f"wrote {written}", highlight=False)
 
 
+# ---------------------------------------------------------------------------------------------
+# Models: benchmark, train, predict
+
+
+def _mistakes_figure(ds, result, top: int = 12):
+    """The most confident wrong predictions on the test split, or None when there are none."""
+    found = result.confident_mistakes(ds.test.labels, top)
+    if not len(found):
+        return None
+    images = [ds.test.images[i] for i in found]
+    titles = [
+        f"#{i} {ds.classes[ds.test.labels[i]]}\n→ {ds.classes[result.predictions[i]]} "
+        f"{result.confidence[i]:.0%}"
+        for i in found
+    ]
+    title = f"{ds.name} · {result.model}: most confident mistakes (true → predicted, score)"
+    return plots.titled_images(images, titles, columns=6, title=title)
+
+
+def _benchmark_files(loaded, results) -> dict[str, bytes]:
+    import pandas as pd
+
+    from mnistlab.data.formats import safe_filename
+    from mnistlab.models import results_table
+
+    by_name = {ds.name: ds for ds in loaded}
+    files: dict[str, bytes] = {"results.csv": results_table(results).to_csv(index=False).encode()}
+    per_class = [r.evaluation.table().assign(dataset=r.dataset, model=r.model) for r in results]
+    table = pd.concat(per_class, ignore_index=True)
+    columns = ["dataset", "model", "label", "class", "n", "correct", "accuracy"]
+    files["per-class.csv"] = table[columns].to_csv(index=False).encode()
+    for r in results:
+        stem = f"{safe_filename(r.dataset)}-{r.model}"
+        if len(r.evaluation.classes) <= plots.MAX_PAIR_CLASSES:
+            title = f"{r.dataset} · {r.model}: {r.evaluation.accuracy:.1%}"
+            files[f"confusion-{stem}.png"] = plots.to_png_bytes(
+                plots.confusion_matrix(r.evaluation, title=title)
+            )
+        mistakes = _mistakes_figure(by_name[r.dataset], r)
+        if mistakes is not None:
+            files[f"mistakes-{stem}.png"] = plots.to_png_bytes(mistakes)
+    return files
+
+
+@app.command("benchmark")
+def benchmark_command(
+    names: Annotated[list[str], typer.Argument(help="Datasets (names or paths), side by side.")],
+    models: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated model names (centroid, knn, logreg, linear-svm, tree, forest, "
+            "boosting, rbf-svm, mlp, cnn) or a set: quick, default, classic, all."
+        ),
+    ] = "default",
+    seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Folder for results.csv, per-class.csv, and per dataset and model "
+            "confusion-DATASET-MODEL.png and mistakes-DATASET-MODEL.png.",
+        ),
+    ] = None,
+    no_download: NoDownload = False,
+    as_json: AsJson = False,
+) -> None:
+    """Train models on each dataset's train split; accuracy and time on its test split.
+
+    The classic models are scikit-learn pipelines (StandardScaler, then the classifier) with
+    configurations from the Fashion-MNIST benchmark, whose published accuracies are shown beside
+    ours. The default set leaves out rbf-svm (slow); quick is what the report uses. Example:
+    [bold]mnistlab benchmark mnist fashion-mnist --models quick -o bench/[/]
+    """
+    from mnistlab.models import benchmark, resolve_models
+
+    chosen = _run(resolve_models, models)
+    if output is not None:
+        _check_folder(output, ["results.csv", "per-class.csv"])
+    loaded = [_run(load, n, download=not no_download) for n in names]
+    labels = [ds.name for ds in loaded]
+    if len(set(labels)) != len(labels):
+        _fail(f"the datasets are named {labels}: each may appear once, as it labels the results.")
+    for ds in loaded:
+        if "test" not in ds.splits or "train" not in ds.splits:
+            _fail(f"{ds.name} has the splits {', '.join(ds.splits)}; a benchmark needs train and test.")
+    results = []
+    for ds in loaded:
+        results.extend(_run(benchmark, ds, chosen, seed=seed))
+    if output is not None:
+        from mnistlab.data.formats import atomic_write_bytes
+
+        files = _benchmark_files(loaded, results)
+        _run(output.mkdir, parents=True, exist_ok=True)
+        for file, data in files.items():
+            _run(atomic_write_bytes, output / file, data)
+    if as_json:
+        _print_json({"results": [r.row() for r in results]})
+        return
+    _print_benchmark(labels, chosen, results)
+    if output is not None:
+        out.print(
+            f"wrote {output / 'results.csv'}, per-class.csv and figures in {output}", highlight=False
+        )
+
+
+def _print_benchmark(datasets: list[str], models: tuple[str, ...], results) -> None:
+    from mnistlab.models import MODELS
+
+    found = {(r.dataset, r.model): r for r in results}
+    table = Table(
+        "model", *datasets, title="Test accuracy (fit / predict seconds)", title_justify="left"
+    )
+    for model in models:
+        published = MODELS[model].published
+        cells = []
+        for name in datasets:
+            r = found[(name, model)]
+            cell = f"{r.evaluation.accuracy:.2%} ({r.trained.fit_seconds:.1f} / {r.predict_seconds:.1f})"
+            paper = published.accuracy.get(name) if published else None
+            if paper is not None:
+                cell += f"  paper{'' if published.same else '~'} {paper:.1%}"
+            cells.append(cell)
+        table.add_row(model, *cells)
+    out.print(table)
+    out.print(
+        "paper = Fashion-MNIST benchmark (arXiv:1708.07747, Table 3) for the same configuration; "
+        "paper~ = the closest published configuration, not the same model.",
+        highlight=False,
+    )
+
+
+@app.command("train")
+def train_command(
+    name: NameArg,
+    model: Annotated[
+        str, typer.Option(help="Model name: cnn, mlp, logreg, knn, tree, forest, ...")
+    ] = "cnn",
+    output: Annotated[Path, typer.Option("-o", "--output", help="The model file (.mnistlab).")] = Path(
+        "model.mnistlab"
+    ),
+    epochs: Annotated[
+        int | None, typer.Option(min=1, help="Most epochs (mlp and cnn; default 10 and 6).")
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(help="Seed: the same seed, data and machine give the same model.")
+    ] = 0,
+    no_download: NoDownload = False,
+    as_json: AsJson = False,
+) -> None:
+    """Train one model on a dataset's train split, test it, and save it (no pickle inside).
+
+    Neural models show a progress bar per epoch and stop early when accuracy on a validation
+    share of the training split stops improving. Example:
+    [bold]mnistlab train fashion-mnist --model cnn --epochs 6 -o fashion-cnn.mnistlab[/]
+    """
+    from mnistlab.models import MODELS, train
+
+    if model not in MODELS:
+        _fail(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}.")
+    if epochs is not None and not MODELS[model].neural:
+        _fail(f"--epochs applies to the neural models (mlp, cnn), not to {model}.")
+    _check_outputs((output, (".mnistlab",)))
+    ds = _run(load, name, download=not no_download)
+    params = {} if epochs is None else {"epochs": epochs}
+    trained = _run(train, ds, model, seed=seed, **params)
+    _run(trained.save, output)
+    if as_json:
+        _print_json({"model_file": str(output), **trained.to_dict()})
+        return
+    out.print(
+        f"{model} on {ds.name}: test accuracy {trained.test_accuracy:.2%}, trained in "
+        f"{trained.fit_seconds:.1f} s\nwrote {output}",
+        highlight=False,
+    )
+
+
+@app.command()
+def predict(
+    model_file: Annotated[Path, typer.Argument(help="A model file written by mnistlab train.")],
+    images: Annotated[
+        list[str], typer.Argument(help="Images: PNG/JPEG files, .npy arrays or DATASET:SPLIT:INDEX.")
+    ],
+    top: Annotated[int, typer.Option(min=1, help="How many classes to list per image.")] = 3,
+    resize: Annotated[bool, typer.Option(help="Resize images to the model's size.")] = False,
+    invert: Annotated[
+        bool, typer.Option(help="Invert image files (dark ink on a light background).")
+    ] = False,
+    any_dataset: Annotated[
+        bool,
+        typer.Option(help="Allow DATASET:SPLIT:INDEX images from a dataset other than the model's."),
+    ] = False,
+    ignore_versions: Annotated[
+        bool, typer.Option(help="Load a model saved by another scikit-learn version anyway.")
+    ] = False,
+    no_download: NoDownload = False,
+    as_json: AsJson = False,
+) -> None:
+    """Classify images with a saved model: the class, its name and the top scores.
+
+    Example: [bold]mnistlab predict fashion-cnn.mnistlab fashion-mnist:test:0 shoe.png --invert[/]
+    """
+    from mnistlab.data.images import load_image
+    from mnistlab.models import load_model
+
+    trained = _run(load_model, model_file, check_versions=not ignore_versions)
+    refs = []
+    for image in images:
+        ref = _run(
+            load_image,
+            image,
+            shape=trained.image_shape,
+            resize=resize,
+            invert=invert,
+            download=not no_download,
+        )
+        origin = ref.source.rsplit(":", 2)[0] if ref.dataset is not None else None
+        if origin is not None and origin != trained.dataset and not any_dataset:
+            _fail(
+                f"{ref.source} comes from {origin}, but the model was trained on {trained.dataset} "
+                f"(classes {', '.join(trained.classes[:4])}...); its answer would be meaningless. "
+                "Pass --any-dataset to predict anyway."
+            )
+        refs.append(ref)
+    import numpy as np
+
+    scores = _run(trained.predict_proba, np.stack([r.pixels for r in refs]))
+    k = min(top, len(trained.classes))
+    rows = []
+    for ref, row in zip(refs, scores, strict=True):
+        best = np.argsort(-row, kind="stable")[:k]
+        label = int(best[0])
+        rows.append(
+            {
+                "image": ref.source,
+                "label": label,
+                "class": trained.classes[label],
+                "score": float(row[label]),
+                "top": [
+                    {"label": int(j), "class": trained.classes[j], "score": float(row[j])} for j in best
+                ],
+                "true_label": ref.label,
+                "true_class": ref.class_name,
+            }
+        )
+    if as_json:
+        _print_json(
+            {
+                "model_file": str(model_file),
+                "model": trained.model,
+                "dataset": trained.dataset,
+                "scores_are_probabilities": trained.has_probabilities,
+                "predictions": rows,
+            }
+        )
+        return
+    what = "probability" if trained.has_probabilities else "score"
+    table = Table(
+        "image", "predicted", f"top {what}s", "true", title=f"{trained.model} ({trained.dataset})"
+    )
+    for r in rows:
+        tops = ", ".join(f"{t['class']} {t['score']:.1%}" for t in r["top"])
+        true = "" if r["true_class"] is None else r["true_class"]
+        table.add_row(r["image"], f"{r['label']} {r['class']}", tops, true)
+    out.print(table)
+
+
 @app.command()
 def report(
     names: Annotated[

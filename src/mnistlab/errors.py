@@ -25,3 +25,11 @@ class DatasetNotFoundError(MnistlabError, LookupError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class MissingExtraError(MnistlabError, ImportError):
+    """An optional dependency (an extra such as ``mnistlab[torch]``) is not installed."""
+
+
+class ModelError(MnistlabError, ValueError):
+    """A saved model that cannot be used: corrupt, from another version, or given the wrong input."""

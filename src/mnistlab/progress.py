@@ -93,3 +93,53 @@ def steps(description: str, total: int, enabled: bool | None = None) -> Iterator
     task = progress.add_task(description, total=total)
     with progress:
         yield lambda: progress.advance(task)
+
+
+class _TrainingBar:
+    """One bar per epoch: batches done, running loss and accuracy; a summary line when it ends."""
+
+    def __init__(self, epochs: int, batches: int, progress: Progress | None) -> None:
+        self._epochs, self._batches, self._progress = epochs, batches, progress
+        self._task = None
+
+    def advance(self, epoch: int, loss: float, accuracy: float) -> None:
+        if self._progress is None:
+            return
+        if self._task is None:
+            self._task = self._progress.add_task("", total=self._batches)
+        self._progress.update(
+            self._task,
+            advance=1,
+            description=f"epoch {epoch}/{self._epochs}  loss {loss:.4f}  accuracy {accuracy:.2%}",
+        )
+
+    def end_epoch(self, record: dict) -> None:
+        if self._progress is None:
+            return
+        validation = record["validation_accuracy"]
+        tail = "" if validation is None else f"  validation {validation:.2%}"
+        self._progress.console.print(
+            f"epoch {record['epoch']}/{self._epochs}  loss {record['loss']:.4f}  "
+            f"accuracy {record['train_accuracy']:.2%}{tail}  ({record['seconds']:.0f} s)",
+            highlight=False,
+        )
+        self._progress.remove_task(self._task)
+        self._task = None
+
+
+@contextlib.contextmanager
+def training_bar(epochs: int, batches: int, enabled: bool | None = None) -> Iterator[_TrainingBar]:
+    """Progress of neural-network training on stderr (if enabled): a bar per epoch."""
+    if not want_progress(enabled):
+        yield _TrainingBar(epochs, batches, None)
+        return
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    with progress:
+        yield _TrainingBar(epochs, batches, progress)

@@ -1,6 +1,24 @@
-"""Classifiers (scikit-learn compatible) and their evaluation."""
+"""Classifiers (scikit-learn compatible, plus torch networks), their evaluation, saving and benchmark."""
 
+from mnistlab.models.benchmark import ModelResult, benchmark, results_table, run_model
+from mnistlab.models.catalogue import MODEL_SETS, MODELS, ModelSpec, resolve_models
 from mnistlab.models.centroid import NearestCentroidClassifier
 from mnistlab.models.evaluation import Evaluation, evaluate
+from mnistlab.models.trained import TrainedModel, load_model, train
 
-__all__ = ["Evaluation", "NearestCentroidClassifier", "evaluate"]
+__all__ = [
+    "MODELS",
+    "MODEL_SETS",
+    "Evaluation",
+    "ModelResult",
+    "ModelSpec",
+    "NearestCentroidClassifier",
+    "TrainedModel",
+    "benchmark",
+    "evaluate",
+    "load_model",
+    "resolve_models",
+    "results_table",
+    "run_model",
+    "train",
+]

@@ -1,0 +1,115 @@
+"""Train named models on a dataset's train split and measure them on its test split."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mnistlab.data.dataset import Dataset
+from mnistlab.models.catalogue import MODELS, resolve_models
+from mnistlab.models.evaluation import Evaluation, evaluate
+from mnistlab.models.trained import TrainedModel, train
+
+#: Columns of ``results.csv`` and of each ``--json`` result, in order.
+RESULT_COLUMNS = (
+    "dataset",
+    "model",
+    "params",
+    "test_accuracy",
+    "fit_seconds",
+    "predict_seconds",
+)
+
+
+@dataclass
+class ModelResult:
+    """One model trained on one dataset: its scores on the test split and where it went wrong.
+
+    Attributes
+    ----------
+    predictions : ndarray (n_test,)
+        Predicted label of each test image.
+    confidence : ndarray (n_test,)
+        The score of the predicted class (a probability, or for SVMs a softmax of decision values).
+    """
+
+    trained: TrainedModel
+    evaluation: Evaluation
+    predictions: np.ndarray
+    confidence: np.ndarray
+    predict_seconds: float
+
+    @property
+    def dataset(self) -> str:
+        return self.trained.dataset
+
+    @property
+    def model(self) -> str:
+        return self.trained.model
+
+    def row(self) -> dict:
+        """The result as one row of ``results.csv``."""
+        return {
+            "dataset": self.dataset,
+            "model": self.model,
+            "params": self.trained.params,
+            "test_accuracy": self.evaluation.accuracy,
+            "fit_seconds": self.trained.fit_seconds,
+            "predict_seconds": self.predict_seconds,
+        }
+
+    def confident_mistakes(self, labels: np.ndarray, top: int = 12) -> np.ndarray:
+        """Indices of the wrongly predicted test images, the most confident first."""
+        wrong = np.flatnonzero(self.predictions != labels)
+        order = np.argsort(-self.confidence[wrong], kind="stable")
+        return wrong[order[:top]]
+
+
+def run_model(
+    dataset: Dataset, model: str, *, seed: int = 0, progress: bool | None = None
+) -> ModelResult:
+    """Train ``model`` on the train split and predict the whole test split, timing both."""
+    trained = train(dataset, model, seed=seed, progress=progress)
+    started = time.perf_counter()
+    scores = trained.predict_proba(dataset.test.images)
+    seconds = time.perf_counter() - started
+    predictions = scores.argmax(axis=1)
+    confidence = scores[np.arange(len(scores)), predictions]
+    evaluation = evaluate(dataset.test.labels, predictions, tuple(dataset.classes))
+    trained.test_accuracy = evaluation.accuracy
+    return ModelResult(trained, evaluation, predictions, confidence, seconds)
+
+
+def benchmark(
+    dataset: Dataset,
+    models: str | list[str] | tuple[str, ...] = "default",
+    *,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> list[ModelResult]:
+    """Train and test each model in ``models`` (names or sets: quick, default, classic, all).
+
+    Examples
+    --------
+    >>> import mnistlab
+    >>> results = benchmark(mnistlab.load("digits"), "centroid,logreg", progress=False)
+    >>> [(r.model, round(r.evaluation.accuracy, 3)) for r in results]
+    [('centroid', 0.9), ('logreg', 0.951)]
+    """
+    names = resolve_models(models)
+    if "test" not in dataset.splits or "train" not in dataset.splits:
+        raise ValueError(
+            f"{dataset.name} has the splits {', '.join(dataset.splits)}; a benchmark needs a train "
+            "and a test split."
+        )
+    if any(MODELS[n].neural for n in names):
+        from mnistlab.models import neural  # noqa: F401  (a missing torch fails before any training)
+    return [run_model(dataset, name, seed=seed, progress=progress) for name in names]
+
+
+def results_table(results: list[ModelResult]) -> pd.DataFrame:
+    """One row per (dataset, model) with the ``results.csv`` columns."""
+    return pd.DataFrame([r.row() for r in results], columns=list(RESULT_COLUMNS))

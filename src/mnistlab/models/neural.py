@@ -1,0 +1,304 @@
+"""Neural-network classifiers (torch): the classic MLP and a small CNN, as scikit-learn estimators.
+
+torch is an optional extra (``pip install 'mnistlab[torch]'``); importing this module without it
+raises a :class:`~mnistlab.errors.MissingExtraError` that says how to install it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from mnistlab.errors import MissingExtraError
+
+try:
+    import torch
+    from torch import nn
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise MissingExtraError(
+        "the neural models need torch: pip install 'mnistlab[torch]' (on a CPU-only machine, "
+        "pip install torch --index-url https://download.pytorch.org/whl/cpu first)."
+    ) from exc
+
+ARCHITECTURES = ("mlp", "cnn")
+
+
+def build_network(architecture: str, image_shape: tuple[int, int], n_classes: int) -> nn.Module:
+    """The untrained network for images of ``image_shape`` and ``n_classes`` outputs.
+
+    ``mlp`` is the classic tutorial model: Flatten -> Dense(128, ReLU) -> Dense(n_classes).
+    ``cnn`` has two 3x3 convolution blocks (32 and 64 channels, batch norm, ReLU, 2x2 max
+    pooling), dropout, Dense(128, ReLU), dropout and Dense(n_classes); images smaller than 4x4
+    are refused, as two poolings would leave nothing.
+    """
+    h, w = image_shape
+    if architecture == "mlp":
+        return nn.Sequential(nn.Flatten(), nn.Linear(h * w, 128), nn.ReLU(), nn.Linear(128, n_classes))
+    if architecture == "cnn":
+        if h < 4 or w < 4:
+            raise ValueError(f"the cnn needs images of at least 4x4 pixels, got {h}x{w}.")
+        return nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.BatchNorm2d(64),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Dropout(0.25),
+            nn.Linear(64 * (h // 4) * (w // 4), 128),
+            nn.ReLU(),
+            nn.Dropout(0.25),
+            nn.Linear(128, n_classes),
+        )
+    raise ValueError(
+        f"unknown architecture {architecture!r}; choose one of: {', '.join(ARCHITECTURES)}."
+    )
+
+
+def default_device() -> str:
+    """``cuda`` when a GPU is present, else ``cpu``."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@contextlib.contextmanager
+def _deterministic(seed: int) -> Iterator[torch.Generator]:
+    """Seed torch and use deterministic kernels inside the block; restore the global setting after."""
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield torch.Generator().manual_seed(seed)
+    finally:
+        torch.use_deterministic_algorithms(previous)
+
+
+class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
+    """An MLP or small CNN trained with Adam and a one-cycle learning-rate schedule.
+
+    Takes uint8 images ``(n, h, w)`` (0..255; divided by 255 inside). A share of the training
+    images is held out, stratified, for early stopping: training stops when the validation
+    accuracy has not improved for ``patience`` epochs, and the best epoch's weights are kept.
+
+    Parameters
+    ----------
+    architecture : {"mlp", "cnn"}
+    epochs : int
+        The most epochs to train.
+    batch_size : int
+    learning_rate : float
+        The peak learning rate of the one-cycle schedule.
+    validation_fraction : float
+        Share of the training images held out for early stopping; 0 trains on all of them for
+        ``epochs`` epochs.
+    patience : int
+        Epochs without a better validation accuracy before stopping.
+    seed : int
+        The same seed, data and machine give the same weights.
+    device : str or None
+        ``cpu``, ``cuda``...; None uses a GPU when one is present.
+    progress : bool or None
+        A progress bar per epoch on stderr with loss and accuracy (None: when stderr is a terminal).
+    on_epoch : callable or None
+        Called after each epoch as ``on_epoch(estimator, record)`` (``record`` is the epoch's row of
+        ``history_``), e.g. to measure test accuracy over time.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    network_ : torch.nn.Module
+        The trained network, on the CPU, in evaluation mode.
+    history_ : list of dict
+        Per epoch: epoch, seconds (cumulative), loss, train_accuracy, validation_accuracy.
+    best_epoch_ : int
+        The epoch whose weights were kept (1-based).
+
+    Examples
+    --------
+    >>> import mnistlab
+    >>> ds = mnistlab.load("digits")
+    >>> clf = NeuralNetClassifier("mlp", epochs=30, progress=False).fit(ds.train.images, ds.train.labels)
+    >>> clf.score(ds.test.images, ds.test.labels) > 0.9
+    True
+    """
+
+    def __init__(
+        self,
+        architecture: str = "cnn",
+        *,
+        epochs: int = 6,
+        batch_size: int = 128,
+        learning_rate: float = 3e-3,
+        validation_fraction: float = 0.1,
+        patience: int = 2,
+        seed: int = 0,
+        device: str | None = None,
+        progress: bool | None = None,
+        on_epoch: Callable | None = None,
+    ) -> None:
+        self.architecture = architecture
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.seed = seed
+        self.device = device
+        self.progress = progress
+        self.on_epoch = on_epoch
+
+    def _check_params(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(
+                f"architecture must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}."
+            )
+        for name in ("epochs", "batch_size", "patience"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < math.inf):
+            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}.")
+        if not (
+            isinstance(self.validation_fraction, (int, float)) and 0 <= self.validation_fraction < 1
+        ):
+            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}.")
+
+    def fit(self, X, y) -> NeuralNetClassifier:
+        """Train on uint8 images ``X`` (n, h, w) with labels ``y``."""
+        self._check_params()
+        X = _images(X)
+        y = np.asarray(y)
+        if y.shape != (len(X),):
+            raise ValueError(f"y must have one label per image ({len(X)}), got shape {y.shape}.")
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"need at least 2 classes, got {len(self.classes_)}.")
+        self.image_shape_ = X.shape[1:]
+        self.n_features_in_ = X.shape[1] * X.shape[2]
+        device = torch.device(self.device or default_device())
+        fit_idx, val_idx = _holdout(codes, self.validation_fraction, self.seed)
+        with _deterministic(self.seed) as generator:
+            network = build_network(self.architecture, self.image_shape_, len(self.classes_))
+            network.to(device)
+            self.history_, best = self._train(network, X, codes, fit_idx, val_idx, device, generator)
+        network.load_state_dict(best)
+        self.network_ = network.cpu().eval()
+        return self
+
+    def _train(self, network, X, codes, fit_idx, val_idx, device, generator):
+        from mnistlab.progress import training_bar
+
+        optimizer = torch.optim.Adam(network.parameters(), lr=self.learning_rate / 10)
+        batches = math.ceil(len(fit_idx) / self.batch_size)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=self.learning_rate, total_steps=self.epochs * batches
+        )
+        labels = torch.from_numpy(codes.astype(np.int64))
+        history, best, best_score, waited = [], None, -1.0, 0
+        started = time.perf_counter()
+        with training_bar(self.epochs, batches, self.progress) as bar:
+            for epoch in range(1, self.epochs + 1):
+                network.train()
+                order = fit_idx[torch.randperm(len(fit_idx), generator=generator).numpy()]
+                loss_sum, correct = 0.0, 0
+                for start in range(0, len(order), self.batch_size):
+                    rows = np.sort(order[start : start + self.batch_size])
+                    inputs = _tensor(X[rows]).to(device)
+                    target = labels[rows].to(device)
+                    optimizer.zero_grad(set_to_none=True)
+                    logits = network(inputs)
+                    loss = nn.functional.cross_entropy(logits, target)
+                    loss.backward()
+                    optimizer.step()
+                    schedule.step()
+                    loss_sum += float(loss.detach()) * len(rows)
+                    correct += int((logits.argmax(1) == target).sum())
+                    bar.advance(epoch, loss_sum / (start + len(rows)), correct / (start + len(rows)))
+                record = {
+                    "epoch": epoch,
+                    "seconds": time.perf_counter() - started,
+                    "loss": loss_sum / len(order),
+                    "train_accuracy": correct / len(order),
+                    "validation_accuracy": None,
+                }
+                score = record["train_accuracy"]
+                if len(val_idx):
+                    proba = _predict_proba(network, X[val_idx], device, self.batch_size * 8)
+                    score = float(np.mean(proba.argmax(1) == codes[val_idx]))
+                    record["validation_accuracy"] = score
+                history.append(record)
+                bar.end_epoch(record)
+                if score > best_score or not len(val_idx):
+                    best_score, waited, self.best_epoch_ = score, 0, epoch
+                    best = {k: v.detach().clone() for k, v in network.state_dict().items()}
+                else:
+                    waited += 1
+                if self.on_epoch is not None:
+                    self.on_epoch(self, record)
+                if len(val_idx) and waited >= self.patience:
+                    break
+        return history, best
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (n, n_classes) of uint8 images (n, h, w)."""
+        check_is_fitted(self, "network_")
+        X = _images(X)
+        if X.shape[1:] != tuple(self.image_shape_):
+            raise ValueError(
+                f"the network was trained on {self.image_shape_[0]}x{self.image_shape_[1]} images, "
+                f"got {X.shape[1]}x{X.shape[2]}."
+            )
+        return _predict_proba(self.network_, X, torch.device("cpu"), 1024)
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def _images(X) -> np.ndarray:
+    X = np.asarray(X)
+    if X.ndim != 3 or 0 in X.shape:
+        raise ValueError(f"X must be images of shape (n, height, width), got shape {X.shape}.")
+    if X.dtype != np.uint8:
+        raise ValueError(f"X must be uint8 images (0..255), got dtype {X.dtype}.")
+    return X
+
+
+def _tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (n, h, w) -> float32 (n, 1, h, w) in 0..1."""
+    return torch.from_numpy(images).unsqueeze(1).float().div_(255)
+
+
+def _holdout(codes: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices to train on and to validate on: a stratified share when every class has 2+ images."""
+    everything = np.arange(len(codes))
+    n_val = round(fraction * len(codes))
+    if n_val == 0:
+        return everything, everything[:0]
+    from sklearn.model_selection import train_test_split
+
+    counts = np.bincount(codes)
+    stratify = codes if counts.min() >= 2 and n_val >= len(counts) else None
+    fit_idx, val_idx = train_test_split(
+        everything, test_size=n_val, random_state=seed, stratify=stratify
+    )
+    return np.sort(fit_idx), np.sort(val_idx)
+
+
+def _predict_proba(network: nn.Module, X: np.ndarray, device, batch: int) -> np.ndarray:
+    was_training = network.training
+    network.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(X), batch):
+            logits = network(_tensor(X[start : start + batch]).to(device))
+            out.append(torch.softmax(logits.double(), dim=1).cpu().numpy())
+    network.train(was_training)
+    return np.concatenate(out)
