@@ -15,6 +15,7 @@ import platform
 import time
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -290,7 +291,7 @@ def load_model(path: str | Path, *, check_versions: bool = True) -> TrainedModel
             meta = _read_meta(path, archive)
             member = "model.safetensors" if meta["kind"] == "torch" else "model.skops"
             payload = _read_member(path, archive, member)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError) as exc:
         if isinstance(exc, OSError) and not isinstance(exc, zipfile.BadZipFile) and exc.errno:
             raise
         raise ModelError(f"{path}: not a mnistlab model file, or a damaged one ({exc}).") from None

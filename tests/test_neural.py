@@ -1,0 +1,108 @@
+"""The torch MLP and CNN: determinism, early stopping, learning, input checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_arrays
+from mnistlab.models.neural import NeuralNetClassifier, build_network
+
+
+@pytest.fixture
+def bright():
+    """Classes told apart by brightness: any working network learns them."""
+    return make_arrays(300, 3, shape=(12, 12), seed=4), make_arrays(90, 3, shape=(12, 12), seed=5)
+
+
+def _weights(clf):
+    return [p.detach().clone() for p in clf.network_.parameters()]
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "cnn"])
+def test_the_same_seed_gives_the_same_network(bright, architecture):
+    (X, y), _ = bright
+    first = NeuralNetClassifier(architecture, epochs=2, seed=7, progress=False).fit(X, y)
+    again = NeuralNetClassifier(architecture, epochs=2, seed=7, progress=False).fit(X, y)
+    other = NeuralNetClassifier(architecture, epochs=2, seed=8, progress=False).fit(X, y)
+    assert all(torch.equal(a, b) for a, b in zip(_weights(first), _weights(again), strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(_weights(first), _weights(other), strict=True))
+    assert first.history_ == [
+        {**h, "seconds": a["seconds"]} for h, a in zip(again.history_, first.history_, strict=True)
+    ]
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "cnn"])
+def test_networks_learn_and_give_probabilities(bright, architecture):
+    (X, y), (Xt, yt) = bright
+    clf = NeuralNetClassifier(architecture, epochs=8, batch_size=16, progress=False).fit(X, y)
+    proba = clf.predict_proba(Xt)
+    assert proba.shape == (90, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1)
+    assert clf.score(Xt, yt) > 0.9
+    np.testing.assert_array_equal(clf.predict(Xt), clf.classes_[proba.argmax(1)])
+
+
+def test_early_stopping_keeps_the_best_epoch():
+    X, _ = make_arrays(200, 4, shape=(8, 8), seed=1)
+    y = np.random.default_rng(0).integers(0, 4, 200)  # nothing to learn: validation cannot improve long
+    seen = []
+    clf = NeuralNetClassifier(
+        "mlp",
+        epochs=40,
+        patience=2,
+        validation_fraction=0.25,
+        seed=1,
+        progress=False,
+        on_epoch=lambda est, record: seen.append(record["epoch"]),
+    ).fit(X, y)
+    history = clf.history_
+    assert seen == [h["epoch"] for h in history]
+    assert len(history) < 40, "training should stop when validation accuracy stops improving"
+    scores = [h["validation_accuracy"] for h in history]
+    assert clf.best_epoch_ == 1 + int(np.argmax(scores))  # the first best epoch
+    assert len(history) - clf.best_epoch_ == 2  # stopped after `patience` epochs without a gain
+    assert all(h["seconds"] > 0 and h["loss"] > 0 for h in history)
+
+
+def test_without_validation_all_epochs_run():
+    X, y = make_arrays(60, 3, shape=(8, 8))
+    clf = NeuralNetClassifier("mlp", epochs=3, validation_fraction=0, progress=False).fit(X, y)
+    assert [h["epoch"] for h in clf.history_] == [1, 2, 3] and clf.best_epoch_ == 3
+    assert all(h["validation_accuracy"] is None for h in clf.history_)
+
+
+def test_bad_parameters_and_inputs_are_refused():
+    X, y = make_arrays(30, 3, shape=(8, 8))
+    bad = [
+        ({"architecture": "resnet"}, "architecture must be one of"),
+        ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"batch_size": 2.5}, "batch_size must be a positive integer"),
+        ({"learning_rate": -1}, "learning_rate must be a positive number"),
+        ({"validation_fraction": 1.0}, r"validation_fraction must be in \[0, 1\)"),
+    ]
+    for params, message in bad:
+        with pytest.raises(ValueError, match=message):
+            NeuralNetClassifier(**{"architecture": "mlp", **params}, progress=False).fit(X, y)
+    with pytest.raises(ValueError, match="uint8 images"):
+        NeuralNetClassifier("mlp").fit(X.astype(float), y)
+    with pytest.raises(ValueError, match=r"shape \(n, height, width\)"):
+        NeuralNetClassifier("mlp").fit(X.reshape(30, -1), y)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        NeuralNetClassifier("mlp").fit(X, np.zeros(30, int))
+    with pytest.raises(ValueError, match="at least 4x4"):
+        build_network("cnn", (3, 20), 2)
+    clf = NeuralNetClassifier("mlp", epochs=1, progress=False).fit(X, y)
+    with pytest.raises(ValueError, match="trained on 8x8 images, got 9x9"):
+        clf.predict(np.zeros((1, 9, 9), np.uint8))
+
+
+def test_progress_bar_reports_each_epoch(capsys, monkeypatch):
+    from mnistlab import progress
+
+    monkeypatch.setattr(progress.console, "file", __import__("io").StringIO())
+    X, y = make_arrays(60, 3, shape=(8, 8))
+    NeuralNetClassifier("mlp", epochs=2, validation_fraction=0.2, progress=True).fit(X, y)
+    text = progress.console.file.getvalue()
+    assert "epoch 1/2" in text and "epoch 2/2" in text and "validation" in text and "loss" in text

@@ -1,0 +1,269 @@
+"""Training named models, saving them without pickle, loading them back, and the refusals."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import sklearn
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from conftest import make_arrays
+from mnistlab import Dataset
+from mnistlab.errors import MissingExtraError, ModelError
+from mnistlab.models import MODEL_SETS, MODELS, load_model, resolve_models, train
+from mnistlab.models.catalogue import build_estimator
+from mnistlab.models.trained import META
+
+
+def test_model_sets_and_names():
+    assert resolve_models("quick") == MODEL_SETS["quick"]
+    assert "rbf-svm" not in resolve_models("default") and "rbf-svm" in resolve_models("all")
+    assert resolve_models("knn, logreg,knn") == ("knn", "logreg")
+    assert set(resolve_models("classic")) == {n for n, s in MODELS.items() if not s.neural}
+    with pytest.raises(ValueError, match=r"unknown model 'svm'.*linear-svm"):
+        resolve_models("knn,svm")
+    with pytest.raises(ValueError, match="no models"):
+        resolve_models(" , ")
+
+
+@pytest.mark.parametrize("name", [n for n, s in MODELS.items() if not s.neural])
+def test_classic_models_scale_first_with_the_published_parameters(name):
+    pipeline = build_estimator(name, seed=3)
+    assert isinstance(pipeline, Pipeline) and isinstance(pipeline.steps[0][1], StandardScaler)
+    model = pipeline.steps[1][1]
+    inner = model.estimator if isinstance(model, OneVsRestClassifier) else model
+    for key, value in MODELS[name].params.items():
+        assert inner.get_params()[key] == value
+    published = MODELS[name].published
+    if published is not None:
+        assert set(published.accuracy) == {"mnist", "fashion-mnist"}
+        assert all(0.5 < a < 1 for a in published.accuracy.values())
+
+
+def test_train_equals_the_same_pipeline_fitted_by_hand(five_class):
+    trained = train(five_class, "logreg", progress=False)
+    flat = five_class.train.images.reshape(60, -1).astype(np.float32)
+    by_hand = Pipeline(
+        [("s", StandardScaler()), ("m", OneVsRestClassifier(LogisticRegression(C=1.0)))]
+    ).fit(flat, five_class.train.labels)
+    expected = by_hand.score(
+        five_class.test.images.reshape(25, -1).astype(np.float32), five_class.test.labels
+    )
+    assert trained.test_accuracy == pytest.approx(expected)
+    assert trained.classes == five_class.classes and trained.image_shape == (12, 10)
+    assert trained.params.startswith("StandardScaler + OneVsRestClassifier(LogisticRegression)(C=1.0")
+    assert trained.versions["scikit-learn"] == sklearn.__version__
+
+
+def test_train_refuses_what_it_cannot_do(five_class):
+    with pytest.raises(ValueError, match="unknown model 'resnet'"):
+        train(five_class, "resnet")
+    with pytest.raises(ValueError, match="set of models"):
+        train(five_class, "quick")
+    only_train = Dataset.from_arrays("solo", (five_class.train.images, five_class.train.labels))
+    with pytest.raises(ValueError, match="needs a train and a test split"):
+        train(only_train, "centroid")
+
+
+@pytest.mark.parametrize(
+    "name", ["centroid", "knn", "logreg", "linear-svm", "tree", "boosting", "mlp", "cnn"]
+)
+def test_save_and_load_give_the_same_predictions(tmp_path, five_class, name):
+    params = {"epochs": 2} if MODELS[name].neural else {}
+    trained = train(five_class, name, progress=False, **params)
+    path = trained.save(tmp_path / "m.mnistlab")
+    with zipfile.ZipFile(path) as archive:
+        members = sorted(archive.namelist())
+        meta = json.loads(archive.read(META))
+    weights = "model.safetensors" if MODELS[name].neural else "model.skops"
+    assert members == sorted([META, weights])  # nothing pickled beside them
+    assert meta["dataset"] == "five" and meta["classes"] == list(five_class.classes)
+    assert meta["image_shape"] == [12, 10] and meta["test_accuracy"] == trained.test_accuracy
+    loaded = load_model(path)
+    scores = loaded.predict_proba(five_class.test.images)
+    np.testing.assert_allclose(scores, trained.predict_proba(five_class.test.images), rtol=1e-12)
+    np.testing.assert_allclose(scores.sum(axis=1), 1)
+    assert loaded.test_accuracy == pytest.approx(np.mean(scores.argmax(1) == five_class.test.labels))
+
+
+def test_a_class_missing_from_training_keeps_columns_as_labels(tmp_path):
+    images, labels = make_arrays(80, 4, shape=(8, 8), seed=5)
+    keep = labels != 2
+    ds = Dataset.from_arrays(
+        "gap",
+        (images[keep], labels[keep]),
+        make_arrays(20, 4, shape=(8, 8), seed=6),
+        classes=list("abcd"),
+    )
+    for name in ("centroid", "mlp"):
+        trained = train(ds, name, progress=False, epochs=3) if name == "mlp" else train(ds, name)
+        scores = load_model(trained.save(tmp_path / f"{name}.mnistlab")).predict_proba(ds.test.images)
+        assert scores.shape == (20, 4) and (scores[:, 2] == 0).all()
+        assert set(scores.argmax(1)) <= {0, 1, 3}
+
+
+@pytest.fixture
+def saved_logreg(tmp_path, five_class):
+    return train(five_class, "logreg").save(tmp_path / "logreg.mnistlab")
+
+
+def test_images_of_the_wrong_size_or_scale_are_refused(five_class, saved_logreg):
+    model = load_model(saved_logreg)
+    with pytest.raises(
+        ModelError, match=r"8x8, but this logreg model was trained on 12x10 images of five"
+    ):
+        model.predict(np.zeros((3, 8, 8), np.uint8))
+    with pytest.raises(ModelError, match=r"scale 0\.\.1 images by 255"):
+        model.predict(five_class.test.images / 255)
+    with pytest.raises(ModelError, match="every pixel is 0 or 1"):
+        model.predict((five_class.test.images > 128).astype(np.int64))
+    with pytest.raises(ModelError, match="NaN"):
+        model.predict(np.full((1, 12, 10), np.nan))
+    assert model.predict(five_class.test.images[0]).shape == (1,)  # one 2-D image is fine
+
+
+def _rewrite(path, out, *, meta=None, member=None, payload=None):
+    """Copy a model file, changing its metadata or one member."""
+    with zipfile.ZipFile(path) as archive:
+        items = {n: archive.read(n) for n in archive.namelist()}
+    if meta is not None:
+        items[META] = json.dumps(meta(json.loads(items[META]))).encode()
+    if member is not None:
+        items[member] = payload
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in items.items():
+            archive.writestr(name, data)
+    return out
+
+
+def test_damaged_model_files_are_refused(tmp_path, saved_logreg):
+    data = saved_logreg.read_bytes()
+    bad = tmp_path / "bad.mnistlab"
+    cases = {
+        "truncated": data[: len(data) // 2],
+        "empty": b"",
+        "random": np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes(),
+    }
+    for why, content in cases.items():
+        bad.write_bytes(content)
+        with pytest.raises(ModelError, match="not a mnistlab model file, or a damaged one"):
+            load_model(bad)
+        assert why
+    flipped = bytearray(data)
+    with zipfile.ZipFile(saved_logreg) as archive:
+        info = archive.getinfo("model.skops")
+    flipped[info.header_offset + 30 + len(info.filename) + 40] ^= 0xFF  # inside the compressed payload
+    bad.write_bytes(bytes(flipped))
+    with pytest.raises(ModelError, match="damaged"):
+        load_model(bad)
+    with pytest.raises(ModelError, match="no such model file"):
+        load_model(tmp_path / "missing.mnistlab")
+
+
+def test_model_files_from_other_versions_are_refused(tmp_path, five_class, saved_logreg):
+    out = tmp_path / "other.mnistlab"
+    newer = _rewrite(saved_logreg, out, meta=lambda m: {**m, "format_version": 2})
+    with pytest.raises(ModelError, match=r"format version 2.*upgrade mnistlab"):
+        load_model(newer)
+    older = _rewrite(
+        saved_logreg, out, meta=lambda m: {**m, "versions": {**m["versions"], "scikit-learn": "1.0.2"}}
+    )
+    with pytest.raises(ModelError, match=r"saved with scikit-learn 1\.0\.2.*check_versions=False"):
+        load_model(older)
+    assert load_model(older, check_versions=False).predict(five_class.test.images).shape == (25,)
+
+
+def test_metadata_that_does_not_match_the_model_is_refused(tmp_path, saved_logreg):
+    out = tmp_path / "lie.mnistlab"
+    lies = {
+        "shape": lambda m: {**m, "image_shape": [28, 28]},
+        "labels": lambda m: {**m, "trained_labels": [0, 1, 2]},
+        "unknown model": lambda m: {**m, "model": "resnet"},
+        "kind": lambda m: {**m, "kind": "torch"},
+        "classes": lambda m: {**m, "classes": "abc"},
+        "accuracy": lambda m: {**m, "test_accuracy": 7},
+        "not mnistlab": lambda m: {"format": "other"},
+    }
+    for why, lie in lies.items():
+        with pytest.raises(ModelError, match=r"damaged|not a mnistlab|impossible|does not match"):
+            load_model(_rewrite(saved_logreg, out, meta=lie))
+        assert why
+    broken_json = _rewrite(saved_logreg, out, member=META, payload=b"{not json")
+    with pytest.raises(ModelError, match="not valid JSON"):
+        load_model(broken_json)
+    no_model = tmp_path / "nomodel.mnistlab"
+    with zipfile.ZipFile(saved_logreg) as archive, zipfile.ZipFile(no_model, "w") as copy:
+        copy.writestr(META, archive.read(META))
+    with pytest.raises(ModelError, match=r"has no model\.skops"):
+        load_model(no_model)
+
+
+def _double(x):
+    return 2 * x
+
+
+def test_a_model_naming_code_outside_scikit_learn_is_refused(tmp_path, five_class, saved_logreg):
+    import skops.io
+    from sklearn.preprocessing import FunctionTransformer
+
+    flat = five_class.train.images.reshape(60, -1).astype(np.float32)
+    sneaky = Pipeline([("f", FunctionTransformer(_double)), ("m", LogisticRegression())])
+    sneaky.fit(flat, five_class.train.labels)
+    out = _rewrite(
+        saved_logreg, tmp_path / "sneaky.mnistlab", member="model.skops", payload=skops.io.dumps(sneaky)
+    )
+    with pytest.raises(ModelError, match=r"types outside scikit-learn: .*_double"):
+        load_model(out)
+
+
+def test_weights_that_do_not_fit_the_network_are_refused(tmp_path, five_class):
+    path = train(five_class, "mlp", epochs=1, progress=False).save(tmp_path / "mlp.mnistlab")
+    out = tmp_path / "wrong.mnistlab"
+    with pytest.raises(ModelError, match="weights do not fit a mlp for 12x10 images"):
+        load_model(
+            _rewrite(
+                path,
+                out,
+                meta=lambda m: {
+                    **m,
+                    "classes": [*m["classes"], "x"],
+                    "trained_labels": [0, 1, 2, 3, 4, 5],
+                },
+            )
+        )
+    with pytest.raises(ModelError, match="weights are damaged"):
+        load_model(_rewrite(path, out, member="model.safetensors", payload=b"\x10\x00\x00\x00garbage"))
+
+
+def test_without_torch_the_neural_models_say_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.delitem(sys.modules, "mnistlab.models.neural", raising=False)
+    with pytest.raises(MissingExtraError, match=r"pip install 'mnistlab\[torch\]'"):
+        importlib.import_module("mnistlab.models.neural")
+    monkeypatch.delitem(sys.modules, "mnistlab.models.neural", raising=False)
+
+
+def test_saving_is_atomic(tmp_path, five_class, saved_logreg, monkeypatch):
+    before = saved_logreg.read_bytes()
+    trained = train(five_class, "centroid")
+
+    def fail(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    import skops.io
+
+    monkeypatch.setattr(skops.io, "dumps", fail)
+    with pytest.raises(KeyboardInterrupt):
+        trained.save(saved_logreg)
+    assert saved_logreg.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logreg.mnistlab"]
+    assert io.BytesIO(before).read(2) == b"PK"
