@@ -109,7 +109,8 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         A progress bar per epoch on stderr with loss and accuracy (None: when stderr is a terminal).
     on_epoch : callable or None
         Called after each epoch as ``on_epoch(estimator, record)`` (``record`` is the epoch's row of
-        ``history_``), e.g. to measure test accuracy over time.
+        ``history_``); ``estimator.predict`` then uses that epoch's weights, e.g. to measure test
+        accuracy over time.
 
     Attributes
     ----------
@@ -188,6 +189,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         with _deterministic(self.seed) as generator:
             network = build_network(self.architecture, self.image_shape_, len(self.classes_))
             network.to(device)
+            self.network_ = network  # so that on_epoch can predict with the current weights
             self.history_, best = self._train(network, X, codes, fit_idx, val_idx, device, generator)
         network.load_state_dict(best)
         self.network_ = network.cpu().eval()
@@ -256,7 +258,8 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
                 f"the network was trained on {self.image_shape_[0]}x{self.image_shape_[1]} images, "
                 f"got {X.shape[1]}x{X.shape[2]}."
             )
-        return _predict_proba(self.network_, X, torch.device("cpu"), 1024)
+        device = next(self.network_.parameters()).device
+        return _predict_proba(self.network_, X, device, 1024)
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
