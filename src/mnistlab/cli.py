@@ -960,21 +960,6 @@ def duplicates(
 # Models: benchmark, train, predict
 
 
-def _mistakes_figure(ds, result, top: int = 12):
-    """The most confident wrong predictions on the test split, or None when there are none."""
-    found = result.confident_mistakes(ds.test.labels, top)
-    if not len(found):
-        return None
-    images = [ds.test.images[i] for i in found]
-    titles = [
-        f"#{i} {ds.classes[ds.test.labels[i]]}\n→ {ds.classes[result.predictions[i]]} "
-        f"{result.confidence[i]:.0%}"
-        for i in found
-    ]
-    title = f"{ds.name} · {result.model}: most confident mistakes (true → predicted, score)"
-    return plots.titled_images(images, titles, columns=6, title=title)
-
-
 def _benchmark_files(loaded, results) -> dict[str, bytes]:
     import pandas as pd
 
@@ -994,7 +979,7 @@ def _benchmark_files(loaded, results) -> dict[str, bytes]:
             files[f"confusion-{stem}.png"] = plots.to_png_bytes(
                 plots.confusion_matrix(r.evaluation, title=title)
             )
-        mistakes = _mistakes_figure(by_name[r.dataset], r)
+        mistakes = plots.confident_mistakes(by_name[r.dataset], r)
         if mistakes is not None:
             files[f"mistakes-{stem}.png"] = plots.to_png_bytes(mistakes)
     return files
@@ -1232,15 +1217,24 @@ def report(
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for index.html.")] = Path(
         "report"
     ),
+    models: Annotated[
+        str,
+        typer.Option(
+            help="Models the models section trains: quick (about a minute per dataset), all, or names."
+        ),
+    ] = "quick",
     as_json: AsJson = False,
 ) -> None:
     """Write a self-contained HTML report comparing datasets side by side.
 
-    Examples: [bold]mnistlab report -o report/[/], [bold]mnistlab report mnist kmnist digits -o r/[/]
+    Examples: [bold]mnistlab report -o report/[/], [bold]mnistlab report mnist kmnist digits -o r/[/],
+    [bold]mnistlab report --models all[/] (every model: much longer)
     """
+    from mnistlab.models import resolve_models
     from mnistlab.report import build_report
 
-    path = _run(build_report, names or ["mnist", "fashion-mnist"], output)
+    chosen = _run(resolve_models, models)
+    path = _run(build_report, names or ["mnist", "fashion-mnist"], output, models=chosen)
     if as_json:
         summary = json.loads((path.parent / "summary.json").read_text())
         _print_json({"report": str(path), **summary})

@@ -587,3 +587,18 @@ def comparison(a: np.ndarray, b: np.ndarray, title_a: str, title_b: str, *, note
         fig.suptitle(note, fontsize=7.5)
     fig.tight_layout()
     return fig
+
+
+def confident_mistakes(ds, result, top: int = 12) -> Figure | None:
+    """The test images a model got wrong with the highest score (a ``ModelResult``); None if none."""
+    found = result.confident_mistakes(ds.test.labels, top)
+    if not len(found):
+        return None
+    images = [ds.test.images[i] for i in found]
+    titles = [
+        f"#{i} {ds.classes[ds.test.labels[i]]}\n→ {ds.classes[result.predictions[i]]} "
+        f"{result.confidence[i]:.0%}"
+        for i in found
+    ]
+    title = f"{ds.name} · {result.model}: most confident mistakes (true → predicted, score)"
+    return titled_images(images, titles, columns=6, title=title)

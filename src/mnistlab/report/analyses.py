@@ -19,8 +19,9 @@ BINARISATION_TRAIN = 10_000
 class Analyses:
     """Lazily computed analyses of one dataset (training split unless said otherwise)."""
 
-    def __init__(self, ds: Dataset) -> None:
+    def __init__(self, ds: Dataset, models: str | tuple[str, ...] = "quick") -> None:
         self.ds = ds
+        self.model_names = models
 
     @cached_property
     def pixel_counts(self) -> np.ndarray:
@@ -80,3 +81,12 @@ class Analyses:
         if self.ds.test is None or len(np.unique(self.ds.train.labels)) < 2:
             return None
         return binarisation_effect(self.ds, max_train=BINARISATION_TRAIN)
+
+    @cached_property
+    def models(self):
+        """The named models trained on train and tested on test (ModelResult list), or None."""
+        from mnistlab.models import benchmark
+
+        if self.ds.test is None or len(np.unique(self.ds.train.labels)) < 2:
+            return None
+        return benchmark(self.ds, self.model_names, progress=False)

@@ -24,15 +24,20 @@ def build_report(
     out_dir: str | Path = "report",
     *,
     title: str = "mnistlab report",
+    models: str | tuple[str, ...] = "quick",
     progress: bool | None = None,
 ) -> Path:
     """Write ``out_dir/index.html`` (self-contained) and ``out_dir/summary.json``; return the HTML path.
 
     ``datasets`` are names, paths or loaded Datasets; all are loaded before anything is
-    written, so a bad name fails fast and leaves ``out_dir`` untouched.
+    written, so a bad name fails fast and leaves ``out_dir`` untouched. ``models`` are the named
+    models the models section trains (see :func:`mnistlab.models.resolve_models`).
     """
+    from mnistlab.models import resolve_models
+
     if not datasets:
         raise ValueError("the report needs at least one dataset.")
+    models = resolve_models(models)
     loaded = [d if isinstance(d, Dataset) else load(d, progress=progress) for d in datasets]
     names = [d.name for d in loaded]
     if len(set(names)) != len(names):
@@ -41,7 +46,7 @@ def build_report(
     show = want_progress(progress)
     from rich.progress import Progress
 
-    analyses = {ds.name: Analyses(ds) for ds in loaded}
+    analyses = {ds.name: Analyses(ds, models) for ds in loaded}
     with Progress(console=console, transient=True, disable=not show) as bar:
         task = bar.add_task("Building report", total=len(SECTIONS) * len(loaded))
         for s in SECTIONS:
@@ -49,6 +54,7 @@ def build_report(
                 bar.update(task, description=f"{s.title}: {ds.name}")
                 panels[s.id][ds.name] = s.panel(analyses[ds.name])
                 bar.advance(task)
+    summaries = {s.id: s.summary(list(analyses.values())) for s in SECTIONS if s.summary}
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("mnistlab.report", "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
@@ -61,12 +67,17 @@ def build_report(
         datasets=loaded,
         sections=SECTIONS,
         panels=panels,
+        summaries=summaries,
         generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         version=__version__,
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    summary = {"datasets": [d.summary() for d in loaded], "sections": [s.id for s in SECTIONS]}
+    summary = {
+        "datasets": [d.summary() for d in loaded],
+        "sections": [s.id for s in SECTIONS],
+        "models": [r.row() for a in analyses.values() for r in (a.models or [])],
+    }
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2).encode())
     atomic_write_bytes(out / "index.html", html.encode("utf-8"))
     return out / "index.html"

@@ -61,18 +61,22 @@ class Section:
     title: str
     intro: str
     panel: Callable[[Analyses], Panel]
+    #: Optional: one panel across all datasets, shown above theirs (a comparison table).
+    summary: Callable[[list[Analyses]], Panel] | None = None
 
 
 SECTIONS: list[Section] = []
 
 
-def section(id: str, title: str, intro: str) -> Callable[[Callable[[Analyses], Panel]], Callable]:
-    """Register a function ``Analyses -> Panel`` as a report section."""
+def section(
+    id: str, title: str, intro: str, *, summary: Callable[[list[Analyses]], Panel] | None = None
+) -> Callable[[Callable[[Analyses], Panel]], Callable]:
+    """Register a function ``Analyses -> Panel`` as a report section (``summary``: see Section)."""
 
     def register(func: Callable[[Analyses], Panel]) -> Callable[[Analyses], Panel]:
         if any(s.id == id for s in SECTIONS):
             raise ValueError(f"a report section with id {id!r} already exists.")
-        SECTIONS.append(Section(id, title, intro, func))
+        SECTIONS.append(Section(id, title, intro, func, summary))
         return func
 
     return register
@@ -405,6 +409,89 @@ def nearest_centroid(a: Analyses) -> Panel:
             Table(["class", "accuracy", "test images"], per_class),
         ],
         note=f"Most frequent confusions: {confused}." if confused else "",
+    )
+
+
+def models_summary(analyses: list[Analyses]) -> Panel:
+    """Test accuracy of every model on every dataset, and the gap to the first dataset per family."""
+    from mnistlab.models import MODELS
+
+    tested = [a for a in analyses if a.models]
+    if not tested:
+        return Panel(note="No dataset has a test split: no model was trained.")
+    names = [ds.ds.name for ds in tested]
+    accuracy = {(a.ds.name, r.model): r.evaluation.accuracy for a in tested for r in a.models}
+    models = list(dict.fromkeys(r.model for a in tested for r in a.models))
+    first, others = names[0], names[1:]
+    gap = [f"{n} vs {first}" for n in others]
+    rows = []
+    for m in models:
+        cells = [accuracy.get((n, m), math.nan) for n in names]
+        rows.append(
+            [m, MODELS[m].family, *map(_percent, cells), *(_points(c - cells[0]) for c in cells[1:])]
+        )
+    tables = [Table(["model", "family", *names, *gap], rows)]
+    families = list(dict.fromkeys(MODELS[m].family for m in models))
+    by_family = []
+    for family in families:
+        best = [
+            max(
+                (accuracy.get((n, m), math.nan) for m in models if MODELS[m].family == family),
+                default=math.nan,
+            )
+            for n in names
+        ]
+        by_family.append([family, *map(_percent, best), *(_points(b - best[0]) for b in best[1:])])
+    if len(families) > 1:
+        tables.append(Table(["family (best model)", *names, *gap], by_family))
+    note = (
+        "Each model is a named configuration of mnistlab benchmark (classic models: StandardScaler, "
+        "then the classifier, as in the Fashion-MNIST benchmark); differences are in percentage points."
+    )
+    return Panel(tables=tables, note=note)
+
+
+def _points(x: float) -> str:
+    return f"{100 * x:+.1f} pts" if np.isfinite(x) else "n/a"
+
+
+@section(
+    "models",
+    "Models: baselines and neural networks",
+    "Named models trained on the training split and tested on the test split: the table compares "
+    "the datasets model by model and family by family (how much harder is one than the other?). "
+    "Below, per dataset, the best model's confusion matrix and the test images it got wrong with "
+    "the most confidence. The report trains the quick set; mnistlab benchmark --models all runs "
+    "every model.",
+    summary=models_summary,
+)
+def models_panel(a: Analyses) -> Panel:
+    results = a.models
+    if not results:
+        return _no_test(a)
+    best = max(results, key=lambda r: r.evaluation.accuracy)
+    rows = [
+        [
+            r.model,
+            _percent(r.evaluation.accuracy),
+            f"{r.trained.fit_seconds:.1f} s",
+            f"{r.predict_seconds:.2f} s",
+        ]
+        for r in results
+    ]
+    pictures = []
+    if len(a.ds.classes) <= plots.MAX_PAIR_CLASSES:
+        title = f"{best.model}: {best.evaluation.accuracy:.1%}"
+        pictures.append(
+            Picture.from_figure(plots.confusion_matrix(best.evaluation, title=title), "confusion matrix")
+        )
+    mistakes = plots.confident_mistakes(a.ds, best)
+    if mistakes is not None:
+        pictures.append(Picture.from_figure(mistakes, f"most confident mistakes of {best.model}"))
+    confused = ", ".join(f"{t} as {p} ({n})" for t, p, n in best.evaluation.most_confused(3))
+    note = f"Best: {best.model}. Its most frequent confusions: {confused}." if confused else ""
+    return Panel(
+        pictures=pictures, tables=[Table(["model", "test accuracy", "fit", "predict"], rows)], note=note
     )
 
 
