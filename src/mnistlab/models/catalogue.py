@@ -74,7 +74,6 @@ MODELS: dict[str, ModelSpec] = {
             "logistic regression, one vs rest",
             "OneVsRestClassifier(LogisticRegression)",
             {"C": 1.0, "max_iter": 100},
-            quick=True,
             published=Published(
                 "LogisticRegression C=1 multi_class=ovr penalty=l2",
                 {"fashion-mnist": 0.841, "mnist": 0.917},
