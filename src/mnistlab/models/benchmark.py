@@ -72,7 +72,13 @@ def run_model(
     dataset: Dataset, model: str, *, seed: int = 0, progress: bool | None = None
 ) -> ModelResult:
     """Train ``model`` on the train split and predict the whole test split, timing both."""
-    trained = train(dataset, model, seed=seed, progress=progress)
+    from mnistlab.progress import status
+
+    if MODELS[model].neural:  # draws its own progress bar per epoch
+        trained = train(dataset, model, seed=seed, progress=progress)
+    else:
+        with status(f"{dataset.name}: training {model}", progress):
+            trained = train(dataset, model, seed=seed, progress=progress)
     started = time.perf_counter()
     scores = trained.predict_proba(dataset.test.images)
     seconds = time.perf_counter() - started
