@@ -1012,7 +1012,8 @@ def benchmark_command(
 
     The classic models are scikit-learn pipelines (StandardScaler, then the classifier) with
     configurations from the Fashion-MNIST benchmark, whose published accuracies are shown beside
-    ours. The default set leaves out rbf-svm (slow); quick is what the report uses. Example:
+    ours. The default set leaves out the slow linear-svm and rbf-svm; quick is what the report
+    uses. Example:
     [bold]mnistlab benchmark mnist fashion-mnist --models quick -o bench/[/]
     """
     from mnistlab.models import benchmark, resolve_models
