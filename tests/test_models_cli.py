@@ -158,3 +158,35 @@ def test_train_and_predict_refusals(tmp_path, dataset_file, five_class):
         app, ["predict", str(model_file), f"{other / 'other.npz'}:test:0", "--any-dataset"]
     )
     assert allowed.exit_code == 0, allowed.output
+
+
+def test_benchmark_checks_every_output_before_training(tmp_path, dataset_file):
+    out = tmp_path / "bench"
+    (out / "mistakes-five-knn.png").mkdir(parents=True)
+    result = runner.invoke(app, ["benchmark", dataset_file, "--models", "centroid,knn", "-o", str(out)])
+    assert (
+        result.exit_code == 1
+        and "mistakes-five-knn.png: exists and is not a regular file" in result.output
+    )
+    assert [p.name for p in out.iterdir()] == ["mistakes-five-knn.png"]
+
+
+def test_train_refuses_an_unwritable_output_before_training(dataset_file):
+    result = runner.invoke(
+        app, ["train", dataset_file, "--model", "centroid", "-o", "/proc/model.mnistlab"]
+    )
+    assert result.exit_code == 1 and "cannot write in /proc" in result.output
+    bad_seed = runner.invoke(app, ["train", dataset_file, "--model", "tree", "--seed", "-1"])
+    assert bad_seed.exit_code != 0 and "seed" in bad_seed.output
+
+
+def test_report_notes_a_dataset_no_model_can_learn(tmp_path, five_class):
+    from mnistlab.report import build_report
+
+    black = Dataset.from_arrays(
+        "black",
+        (np.zeros((20, 6, 6), np.uint8), np.arange(20) % 2),
+        (np.zeros((6, 6, 6), np.uint8), np.arange(6) % 2),
+    )
+    path = build_report([black], tmp_path, models="centroid", progress=False)
+    assert "No model could be trained on black" in path.read_text()

@@ -222,7 +222,7 @@ def test_a_model_naming_code_outside_scikit_learn_is_refused(tmp_path, five_clas
     out = _rewrite(
         saved_logreg, tmp_path / "sneaky.mnistlab", member="model.skops", payload=skops.io.dumps(sneaky)
     )
-    with pytest.raises(ModelError, match=r"types outside scikit-learn: .*_double"):
+    with pytest.raises(ModelError, match=r"types mnistlab never saves: .*_double"):
         load_model(out)
 
 
@@ -268,3 +268,111 @@ def test_saving_is_atomic(tmp_path, five_class, saved_logreg, monkeypatch):
     assert saved_logreg.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["logreg.mnistlab"]
     assert io.BytesIO(before).read(2) == b"PK"
+
+
+def test_a_forged_pipeline_calling_a_scikit_learn_function_is_refused(
+    tmp_path, five_class, saved_logreg
+):
+    import skops.io
+    from sklearn.datasets import dump_svmlight_file
+    from sklearn.preprocessing import FunctionTransformer
+
+    flat = five_class.train.images.reshape(60, -1).astype(np.float32)
+    target = tmp_path / "written-by-the-model.txt"
+    forged = Pipeline(
+        [
+            (
+                "scale",
+                FunctionTransformer(dump_svmlight_file, kw_args={"y": np.zeros(1), "f": str(target)}),
+            ),
+            ("model", LogisticRegression()),
+        ]
+    )
+    forged.steps[1][1].fit(flat, five_class.train.labels)
+    payload = skops.io.dumps(forged)
+    out = _rewrite(saved_logreg, tmp_path / "forged.mnistlab", member="model.skops", payload=payload)
+    with pytest.raises(ModelError, match="types mnistlab never saves"):
+        load_model(out)
+    assert not target.exists()
+    # A pipeline of trusted types that is not the one described is refused too.
+    other = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression())]).fit(
+        flat, five_class.train.labels
+    )
+    swapped = _rewrite(saved_logreg, out, member="model.skops", payload=skops.io.dumps(other))
+    with pytest.raises(ModelError, match="not the logreg pipeline"):
+        load_model(swapped)
+
+
+def test_huge_or_deep_metadata_is_refused_cheaply(tmp_path, saved_logreg):
+    out = tmp_path / "bomb.mnistlab"
+    with (
+        zipfile.ZipFile(saved_logreg) as archive,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as copy,
+    ):
+        copy.writestr(META, b" " * (50 << 20))
+        copy.writestr("model.skops", archive.read("model.skops"))
+    with pytest.raises(ModelError, match="refusing to unpack"):
+        load_model(out)
+    deep = _rewrite(saved_logreg, out, member=META, payload=b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(ModelError, match="not valid JSON"):
+        load_model(deep)
+    with zipfile.ZipFile(saved_logreg) as archive:
+        text = archive.read(META).decode().replace('"seed": 0', '"seed": ' + "9" * 5000)
+    big_int = _rewrite(saved_logreg, out, member=META, payload=text.encode())
+    with pytest.raises(ModelError, match=r"not valid JSON|seed"):
+        load_model(big_int)
+    for lie in (
+        {"format_version": True},
+        {"classes": ["a", "a", "b", "c", "d"]},
+        {"classes": ["\x1b[31m", *"bcde"]},
+    ):
+        with pytest.raises(ModelError):
+            load_model(_rewrite(saved_logreg, out, meta=lambda m, lie=lie: {**m, **lie}))
+
+
+def test_network_shapes_are_checked_before_anything_is_built(tmp_path, five_class):
+    path = train(five_class, "cnn", epochs=1, progress=False).save(tmp_path / "cnn.mnistlab")
+    out = tmp_path / "huge.mnistlab"
+    with pytest.raises(ModelError, match="do not fit a cnn for 4096x4096 images"):
+        load_model(_rewrite(path, out, meta=lambda m: {**m, "image_shape": [4096, 4096]}))
+    from safetensors.torch import save as save_tensors
+
+    state = load_model(path).estimator.network_.state_dict()
+    state = {k: v.clone() for k, v in state.items()}
+    state["13.bias"] = state["13.bias"] * float("nan")
+    with pytest.raises(ModelError, match="NaN or infinite"):
+        load_model(_rewrite(path, out, member="model.safetensors", payload=save_tensors(state)))
+
+
+def test_nearest_centroid_decides_by_the_closest_mean(five_class):
+    from sklearn.neighbors import NearestCentroid
+
+    trained = train(five_class, "centroid")
+    flat = five_class.train.images.reshape(60, -1).astype(np.float32)
+    reference = Pipeline([("s", StandardScaler()), ("m", NearestCentroid())]).fit(
+        flat, five_class.train.labels
+    )
+    test = five_class.test.images.reshape(25, -1).astype(np.float32)
+    np.testing.assert_array_equal(trained.predict(five_class.test.images), reference.predict(test))
+
+
+def test_zero_one_datasets_train_and_predict_and_one_class_is_refused(tmp_path, five_class):
+    binary = Dataset.from_arrays(
+        "binary",
+        ((five_class.train.images > 100).astype(np.uint8), five_class.train.labels),
+        ((five_class.test.images > 100).astype(np.uint8), five_class.test.labels),
+    )
+    trained = train(binary, "centroid")
+    assert trained.max_pixel == 1
+    loaded = load_model(trained.save(tmp_path / "binary.mnistlab"))
+    np.testing.assert_array_equal(
+        loaded.predict(binary.test.images), trained.predict(binary.test.images)
+    )
+    one = Dataset.from_arrays(
+        "one", (five_class.train.images, np.zeros(60, int)), (five_class.test.images, np.zeros(25, int))
+    )
+    with pytest.raises(ValueError, match="cover 1 class"):
+        train(one, "knn")
+    for seed in (-1, 2**32, 1.5):
+        with pytest.raises(ValueError, match="seed must be a whole number"):
+            train(five_class, "tree", seed=seed)

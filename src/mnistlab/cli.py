@@ -995,7 +995,7 @@ def benchmark_command(
             "boosting, rbf-svm, mlp, cnn) or a set: quick, default, classic, all."
         ),
     ] = "default",
-    seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Seed of every random choice.")] = 0,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -1016,12 +1016,19 @@ def benchmark_command(
     uses. Example:
     [bold]mnistlab benchmark mnist fashion-mnist --models quick -o bench/[/]
     """
+    from mnistlab.data.formats import safe_filename
     from mnistlab.models import benchmark, resolve_models
 
     chosen = _run(resolve_models, models)
-    if output is not None:
-        _check_folder(output, ["results.csv", "per-class.csv"])
     loaded = [_run(load, n, download=not no_download) for n in names]
+    if output is not None:
+        figures = [
+            f"{kind}-{safe_filename(ds.name)}-{m}.png"
+            for ds in loaded
+            for m in chosen
+            for kind in ("confusion", "mistakes")
+        ]
+        _check_folder(output, ["results.csv", "per-class.csv", *figures])
     labels = [ds.name for ds in loaded]
     if len(set(labels)) != len(labels):
         _fail(f"the datasets are named {labels}: each may appear once, as it labels the results.")
@@ -1074,6 +1081,18 @@ def _print_benchmark(datasets: list[str], models: tuple[str, ...], results) -> N
     )
 
 
+def _check_writable(path: Path) -> None:
+    """Refuse, before a long computation, an output whose folder cannot take a new file."""
+    import tempfile
+
+    folder = next((p for p in path.parents if p.exists()), Path("."))
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        _fail(f"{path}: cannot write in {folder} ({exc.strerror or exc}).")
+
+
 @app.command("train")
 def train_command(
     name: NameArg,
@@ -1105,6 +1124,7 @@ def train_command(
     if epochs is not None and not MODELS[model].neural:
         _fail(f"--epochs applies to the neural models (mlp, cnn), not to {model}.")
     _check_outputs((output, (".mnistlab",)))
+    _check_writable(output)
     ds = _run(load, name, download=not no_download)
     params = {} if epochs is None else {"epochs": epochs}
     trained = _run(train, ds, model, seed=seed, **params)
@@ -1168,12 +1188,11 @@ def predict(
         refs.append(ref)
     import numpy as np
 
-    scores = _run(trained.predict_proba, np.stack([r.pixels for r in refs]))
+    labels, scores = _run(trained.predict_scores, np.stack([r.pixels for r in refs]))
     k = min(top, len(trained.classes))
     rows = []
-    for ref, row in zip(refs, scores, strict=True):
+    for ref, label, row in zip(refs, labels.tolist(), scores, strict=True):
         best = np.argsort(-row, kind="stable")[:k]
-        label = int(best[0])
         rows.append(
             {
                 "image": ref.source,

@@ -126,8 +126,9 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
     --------
     >>> import mnistlab
     >>> ds = mnistlab.load("digits")
-    >>> clf = NeuralNetClassifier("mlp", epochs=30, progress=False).fit(ds.train.images, ds.train.labels)
-    >>> clf.score(ds.test.images, ds.test.labels) > 0.9
+    >>> clf = NeuralNetClassifier("mlp", epochs=20, batch_size=32, progress=False)
+    >>> clf = clf.fit(ds.train.images, ds.train.labels)
+    >>> clf.score(ds.test.images, ds.test.labels) > 0.85
     True
     """
 

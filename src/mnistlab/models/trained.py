@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import platform
 import time
 import warnings
@@ -30,10 +31,24 @@ from mnistlab.models.catalogue import MODELS, build_estimator, resolve_models
 FORMAT = "mnistlab-model"
 FORMAT_VERSION = 1
 META = "mnistlab-model.json"
-#: The largest member read from a model file: far above any model here, far below a zip bomb.
-MAX_MEMBER_BYTES = 2 << 30
-#: Modules whose types a saved scikit-learn model may contain.
-TRUSTED_MODULES = ("sklearn.",)
+#: Limits on what a model file may unpack to: the description, the model, and the expansion
+#: ratio of either (deflate cannot shrink real data 200-fold; a zip bomb does).
+MAX_META_BYTES = 1 << 20
+MAX_MODEL_BYTES = 4 << 30
+MAX_RATIO = 200
+MAX_SIDE, MAX_CLASSES = 4096, 100_000
+MAX_SEED = 2**32 - 1
+#: Models whose decision is not the largest of their scores (NearestCentroid's probabilities come
+#: from a Gaussian model; its decision is the closest mean).
+OWN_DECISION = frozenset({"centroid"})
+#: The only types outside skops' default trust that mnistlab's own models contain. Anything else
+#: (a function, say, which a FunctionTransformer would call) is refused before loading.
+TRUSTED_TYPES = frozenset(
+    {
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    }
+)
 
 
 @dataclass
@@ -66,6 +81,8 @@ class TrainedModel:
     test_accuracy: float | None = None
     fit_seconds: float | None = None
     versions: dict = field(default_factory=dict)
+    #: The brightest pixel of the training images: 1 for a 0/1 dataset, else usually 255.
+    max_pixel: int = 255
 
     @property
     def neural(self) -> bool:
@@ -100,18 +117,20 @@ class TrainedModel:
             images = as_uint8_images(images, source=source)
         except FormatError as exc:
             raise ModelError(str(exc)) from None
-        if 0 < images.max() <= 1:
+        if self.max_pixel > 1 and 0 < images.max() <= 1:
             raise ModelError(
                 f"{source}: every pixel is 0 or 1, but the model expects 0..255 (as {self.dataset}); "
                 "multiply 0..1 images by 255."
             )
         return images
 
-    def predict_proba(self, images) -> np.ndarray:
-        """Class scores (n, n_classes) summing to 1, for uint8 images 0..255 of the model's shape.
+    def predict_scores(self, images) -> tuple[np.ndarray, np.ndarray]:
+        """The predicted label of each image and the class scores (n, n_classes), summing to 1.
 
-        Probabilities where the estimator has them; otherwise (SVMs) a softmax of its decision
-        values, which ranks classes the same way but is not calibrated.
+        Scores are probabilities where the estimator has them; otherwise (the SVMs) a softmax of
+        its decision values, which ranks classes the same way but is not calibrated. The label is
+        the estimator's own decision: for nearest centroid the closest class mean, which its
+        probabilities (a Gaussian model) do not always favour.
         """
         images = self.check_images(images)
         if self.neural:
@@ -122,14 +141,25 @@ class TrainedModel:
                 scores = self.estimator.predict_proba(features)
             else:
                 scores = _softmax(self.estimator.decision_function(features))
+        if not np.isfinite(scores).all():
+            raise ModelError(f"the {self.model} model gave NaN or infinite scores; it is damaged.")
+        trained_labels = np.asarray(self.estimator.classes_, dtype=np.int64)
+        if self.model in OWN_DECISION:
+            labels = np.asarray(self.estimator.predict(features), dtype=np.int64)
+        else:
+            labels = trained_labels[scores.argmax(axis=1)]
         # A class without training images gets a column of zeros, so columns are labels.
         full = np.zeros((len(images), len(self.classes)))
-        full[:, np.asarray(self.estimator.classes_, dtype=np.int64)] = scores
-        return full
+        full[:, trained_labels] = scores
+        return labels, full
+
+    def predict_proba(self, images) -> np.ndarray:
+        """Class scores (n, n_classes) of uint8 images 0..255 (see :meth:`predict_scores`)."""
+        return self.predict_scores(images)[1]
 
     def predict(self, images) -> np.ndarray:
         """The predicted label (index into ``classes``) of each image."""
-        return self.predict_proba(images).argmax(axis=1)
+        return self.predict_scores(images)[0]
 
     def to_dict(self) -> dict:
         """What the model is, as saved next to it (JSON-ready)."""
@@ -145,6 +175,7 @@ class TrainedModel:
             "preprocessing": self.preprocessing,
             "params": self.params,
             "seed": self.seed,
+            "max_pixel": self.max_pixel,
             "test_accuracy": self.test_accuracy,
             "fit_seconds": self.fit_seconds,
             "versions": self.versions,
@@ -224,10 +255,28 @@ def train(
     >>> from mnistlab.models import train
     >>> trained = train(mnistlab.load("digits"), "logreg")
     >>> round(trained.test_accuracy, 3)
-    0.951
+    0.907
     """
+    trained = fit_model(dataset, model, seed=seed, progress=progress, **params)
+    test = dataset.test
+    trained.test_accuracy = float(np.mean(trained.predict(test.images) == test.labels))
+    return trained
+
+
+def fit_model(
+    dataset: Dataset, model: str, *, seed: int = 0, progress: bool | None = None, **params
+) -> TrainedModel:
+    """Train a named model on ``dataset.train`` only (``test_accuracy`` stays None); see train."""
     name = _model_name(model)
-    test = _test_split(dataset)
+    if not _is_int(seed) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be a whole number in 0..{MAX_SEED}, got {seed!r}.")
+    _test_split(dataset)  # the model will be measured on it: refuse before training
+    present = np.unique(dataset.train.labels)
+    if len(present) < 2:
+        raise ValueError(
+            f"{dataset.name}: the training images cover {len(present)} class; a classifier "
+            "needs 2 or more."
+        )
     estimator = build_estimator(name, seed=seed, progress=progress, **params)
     trained = TrainedModel(
         model=name,
@@ -238,6 +287,7 @@ def train(
         params=MODELS[name].describe_params() if not params else _describe(name, params),
         seed=seed,
         versions=library_versions(MODELS[name].neural),
+        max_pixel=max(int(dataset.train.images.max()), 1),
     )
     started = time.perf_counter()
     images, labels = dataset.train.images, dataset.train.labels
@@ -261,7 +311,6 @@ def train(
             stacklevel=2,
         )
     trained.fit_seconds = time.perf_counter() - started
-    trained.test_accuracy = float(np.mean(trained.predict(test.images) == test.labels))
     return trained
 
 
@@ -303,7 +352,7 @@ def load_model(path: str | Path, *, check_versions: bool = True) -> TrainedModel
         with zipfile.ZipFile(path) as archive:
             meta = _read_meta(path, archive)
             member = "model.safetensors" if meta["kind"] == "torch" else "model.skops"
-            payload = _read_member(path, archive, member)
+            payload = _read_member(path, archive, member, MAX_MODEL_BYTES)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError) as exc:
         if isinstance(exc, OSError) and not isinstance(exc, zipfile.BadZipFile) and exc.errno:
             raise
@@ -323,34 +372,48 @@ def load_model(path: str | Path, *, check_versions: bool = True) -> TrainedModel
         test_accuracy=meta["test_accuracy"],
         fit_seconds=meta["fit_seconds"],
         versions=meta["versions"],
+        max_pixel=meta["max_pixel"],
     )
 
 
-def _read_member(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
+def _read_member(path: Path, archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
     try:
         info = archive.getinfo(name)
     except KeyError:
         raise ModelError(f"{path}: the model file has no {name}; it is incomplete.") from None
-    if info.file_size > MAX_MEMBER_BYTES:
-        raise ModelError(f"{path}: {name} claims {info.file_size} bytes; refusing to read it.")
+    if info.file_size > limit or info.file_size > MAX_RATIO * max(info.compress_size, 1 << 16):
+        raise ModelError(
+            f"{path}: {name} claims {info.file_size:,} bytes from {info.compress_size:,} compressed; "
+            "refusing to unpack it."
+        )
     data = archive.read(name)  # checks the CRC: a damaged member raises BadZipFile
     if len(data) != info.file_size:
         raise ModelError(f"{path}: {name} is truncated.")
     return data
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _read_meta(path: Path, archive: zipfile.ZipFile) -> dict:
+    damaged = f"{path}: {META} is damaged"
+    text = _read_member(path, archive, META, MAX_META_BYTES)
     try:
-        meta = json.loads(_read_member(path, archive, META))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path}: {META} is not valid JSON ({exc}).") from None
+        meta = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise ModelError(f"{path}: {META} is not valid JSON ({str(exc)[:100]}).") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelError(f"{path}: not a mnistlab model file.")
     version = meta.get("format_version")
-    if version != FORMAT_VERSION:
-        newer = isinstance(version, int) and version > FORMAT_VERSION
+    if not _is_int(version) or version != FORMAT_VERSION:
+        newer = _is_int(version) and version > FORMAT_VERSION
         raise ModelError(
-            f"{path}: model file format version {version!r}; this mnistlab reads version "
+            f"{path}: model file format version {repr(version)[:20]}; this mnistlab reads version "
             f"{FORMAT_VERSION}" + ("; upgrade mnistlab to use it." if newer else ".")
         )
     expected = {
@@ -362,32 +425,43 @@ def _read_meta(path: Path, archive: zipfile.ZipFile) -> dict:
         "image_shape": list,
         "params": str,
         "seed": int,
+        "max_pixel": int,
         "versions": dict,
     }
     for key, kind in expected.items():
-        if not isinstance(meta.get(key), kind):
-            raise ModelError(f"{path}: {META} lacks a valid {key!r}; the file is damaged.")
+        if not isinstance(meta.get(key), kind) or isinstance(meta.get(key), bool):
+            raise ModelError(f"{damaged}: no valid {key!r}.")
     shape, classes, labels = meta["image_shape"], meta["classes"], meta["trained_labels"]
-    if (
-        meta["model"] not in MODELS
-        or meta["kind"] != ("torch" if MODELS[meta["model"]].neural else "sklearn")
-        or len(shape) != 2
-        or not all(isinstance(s, int) and not isinstance(s, bool) and 0 < s <= 4096 for s in shape)
-        or len(classes) < 2
-        or not all(isinstance(c, str) for c in classes)
-        or len(labels) < 2
-        or not all(isinstance(c, int) and 0 <= c < len(classes) for c in labels)
-        or labels != sorted(set(labels))
-    ):
-        raise ModelError(f"{path}: {META} describes no model this mnistlab knows; the file is damaged.")
+    spec = MODELS.get(meta["model"])
+    checks = {
+        "model": spec is not None,
+        "kind": spec is not None and meta["kind"] == ("torch" if spec.neural else "sklearn"),
+        "image_shape": len(shape) == 2 and all(_is_int(s) and 0 < s <= MAX_SIDE for s in shape),
+        "classes": 2 <= len(classes) <= MAX_CLASSES
+        and all(isinstance(c, str) and c.isprintable() and 0 < len(c) <= 200 for c in classes)
+        and len(set(classes)) == len(classes),
+        "trained_labels": len(labels) >= 2
+        and all(_is_int(c) and 0 <= c < len(classes) for c in labels)
+        and labels == sorted(set(labels)),
+        "seed": 0 <= meta["seed"] <= MAX_SEED,
+        "max_pixel": 0 < meta["max_pixel"] <= 255,
+        "dataset": meta["dataset"].isprintable(),
+    }
+    for key, ok in checks.items():
+        if not ok:
+            raise ModelError(f"{damaged}: its {key!r} describes no model this mnistlab knows.")
     accuracy = meta.get("test_accuracy")
-    if accuracy is not None and not (isinstance(accuracy, (int, float)) and 0 <= accuracy <= 1):
-        raise ModelError(f"{path}: {META} has an impossible test_accuracy {accuracy!r}.")
-    meta.setdefault("fit_seconds", None)
+    if accuracy is not None and not (_is_number(accuracy) and 0 <= accuracy <= 1):
+        raise ModelError(f"{damaged}: an impossible test_accuracy {repr(accuracy)[:20]}.")
+    seconds = meta.setdefault("fit_seconds", None)
+    if seconds is not None and not (_is_number(seconds) and seconds >= 0):
+        raise ModelError(f"{damaged}: an impossible fit_seconds {repr(seconds)[:20]}.")
     return meta
 
 
 def _load_network(path: Path, meta: dict, payload: bytes):
+    import torch
+
     from mnistlab.models.neural import NeuralNetClassifier, build_network
 
     try:
@@ -399,15 +473,19 @@ def _load_network(path: Path, meta: dict, payload: bytes):
         raise ModelError(f"{path}: the weights are damaged ({exc}).") from None
     architecture = meta.get("architecture")
     shape, n_classes = tuple(meta["image_shape"]), len(meta["trained_labels"])
+    where = f"a {architecture} for {shape[0]}x{shape[1]} images and {n_classes} classes"
     try:
-        network = build_network(architecture, shape, n_classes)
-        network.load_state_dict(state, strict=True)
-    except (ValueError, RuntimeError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise ModelError(
-            f"{path}: the weights do not fit a {architecture} for {shape[0]}x{shape[1]} images and "
-            f"{n_classes} classes ({first})."
-        ) from None
+        with torch.device("meta"):  # shapes only: nothing is allocated for what the JSON claims
+            expected = build_network(architecture, shape, n_classes).state_dict()
+    except ValueError as exc:
+        raise ModelError(f"{path}: the model file describes no network: {exc}") from None
+    found = {k: tuple(v.shape) for k, v in state.items()}
+    if found != {k: tuple(v.shape) for k, v in expected.items()}:
+        raise ModelError(f"{path}: the weights do not fit {where}.")
+    if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
+        raise ModelError(f"{path}: the weights contain NaN or infinite values; the file is damaged.")
+    network = build_network(architecture, shape, n_classes)
+    network.load_state_dict(state, strict=True)
     estimator = NeuralNetClassifier(architecture, seed=meta["seed"], progress=False)
     estimator.classes_ = np.array(meta["trained_labels"])
     estimator.image_shape_ = shape
@@ -424,32 +502,47 @@ def _load_pipeline(path: Path, meta: dict, payload: bytes, check_versions: bool)
 
     saved = meta["versions"].get("scikit-learn")
     if check_versions and saved != sklearn.__version__:
+        said = (
+            f"saved with scikit-learn {saved}"
+            if isinstance(saved, str)
+            else "records no scikit-learn version"
+        )
         raise ModelError(
-            f"{path}: saved with scikit-learn {saved}, this is scikit-learn {sklearn.__version__}; its "
-            "predictions could differ. Retrain it, or load with check_versions=False "
-            "(--ignore-versions) at your own risk."
+            f"{path}: {said[:80]}, this is scikit-learn {sklearn.__version__}; its predictions could "
+            "differ. Retrain it, or load with check_versions=False (--ignore-versions) at your own risk."
         )
     try:
         untrusted = skops.io.get_untrusted_types(data=payload)
-        foreign = [t for t in untrusted if not t.startswith(TRUSTED_MODULES)]
+        foreign = [t for t in untrusted if t not in TRUSTED_TYPES]
         if foreign:
-            raise ModelError(f"{path}: the model names types outside scikit-learn: {foreign}; refused.")
+            raise ModelError(
+                f"{path}: the model names types mnistlab never saves: {foreign[:5]}; refused."
+            )
         estimator = skops.io.loads(payload, trusted=untrusted)
     except ModelError:
         raise
     except Exception as exc:  # skops raises many kinds on damaged input; all mean the same here
-        raise ModelError(
-            f"{path}: the scikit-learn model is damaged ({type(exc).__name__}: {exc})."
-        ) from None
+        raise ModelError(f"{path}: the scikit-learn model is damaged ({type(exc).__name__}).") from None
+    _check_pipeline(path, meta, estimator)
+    return estimator
+
+
+def _check_pipeline(path: Path, meta: dict, estimator) -> None:
+    """The loaded object must be the pipeline ``train`` builds for the named model, as described."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    expected = type(build_estimator(meta["model"]).steps[1][1])
     h, w = meta["image_shape"]
-    classes = getattr(estimator, "classes_", None)
+    steps = estimator.steps if isinstance(estimator, Pipeline) else []
     if (
-        getattr(estimator, "n_features_in_", None) != h * w
-        or classes is None
-        or [int(c) for c in classes] != meta["trained_labels"]
+        [name for name, _ in steps] != ["scale", "model"]
+        or type(steps[0][1]) is not StandardScaler
+        or type(steps[1][1]) is not expected
+        or getattr(estimator, "n_features_in_", None) != h * w
+        or [int(c) for c in getattr(estimator, "classes_", [])] != meta["trained_labels"]
     ):
         raise ModelError(
-            f"{path}: the model inside does not match its description ({h}x{w} images, "
-            f"labels {meta['trained_labels']}); the file is damaged."
+            f"{path}: the model inside is not the {meta['model']} pipeline its description names "
+            f"({h}x{w} images, labels {meta['trained_labels']}); the file is damaged or forged."
         )
-    return estimator

@@ -9,6 +9,7 @@ import pandas as pd
 
 from mnistlab import stats
 from mnistlab.data.dataset import Dataset
+from mnistlab.errors import MnistlabError
 from mnistlab.models.evaluation import Evaluation, evaluate
 
 #: Training images the binarisation check fits its models on (logistic regression dominates
@@ -22,6 +23,8 @@ class Analyses:
     def __init__(self, ds: Dataset, models: str | tuple[str, ...] = "quick") -> None:
         self.ds = ds
         self.model_names = models
+        #: Why the models section could not train its models, when it could not.
+        self.models_error: str | None = None
 
     @cached_property
     def pixel_counts(self) -> np.ndarray:
@@ -89,4 +92,8 @@ class Analyses:
 
         if self.ds.test is None or len(np.unique(self.ds.train.labels)) < 2:
             return None
-        return benchmark(self.ds, self.model_names, progress=False)
+        try:
+            return benchmark(self.ds, self.model_names, progress=False)
+        except (ValueError, MnistlabError) as exc:  # e.g. all-black images: no variance to scale
+            self.models_error = str(exc)
+            return None

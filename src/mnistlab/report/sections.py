@@ -467,6 +467,8 @@ def _points(x: float) -> str:
 )
 def models_panel(a: Analyses) -> Panel:
     results = a.models
+    if a.models_error is not None:
+        return Panel(note=f"No model could be trained on {a.ds.name}: {a.models_error}")
     if not results:
         return _no_test(a)
     best = max(results, key=lambda r: r.evaluation.accuracy)
