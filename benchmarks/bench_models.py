@@ -48,6 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="default", help="names or a set: quick, default, all")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     args = parser.parse_args()
     names = resolve_models(args.models)
     print(
@@ -56,7 +57,7 @@ def main() -> None:
         flush=True,
     )
     found, curves = {}, {}
-    for dataset in DATASETS:
+    for dataset in args.datasets:
         ds = mnistlab.load(dataset, progress=False)
         for name in names:
             if name == "cnn":
@@ -79,10 +80,13 @@ def main() -> None:
         mark = "" if published is None or published.same else "~"
         cells = []
         for dataset in DATASETS:
+            if (dataset, name) not in found:
+                cells += ["       -", "      -"]
+                continue
             accuracy, _ = found[(dataset, name)]
             paper = published.accuracy.get(dataset) if published else None
             cells += [f"{accuracy:8.1%}", f"{mark}{paper:.1%}".rjust(7) if paper else "      -"]
-        fits = "/".join(f"{found[(d, name)][1]:.0f}" for d in DATASETS)
+        fits = "/".join(f"{found[(d, name)][1]:.0f}" if (d, name) in found else "-" for d in DATASETS)
         print(f"{name:11} {spec.describe_params()[:58]:58} {' '.join(cells)} {fits:>14}")
     print("\n~ = closest published configuration of a different model")
     for dataset, (trained, curve, reached) in curves.items():
