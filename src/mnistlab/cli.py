@@ -1059,24 +1059,25 @@ def _print_benchmark(datasets: list[str], models: tuple[str, ...], results) -> N
     from mnistlab.models import MODELS
 
     found = {(r.dataset, r.model): r for r in results}
-    table = Table(
-        "model", *datasets, title="Test accuracy (fit / predict seconds)", title_justify="left"
-    )
+    columns = [c for name in datasets for c in (name, "paper", "fit / predict s")]
+    table = Table("model", *columns, title="Test accuracy", title_justify="left")
     for model in models:
         published = MODELS[model].published
         cells = []
         for name in datasets:
             r = found[(name, model)]
-            cell = f"{r.evaluation.accuracy:.2%} ({r.trained.fit_seconds:.1f} / {r.predict_seconds:.1f})"
             paper = published.accuracy.get(name) if published else None
-            if paper is not None:
-                cell += f"  paper{'' if published.same else '~'} {paper:.1%}"
-            cells.append(cell)
+            mark = "" if published is None or published.same else "~"
+            cells += [
+                f"{r.evaluation.accuracy:.2%}",
+                "-" if paper is None else f"{mark}{paper:.1%}",
+                f"{r.trained.fit_seconds:.1f} / {r.predict_seconds:.1f}",
+            ]
         table.add_row(model, *cells)
     out.print(table)
     out.print(
-        "paper = Fashion-MNIST benchmark (arXiv:1708.07747, Table 3) for the same configuration; "
-        "paper~ = the closest published configuration, not the same model.",
+        "paper: Fashion-MNIST benchmark (arXiv:1708.07747, Table 3), the same configuration; "
+        "~: the closest published configuration, a different model.",
         highlight=False,
     )
 
