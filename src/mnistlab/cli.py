@@ -1075,11 +1075,13 @@ def _print_benchmark(datasets: list[str], models: tuple[str, ...], results) -> N
             ]
         table.add_row(model, *cells)
     out.print(table)
-    out.print(
-        "paper: Fashion-MNIST benchmark (arXiv:1708.07747, Table 3), the same configuration; "
-        "~: the closest published configuration, a different model.",
-        highlight=False,
-    )
+    shown = [MODELS[m].published for m in models if MODELS[m].published is not None]
+    shown = [p for p in shown if any(name in p.accuracy for name in datasets)]
+    if shown:
+        note = "paper: Fashion-MNIST benchmark (arXiv:1708.07747, Table 3), the same configuration"
+        if not all(p.same for p in shown):
+            note += "; ~: the closest published configuration, a different model"
+        out.print(note + ".", highlight=False)
 
 
 def _check_writable(path: Path) -> None:
@@ -1104,7 +1106,7 @@ def train_command(
         "model.mnistlab"
     ),
     epochs: Annotated[
-        int | None, typer.Option(min=1, help="Most epochs (mlp and cnn; default 10 and 6).")
+        int | None, typer.Option(min=1, help="Maximum epochs (mlp and cnn; default 10 and 6).")
     ] = None,
     seed: Annotated[
         int, typer.Option(help="Seed: the same seed, data and machine give the same model.")
@@ -1147,7 +1149,10 @@ def predict(
         list[str], typer.Argument(help="Images: PNG/JPEG files, .npy arrays or DATASET:SPLIT:INDEX.")
     ],
     top: Annotated[int, typer.Option(min=1, help="How many classes to list per image.")] = 3,
-    resize: Annotated[bool, typer.Option(help="Resize images to the model's size.")] = False,
+    resize: Annotated[
+        bool,
+        typer.Option(help="Stretch image files to the model's size (the aspect ratio is not kept)."),
+    ] = False,
     invert: Annotated[
         bool, typer.Option(help="Invert image files (dark ink on a light background).")
     ] = False,
@@ -1165,20 +1170,13 @@ def predict(
 
     Example: [bold]mnistlab predict fashion-cnn.mnistlab fashion-mnist:test:0 shoe.png --invert[/]
     """
-    from mnistlab.data.images import load_image
+    from mnistlab.data.images import fit_to_shape, load_image
     from mnistlab.models import load_model
 
     trained = _run(load_model, model_file, check_versions=not ignore_versions)
     refs = []
     for image in images:
-        ref = _run(
-            load_image,
-            image,
-            shape=trained.image_shape,
-            resize=resize,
-            invert=invert,
-            download=not no_download,
-        )
+        ref = _run(load_image, image, invert=invert, download=not no_download)
         origin = ref.source.rsplit(":", 2)[0] if ref.dataset is not None else None
         if origin is not None and origin != trained.dataset and not any_dataset:
             _fail(
@@ -1186,7 +1184,8 @@ def predict(
                 f"(classes {', '.join(trained.classes[:4])}...); its answer would be meaningless. "
                 "Pass --any-dataset to predict anyway."
             )
-        refs.append(ref)
+        # Then the size, once the image is known to be one this model is meant for.
+        refs.append(_run(fit_to_shape, ref, trained.image_shape, resize=resize))
     import numpy as np
 
     labels, scores = _run(trained.predict_scores, np.stack([r.pixels for r in refs]))

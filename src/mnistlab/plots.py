@@ -601,4 +601,10 @@ def confident_mistakes(ds, result, top: int = 12) -> Figure | None:
         for i in found
     ]
     title = f"{ds.name} · {result.model}: most confident mistakes (true → predicted, score)"
+    scores = result.confidence[found]
+    if len(found) > 1 and scores.min() == scores.max():
+        title = (
+            f"{ds.name} · {result.model}: mistakes, all scored {scores[0]:.0%}, so in test-set order "
+            "(true → predicted)"
+        )
     return titled_images(images, titles, columns=6, title=title)

@@ -120,7 +120,7 @@ class _TrainingBar:
         tail = "" if validation is None else f"  validation {validation:.2%}"
         self._progress.console.print(
             f"epoch {record['epoch']}/{self._epochs}  loss {record['loss']:.4f}  "
-            f"accuracy {record['train_accuracy']:.2%}{tail}  ({record['seconds']:.0f} s)",
+            f"accuracy {record['train_accuracy']:.2%}{tail}  (after {record['seconds']:.0f} s)",
             highlight=False,
         )
         self._progress.remove_task(self._task)

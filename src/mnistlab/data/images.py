@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -74,14 +75,21 @@ def load_image(
             "background. Pass invert=True (--invert) if this is dark ink on paper.",
             stacklevel=2,
         )
-    if shape is not None and pixels.shape != tuple(shape):
-        if not resize:
-            raise ValueError(
-                f"{source}: the image is {pixels.shape[0]}x{pixels.shape[1]}, expected "
-                f"{shape[0]}x{shape[1]}; resize it (--resize) or give an image of that size."
-            )
-        pixels = resize_image(pixels, shape)
-    return ImageRef(pixels, source, label, name, dataset)
+    ref = ImageRef(pixels, source, label, name, dataset)
+    return ref if shape is None else fit_to_shape(ref, shape, resize=resize)
+
+
+def fit_to_shape(ref: ImageRef, shape: tuple[int, int], *, resize: bool = False) -> ImageRef:
+    """``ref`` if its image has ``shape``; resized (stretched) to it if ``resize``; else an error."""
+    pixels = ref.pixels
+    if pixels.shape == tuple(shape):
+        return ref
+    if not resize:
+        raise ValueError(
+            f"{ref.source}: the image is {pixels.shape[0]}x{pixels.shape[1]}, expected "
+            f"{shape[0]}x{shape[1]}; resize it (--resize) or give an image of that size."
+        )
+    return dataclasses.replace(ref, pixels=resize_image(pixels, shape))
 
 
 def resize_image(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -38,8 +38,8 @@ class ModelResult:
 
     trained: TrainedModel
     evaluation: Evaluation
-    predictions: np.ndarray
-    confidence: np.ndarray
+    predictions: np.ndarray = field(repr=False)
+    confidence: np.ndarray = field(repr=False)
     predict_seconds: float
 
     @property
@@ -62,7 +62,10 @@ class ModelResult:
         }
 
     def confident_mistakes(self, labels: np.ndarray, top: int = 12) -> np.ndarray:
-        """Indices of the wrongly predicted test images, the most confident first."""
+        """Indices of the wrongly predicted test images, the most confident first.
+
+        Equal scores (a decision tree's pure leaves all score 1) keep test-set order.
+        """
         wrong = np.flatnonzero(self.predictions != labels)
         order = np.argsort(-self.confidence[wrong], kind="stable")
         return wrong[order[:top]]

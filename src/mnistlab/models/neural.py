@@ -86,7 +86,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
 
     Takes uint8 images ``(n, h, w)`` (0..255; divided by 255 inside). A share of the training
     images is held out, stratified, for early stopping: training stops when the validation
-    accuracy has not improved for ``patience`` epochs, and the best epoch's weights are kept.
+    loss has not improved for ``patience`` epochs, and the best epoch's weights are kept.
 
     Parameters
     ----------
@@ -94,13 +94,15 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
     epochs : int
         The most epochs to train.
     batch_size : int
+        Images per step; on fewer than 100 * batch_size training images, smaller (at least 8)
+        so that an epoch still takes about 100 steps.
     learning_rate : float
         The peak learning rate of the one-cycle schedule.
     validation_fraction : float
         Share of the training images held out for early stopping; 0 trains on all of them for
         ``epochs`` epochs.
     patience : int
-        Epochs without a better validation accuracy before stopping.
+        Epochs without a lower validation loss before stopping.
     seed : int
         The same seed, data and machine give the same weights.
     device : str or None
@@ -118,7 +120,8 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
     network_ : torch.nn.Module
         The trained network, on the CPU, in evaluation mode.
     history_ : list of dict
-        Per epoch: epoch, seconds (cumulative), loss, train_accuracy, validation_accuracy.
+        Per epoch: epoch, seconds (cumulative), loss, train_accuracy, validation_loss,
+        validation_accuracy.
     best_epoch_ : int
         The epoch whose weights were kept (1-based).
 
@@ -156,6 +159,10 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.progress = progress
         self.on_epoch = on_epoch
+
+    def _batch_size(self, n: int) -> int:
+        """``batch_size``, smaller on small training sets so an epoch has about 100 steps."""
+        return max(8, min(self.batch_size, n // 100))
 
     def _check_params(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -200,20 +207,21 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         from mnistlab.progress import training_bar
 
         optimizer = torch.optim.Adam(network.parameters(), lr=self.learning_rate / 10)
-        batches = math.ceil(len(fit_idx) / self.batch_size)
+        batch_size = self._batch_size(len(fit_idx))
+        batches = math.ceil(len(fit_idx) / batch_size)
         schedule = torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=self.learning_rate, total_steps=self.epochs * batches
         )
         labels = torch.from_numpy(codes.astype(np.int64))
-        history, best, best_score, waited = [], None, -1.0, 0
+        history, best, best_loss, waited = [], None, math.inf, 0
         started = time.perf_counter()
         with training_bar(self.epochs, batches, self.progress) as bar:
             for epoch in range(1, self.epochs + 1):
                 network.train()
                 order = fit_idx[torch.randperm(len(fit_idx), generator=generator).numpy()]
                 loss_sum, correct = 0.0, 0
-                for start in range(0, len(order), self.batch_size):
-                    rows = np.sort(order[start : start + self.batch_size])
+                for start in range(0, len(order), batch_size):
+                    rows = np.sort(order[start : start + batch_size])
                     inputs = _tensor(X[rows]).to(device)
                     target = labels[rows].to(device)
                     optimizer.zero_grad(set_to_none=True)
@@ -230,17 +238,21 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
                     "seconds": time.perf_counter() - started,
                     "loss": loss_sum / len(order),
                     "train_accuracy": correct / len(order),
+                    "validation_loss": None,
                     "validation_accuracy": None,
                 }
-                score = record["train_accuracy"]
                 if len(val_idx):
-                    proba = _predict_proba(network, X[val_idx], device, self.batch_size * 8)
-                    score = float(np.mean(proba.argmax(1) == codes[val_idx]))
-                    record["validation_accuracy"] = score
+                    proba = _predict_proba(network, X[val_idx], device, batch_size * 8)
+                    truth = codes[val_idx]
+                    picked = np.clip(proba[np.arange(len(truth)), truth], 1e-300, None)
+                    record["validation_loss"] = float(-np.mean(np.log(picked)))
+                    record["validation_accuracy"] = float(np.mean(proba.argmax(1) == truth))
                 history.append(record)
                 bar.end_epoch(record)
-                if score > best_score or not len(val_idx):
-                    best_score, waited, self.best_epoch_ = score, 0, epoch
+                # The validation loss, not its accuracy, decides: on few images accuracy ties often.
+                loss = record["validation_loss"] if len(val_idx) else -epoch
+                if loss < best_loss:
+                    best_loss, waited, self.best_epoch_ = loss, 0, epoch
                     best = {k: v.detach().clone() for k, v in network.state_dict().items()}
                 else:
                     waited += 1

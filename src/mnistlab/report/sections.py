@@ -445,8 +445,9 @@ def models_summary(analyses: list[Analyses]) -> Panel:
     if len(families) > 1:
         tables.append(Table(["family (best model)", *names, *gap], by_family))
     note = (
-        "Each model is a named configuration of mnistlab benchmark (classic models: StandardScaler, "
-        "then the classifier, as in the Fashion-MNIST benchmark); differences are in percentage points."
+        f"Models trained: {', '.join(models)}, named configurations of mnistlab benchmark (classic "
+        "models: StandardScaler, then the classifier, as in the Fashion-MNIST benchmark). "
+        "Differences are in percentage points."
     )
     return Panel(tables=tables, note=note)
 
@@ -461,8 +462,8 @@ def _points(x: float) -> str:
     "Named models trained on the training split and tested on the test split: the table compares "
     "the datasets model by model and family by family (how much harder is one than the other?). "
     "Below, per dataset, the best model's confusion matrix and the test images it got wrong with "
-    "the most confidence. The report trains the quick set; mnistlab benchmark --models all runs "
-    "every model.",
+    "the most confidence. mnistlab report --models chooses the models (the quick set by default; "
+    "all for every model).",
     summary=models_summary,
 )
 def models_panel(a: Analyses) -> Panel:
