@@ -442,7 +442,7 @@ def models_summary(analyses: list[Analyses]) -> Panel:
             for n in names
         ]
         by_family.append([family, *map(_percent, best), *(_points(b - best[0]) for b in best[1:])])
-    if len(families) > 1:
+    if any(sum(MODELS[m].family == f for m in models) > 1 for f in families):
         tables.append(Table(["family (best model)", *names, *gap], by_family))
     note = (
         f"Models trained: {', '.join(models)}, named configurations of mnistlab benchmark (classic "
