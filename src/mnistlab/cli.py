@@ -1217,9 +1217,9 @@ def predict(
             }
         )
         return
-    what = "probability" if trained.has_probabilities else "score"
+    what = "probabilities" if trained.has_probabilities else "scores"
     table = Table(
-        "image", "predicted", f"top {what}s", "true", title=f"{trained.model} ({trained.dataset})"
+        "image", "predicted", f"top {what}", "true", title=f"{trained.model} ({trained.dataset})"
     )
     for r in rows:
         tops = ", ".join(f"{t['class']} {t['score']:.1%}" for t in r["top"])
