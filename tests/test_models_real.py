@@ -28,19 +28,21 @@ def real_cache(shared_cache, monkeypatch):
     return shared_cache
 
 
-def test_benchmark_reproduces_the_published_tree_and_knn(real_cache, tmp_path):
+def test_benchmark_reproduces_the_published_knn(real_cache, tmp_path):
     out = tmp_path / "bench"
     result = runner.invoke(
-        app, ["benchmark", "mnist", "fashion-mnist", "--models", "tree,knn", "-o", str(out), "--json"]
+        app,
+        ["benchmark", "mnist", "fashion-mnist", "--models", "knn,centroid", "-o", str(out), "--json"],
     )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["results"]
     assert [(r["dataset"], r["model"]) for r in rows] == [
-        ("mnist", "tree"),
         ("mnist", "knn"),
-        ("fashion-mnist", "tree"),
+        ("mnist", "centroid"),
         ("fashion-mnist", "knn"),
+        ("fashion-mnist", "centroid"),
     ]
+    rows = [r for r in rows if r["model"] == "knn"]
     for r in rows:  # the paper's mean of 5 shuffled runs (scikit-learn 0.19); one run here
         published = MODELS[r["model"]].published.accuracy[r["dataset"]]
         assert abs(r["test_accuracy"] - published) < 0.015, r
