@@ -48,7 +48,7 @@ def test_benchmark_reproduces_the_published_knn(real_cache, tmp_path):
         assert abs(r["test_accuracy"] - published) < 0.015, r
     table = pd.read_csv(out / "results.csv")
     assert len(table) == 4 and (table["fit_seconds"] > 0).all()
-    assert {"confusion-fashion-mnist-knn.png", "mistakes-mnist-tree.png"} <= {
+    assert {"confusion-fashion-mnist-knn.png", "mistakes-mnist-centroid.png"} <= {
         p.name for p in out.iterdir()
     }
 
