@@ -76,13 +76,9 @@ def status(message: str, enabled: bool | None = None) -> Iterator[None]:
         yield
 
 
-@contextlib.contextmanager
-def steps(description: str, total: int, enabled: bool | None = None) -> Iterator[Callable[[], None]]:
-    """A rich progress bar of ``total`` steps on stderr (if enabled); yields ``advance()``."""
-    if not want_progress(enabled):
-        yield lambda: None
-        return
-    progress = Progress(
+def _step_progress() -> Progress:
+    """A transient bar with a description, the count of steps done and the time elapsed."""
+    return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -90,6 +86,15 @@ def steps(description: str, total: int, enabled: bool | None = None) -> Iterator
         console=console,
         transient=True,
     )
+
+
+@contextlib.contextmanager
+def steps(description: str, total: int, enabled: bool | None = None) -> Iterator[Callable[[], None]]:
+    """A rich progress bar of ``total`` steps on stderr (if enabled); yields ``advance()``."""
+    if not want_progress(enabled):
+        yield lambda: None
+        return
+    progress = _step_progress()
     task = progress.add_task(description, total=total)
     with progress:
         yield lambda: progress.advance(task)
@@ -133,13 +138,6 @@ def training_bar(epochs: int, batches: int, enabled: bool | None = None) -> Iter
     if not want_progress(enabled):
         yield _TrainingBar(epochs, batches, None)
         return
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+    progress = _step_progress()
     with progress:
         yield _TrainingBar(epochs, batches, progress)
