@@ -27,6 +27,18 @@ def isolated_cache(tmp_path, monkeypatch):
     return home
 
 
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One cache per real-data test module: the real datasets are copied into it once."""
+    return tmp_path_factory.mktemp("real-cache")
+
+
+@pytest.fixture
+def real_cache(shared_cache, monkeypatch):
+    monkeypatch.setenv("MNISTLAB_HOME", str(shared_cache))
+    return shared_cache
+
+
 @contextlib.contextmanager
 def peak_memory() -> Iterator[list[int]]:
     """Measure the peak of Python and numpy allocations inside the block: ``peak[0]`` after it."""

@@ -17,17 +17,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("models-real")]
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("models-cache")
-
-
-@pytest.fixture
-def real_cache(shared_cache, monkeypatch):
-    monkeypatch.setenv("MNISTLAB_HOME", str(shared_cache))
-    return shared_cache
-
-
 def test_benchmark_reproduces_the_published_knn(real_cache, tmp_path):
     out = tmp_path / "bench"
     result = runner.invoke(

@@ -22,17 +22,6 @@ from mnistlab.report import build_report
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("real-data")]
 
 
-@pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("real-cache")
-
-
-@pytest.fixture
-def real_cache(shared_cache, monkeypatch):
-    monkeypatch.setenv("MNISTLAB_HOME", str(shared_cache))
-    return shared_cache
-
-
 def test_mnist_from_the_package_is_the_official_mnist(real_cache):
     ds = mnistlab.load("mnist", download=False, progress=False)
     assert ds.source.startswith(("installed package", "mnistlab cache"))

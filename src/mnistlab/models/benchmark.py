@@ -11,7 +11,7 @@ import pandas as pd
 from mnistlab.data.dataset import Dataset
 from mnistlab.models.catalogue import MODELS, resolve_models
 from mnistlab.models.evaluation import Evaluation, evaluate
-from mnistlab.models.trained import TrainedModel, fit_model
+from mnistlab.models.trained import TrainedModel, fit_model, require_train_and_test
 
 #: Columns of ``results.csv`` and of each ``--json`` result, in order.
 RESULT_COLUMNS = (
@@ -108,11 +108,7 @@ def benchmark(
     [('centroid', 0.827), ('logreg', 0.907)]
     """
     names = resolve_models(models)
-    if "test" not in dataset.splits or "train" not in dataset.splits:
-        raise ValueError(
-            f"{dataset.name} has the splits {', '.join(dataset.splits)}; a benchmark needs a train "
-            "and a test split."
-        )
+    require_train_and_test(dataset)
     if any(MODELS[n].neural for n in names):
         from mnistlab.models import neural  # noqa: F401  (a missing torch fails before any training)
     return [run_model(dataset, name, seed=seed, progress=progress) for name in names]

@@ -9,6 +9,7 @@ a scikit-learn type). Neither format runs code from the file when loaded.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -207,12 +208,12 @@ class TrainedModel:
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
+    from scipy.special import softmax
+
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim == 1:  # two classes: one decision value per sample
         scores = np.column_stack([-scores, scores])
-    scores = scores - scores.max(axis=1, keepdims=True)
-    exp = np.exp(scores)
-    return exp / exp.sum(axis=1, keepdims=True)
+    return softmax(scores, axis=1)
 
 
 def library_versions(neural: bool) -> dict[str, str]:
@@ -270,7 +271,7 @@ def fit_model(
     name = _model_name(model)
     if not _is_int(seed) or not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed must be a whole number in 0..{MAX_SEED}, got {seed!r}.")
-    _test_split(dataset)  # the model will be measured on it: refuse before training
+    require_train_and_test(dataset)  # the model will be measured on it: refuse before training
     present = np.unique(dataset.train.labels)
     if len(present) < 2:
         raise ValueError(
@@ -323,15 +324,14 @@ def _model_name(model: str) -> str:
 
 def _describe(name: str, params: dict) -> str:
     spec = MODELS[name]
-    merged = type(spec)(**{**spec.__dict__, "params": {**spec.params, **params}})
-    return merged.describe_params()
+    return dataclasses.replace(spec, params={**spec.params, **params}).describe_params()
 
 
-def _test_split(dataset: Dataset):
+def require_train_and_test(dataset: Dataset):
     if "test" not in dataset.splits or "train" not in dataset.splits:
         raise ValueError(
-            f"{dataset.name} has the splits {', '.join(dataset.splits)}; training needs a train and a "
-            "test split (the test split measures the model)."
+            f"{dataset.name} has the splits {', '.join(dataset.splits)}; a model needs a train and a "
+            "test split (the test split measures it)."
         )
     return dataset.test
 
