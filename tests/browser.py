@@ -12,7 +12,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 def chromium_path() -> str:
     path = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(path).exists():
-        raise RuntimeError("Debian's chromium is not installed; `make setup` installs it as root.")
+        raise RuntimeError(
+            "Debian's chromium is not installed; `make test` (make setup-test) installs it as root."
+        )
     return path
 
 

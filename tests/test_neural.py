@@ -104,3 +104,17 @@ def test_progress_bar_reports_each_epoch(capsys):
     NeuralNetClassifier("mlp", epochs=2, validation_fraction=0.2, progress=True).fit(X, y)
     text = capsys.readouterr().err  # the progress console writes to stderr
     assert "epoch 1/2" in text and "epoch 2/2" in text and "validation" in text and "loss" in text
+
+
+def test_read_only_images_train_and_predict_without_torch_warnings(bright):
+    """Memory-mapped datasets are read-only; torch must not be handed them (it warns)."""
+    import warnings
+
+    (X, y), (Xt, _) = bright
+    X, Xt = X.copy(), Xt.copy()
+    X.setflags(write=False)
+    Xt.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = NeuralNetClassifier("mlp", epochs=1, progress=False).fit(X, y)
+        assert clf.predict_proba(Xt).shape == (90, 3)

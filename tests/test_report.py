@@ -54,7 +54,7 @@ def test_report_in_headless_chromium(tmp_path, five_class):
     assert check.page_errors == []
     assert check.outside_requests == []
     assert check.broken_images == []
-    # Every picture the sections made is in the page and loaded: ten per dataset from the
+    # Every picture the sections made is in the page and loaded: eleven per dataset from the
     # first sections, plus the similarity galleries that the data calls for.
     datasets = (mnistlab.load("digits"), five_class)
     similarity = next(s for s in SECTIONS if s.id == "similarity")
@@ -63,7 +63,7 @@ def test_report_in_headless_chromium(tmp_path, five_class):
     models = next(s for s in SECTIONS if s.id == "models")
     model_pictures = sum(len(models.panel(Analyses(d)).pictures) for d in datasets)
     assert model_pictures >= 2  # a confusion matrix per dataset, mistakes where there are some
-    assert check.images == 2 * 10 + galleries + model_pictures
+    assert check.images == 2 * 11 + galleries + model_pictures
     assert check.section_ids == [s.id for s in SECTIONS]
     assert (tmp_path / "report.png").stat().st_size > 10_000
 
@@ -82,3 +82,53 @@ def test_browser_check_catches_a_broken_page(tmp_path):
     assert "gone" in check.broken_images
     assert any("example.invalid" in u for u in check.outside_requests)
     assert check.page_errors
+
+
+def test_report_says_where_its_time_goes(tmp_path, five_class, capsys):
+    """A line per section as it finishes (with the elapsed time), the same times in the page's
+    footer and in summary.json; nothing printed with progress=False."""
+    path = build_report([five_class], tmp_path, models="centroid", progress=None)
+    printed = capsys.readouterr().err
+    lines = [line for line in printed.splitlines() if line.startswith("[")]
+    assert len(lines) == len(SECTIONS)
+    for number, (line, s) in enumerate(zip(lines, SECTIONS, strict=True), 1):
+        assert line.startswith(f"[{number:2d}/{len(SECTIONS)}] {s.title}: five ")
+        assert line.endswith(" s)") and "(elapsed " in line
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    timings = summary["timings"]
+    assert [(t["section"], t["dataset"]) for t in timings] == [(s.id, "five") for s in SECTIONS]
+    assert all(t["seconds"] >= 0 for t in timings)
+    html = path.read_text()
+    assert "Where the time went" in html and "all sections" in html
+    build_report([five_class], tmp_path / "quiet", models="centroid", progress=False)
+    assert "elapsed" not in capsys.readouterr().err
+
+
+def test_the_report_takes_knn_from_its_shared_neighbour_search(five_class, monkeypatch):
+    """One neighbour search per dataset: the models table's knn-pixels row and the similarity
+    section's k-NN table come from it, and the duplicates reuse its index."""
+    from mnistlab import similarity
+    from mnistlab.report.analyses import PIXEL_KNN, REPORT_MODELS
+
+    fits = []
+    original = similarity.NearestImages.fit
+
+    def counting_fit(self, X):
+        fits.append(len(X))
+        return original(self, X)
+
+    monkeypatch.setattr(similarity.NearestImages, "fit", counting_fit)
+    a = Analyses(five_class, models="centroid")
+    for s in SECTIONS:
+        s.panel(a)
+    assert fits.count(len(five_class.train)) == 1  # the training index, built once
+    knn = similarity.KNearestImagesClassifier(5).fit(five_class.train.images, five_class.train.labels)
+    assert a.pixel_knn[5].accuracy == knn.score(five_class.test.images, five_class.test.labels)
+    summary = next(s for s in SECTIONS if s.id == "models").summary([a])
+    assert [row[0] for row in summary.tables[0].rows] == ["centroid", PIXEL_KNN]
+    assert "knn" not in REPORT_MODELS
+    import inspect
+
+    from mnistlab import cli
+
+    assert inspect.signature(cli.report).parameters["models"].default == ",".join(REPORT_MODELS)

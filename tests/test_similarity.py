@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -425,3 +426,29 @@ def test_metrics_do_not_underflow_or_overflow(scale):
         assert getattr(small, name) == pytest.approx(getattr(unit, name), rel=1e-9), name
     assert small.euclidean == pytest.approx(unit.euclidean * scale, rel=1e-9)
     assert small.notes == ()
+
+
+@pytest.mark.parametrize("k", [1, 2, 6])
+def test_duplicates_from_shared_neighbours_equal_a_search_of_their_own(k):
+    """The report passes its index and test neighbours in: the pairs must not change, whether the
+    k neighbours cover every pair within the threshold or a radius search has to complete them."""
+    from mnistlab import Dataset
+    from mnistlab.similarity import NearestImages, find_duplicates
+
+    rng = np.random.default_rng(3)
+    train = rng.integers(0, 256, (60, 5, 5)).astype(np.uint8)
+    train[30:36] = train[2]  # six copies: a test copy of them has more than k pairs within
+    test = rng.integers(0, 256, (25, 5, 5)).astype(np.uint8)
+    test[4] = train[2]
+    test[8] = np.clip(train[40].astype(int) + rng.integers(-2, 3, (5, 5)), 0, 255)
+    ds = Dataset.from_arrays("shared", (train, np.arange(60) % 3), (test, np.arange(25) % 3))
+    index = NearestImages().fit(ds.train.images)
+    neighbours = index.kneighbors(ds.test.images, k)
+    alone = find_duplicates(ds, threshold=6.0).pairs
+    shared = find_duplicates(ds, threshold=6.0, index=index, neighbours=neighbours).pairs
+    pd.testing.assert_frame_equal(shared, alone)
+    assert (alone.kind == "train-test").sum() == 8  # seven copies of train 2, one near pair
+    with pytest.raises(ValueError, match="one row per test image"):
+        find_duplicates(ds, index=index, neighbours=(neighbours[0][:3], neighbours[1][:3]))
+    with pytest.raises(ValueError, match="fitted on the training images"):
+        find_duplicates(ds, index=NearestImages().fit(ds.test.images))

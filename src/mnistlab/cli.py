@@ -181,21 +181,48 @@ def info(
 
 @app.command()
 def show(
-    name: NameArg,
-    output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="Dataset name or path; with --values, one image: DATASET:SPLIT:INDEX, a file or a .npy."
+        ),
+    ],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Figure to write (PNG, SVG, PDF).")
+    ] = None,
     split: Annotated[str, typer.Option(help="train or test.")] = "train",
     first: Annotated[int, typer.Option(min=1, help="How many images to show.")] = 12,
     label: Annotated[str | None, typer.Option(help="Only images of this class (index or name).")] = None,
     columns: Annotated[int | None, typer.Option(min=1, help="Images per row.")] = None,
+    values: Annotated[
+        bool,
+        typer.Option(
+            "--values",
+            help="One image as its matrix of 0..255 values: printed, and drawn with -o (at most "
+            f"{plots.MAX_VALUE_SIDE}x{plots.MAX_VALUE_SIDE}).",
+        ),
+    ] = False,
     no_download: NoDownload = False,
     as_json: AsJson = False,
 ) -> None:
-    """Draw a grid of images, each titled with its index and class name.
+    """Draw a grid of images, each titled with its index and class name; or one image's values.
+
+    With [bold]--values[/], one image is shown as the numbers a model sees: its matrix of 0..255
+    values (each cell on its own grey, white = 0), printed in the terminal and drawn with -o. The
+    image is NAME when it is DATASET:SPLIT:INDEX, an image file or a .npy; else the first image of
+    --split (and --label).
 
     Examples: [bold]mnistlab show mnist -o grid.png[/],
-    [bold]mnistlab show fashion-mnist --label Sneaker --first 20 -o sneakers.png[/]
+    [bold]mnistlab show fashion-mnist --label Sneaker --first 20 -o sneakers.png[/],
+    [bold]mnistlab show mnist:train:0 --values -o one.png[/]
     """
-    _check_outputs((output, FIGURE))
+    if output is None and not values:
+        _fail("give -o FILE for the figure (or --values to print one image's values).", code=2)
+    if output is not None:
+        _check_outputs((output, FIGURE))
+    if values:
+        _show_values(name, output, split, label, no_download, as_json)
+        return
     ds = _run(load, name, download=not no_download)
     chosen = _run(lambda: ds.split(split).subset(first, label=label))
     if len(chosen) == 0:
@@ -217,6 +244,74 @@ def show(
         )
         return
     out.print(f"wrote {path}: {len(chosen)} {split} images{what} from {ds.name}", highlight=False)
+
+
+def _show_values(
+    name: str, output: Path | None, split: str, label: str | None, no_download: bool, as_json: bool
+) -> None:
+    from mnistlab.data.images import load_image, looks_like_single_image
+
+    if looks_like_single_image(name):
+        ref = _run(load_image, name, download=not no_download)
+    else:
+        ds = _run(load, name, download=not no_download)
+        chosen = _run(lambda: ds.split(split).subset(1, label=label))
+        if len(chosen) == 0:
+            _fail(f"no {split} images{f' of class {label!r}' if label else ''} in {ds.name}.")
+        ref = _run(load_image, f"{name}:{split}:{int(chosen.indices[0])}", download=False)
+    pixels = ref.pixels
+    title = _image_title(ref)
+    if output is not None:
+        output = _run(plots.save, _run(plots.pixel_values, pixels, title=title), output)
+    if as_json:
+        _print_json(
+            {
+                "image": ref.source,
+                "label": ref.label,
+                "class": ref.class_name,
+                "shape": list(pixels.shape),
+                "values": pixels.tolist(),
+                "output": None if output is None else str(output),
+            }
+        )
+        return
+    out.print(
+        f"{title}: {pixels.shape[0]} rows x {pixels.shape[1]} columns of values 0..255 "
+        f"(white = 0, black = 255)",
+        highlight=False,
+    )
+    out.print(values_text(pixels), no_wrap=True, crop=False)
+    label_text = f", y = {ref.label}" if ref.label is not None else ""
+    out.print(
+        f"As a row of X: {pixels.size} features, row 0 first (row r = features "
+        f"{pixels.shape[1]}*r .. {pixels.shape[1]}*r+{pixels.shape[1] - 1}){label_text}",
+        highlight=False,
+    )
+    if output is not None:
+        out.print(f"wrote {output}", highlight=False)
+
+
+def values_text(pixels):
+    """An image's values as aligned text, each number on its own grey (white = 0, black = 255).
+
+    Colours are styles: rich drops them when the output is not a terminal (or NO_COLOR is set).
+    """
+    from rich.style import Style
+    from rich.text import Text
+
+    h, w = pixels.shape
+    width = max(len(str(int(pixels.max(initial=0)))), len(str(w - 1)))
+    margin = len(str(h - 1)) + 1
+    text = Text()
+    text.append(" " * margin + " ".join(f"{c:>{width}}" for c in range(w)), style="dim")
+    for r, row in enumerate(pixels):
+        text.append(f"\n{r:>{margin - 1}} ", style="dim")
+        for c, v in enumerate(row):
+            grey = 255 - int(v)
+            ink = "white" if v >= 128 else "black"
+            cell = f"{int(v):>{width}}" + (" " if c < w - 1 else "")
+            text.append(cell, style=Style(color=ink, bgcolor=f"rgb({grey},{grey},{grey})"))
+    return text
 
 
 @app.command()
@@ -1012,8 +1107,8 @@ def benchmark_command(
 
     The classic models are scikit-learn pipelines (StandardScaler, then the classifier) with
     configurations from the Fashion-MNIST benchmark, whose published accuracies are shown beside
-    ours. The default set leaves out the slow linear-svm and rbf-svm; quick is what the report
-    uses. Example:
+    ours. The default set leaves out the slow linear-svm and rbf-svm; quick (centroid, knn, tree,
+    mlp) takes about a minute per dataset. Example:
     [bold]mnistlab benchmark mnist fashion-mnist --models quick -o bench/[/]
     """
     from mnistlab.data.formats import safe_filename
@@ -1240,9 +1335,10 @@ def report(
     models: Annotated[
         str,
         typer.Option(
-            help="Models the models section trains: quick (about a minute per dataset), all, or names."
+            help="Models the models section trains, as names or a set (quick, default, all). "
+            "The k-NN on raw pixels (knn-pixels) comes free from the similarity search."
         ),
-    ] = "quick",
+    ] = "centroid,tree,mlp",
     as_json: AsJson = False,
 ) -> None:
     """Write a self-contained HTML report comparing datasets side by side.

@@ -608,3 +608,130 @@ def confident_mistakes(ds, result, top: int = 12) -> Figure | None:
             "(true → predicted)"
         )
     return titled_images(images, titles, columns=6, title=title)
+
+
+#: The largest image whose values ``pixel_values`` writes into its cells (larger: unreadable).
+MAX_VALUE_SIDE = 64
+
+
+def _value_cells(ax, pixels: np.ndarray, fontsize: float) -> None:
+    """Draw ``pixels`` (0..255) as grey cells (white = 0, black = 255) with each value written in."""
+    ax.imshow(pixels, cmap=IMAGE_CMAP, vmin=0, vmax=255, interpolation="nearest", aspect="equal")
+    for (r, c), v in np.ndenumerate(pixels):
+        ax.text(
+            c, r, str(v), ha="center", va="center", fontsize=fontsize,
+            color="white" if v >= 128 else "#333333", parse_math=False,
+        )  # fmt: skip
+
+
+def _check_value_image(pixels: np.ndarray) -> np.ndarray:
+    pixels = np.asarray(pixels)
+    if pixels.ndim != 2 or pixels.size == 0 or pixels.dtype != np.uint8:
+        raise ValueError(f"expected one uint8 image (h, w), got {pixels.dtype} of shape {pixels.shape}.")
+    if max(pixels.shape) > MAX_VALUE_SIDE:
+        raise ValueError(
+            f"the image is {pixels.shape[0]}x{pixels.shape[1]}: too large to write every value "
+            f"(at most {MAX_VALUE_SIDE}x{MAX_VALUE_SIDE}); crop or resize it first."
+        )
+    return pixels
+
+
+def _cell_inches(side: int) -> float:
+    """Cells large enough for three digits: 0.34 in at 28x28, up to 0.6 in for tiny images."""
+    return float(np.clip(9.5 / side, 0.22, 0.6))
+
+
+def pixel_values(pixels: np.ndarray, *, title: str | None = None) -> Figure:
+    """One uint8 image as its matrix of values: each cell's number on its grey (white = 0).
+
+    Row and column indices run along the edges, as in ``image[row, column]``. Sizes up to
+    ``MAX_VALUE_SIDE`` a side; the cells and numbers scale so that 8x8 and 28x28 both read well.
+    """
+    pixels = _check_value_image(pixels)
+    h, w = pixels.shape
+    cell = _cell_inches(max(h, w))
+    fig, ax = plt.subplots(figsize=(w * cell + 0.7, h * cell + (0.8 if title else 0.5)), dpi=DPI)
+    _value_cells(ax, pixels, fontsize=cell * 72 * 0.3)
+    _index_ticks(ax, h, w, fontsize=min(8, cell * 72 * 0.3))
+    if title:
+        ax.set_title(title, fontsize=10, parse_math=False)
+    fig.tight_layout(pad=0.4)
+    return fig
+
+
+def _index_ticks(ax, h: int, w: int, fontsize: float) -> None:
+    step_r, step_c = (1 if side <= 32 else side // 16 for side in (h, w))
+    ax.set_yticks(range(0, h, step_r))
+    ax.set_xticks(range(0, w, step_c))
+    ax.tick_params(labelsize=fontsize, length=2, pad=1, top=True, labeltop=True, bottom=False,
+                   labelbottom=False)  # fmt: skip
+    ax.set_xlabel("column", fontsize=fontsize)
+    ax.xaxis.set_label_position("top")
+    ax.set_ylabel("row", fontsize=fontsize)
+
+
+def flattening(pixels: np.ndarray, *, index: int, label: int, class_name: str) -> Figure:
+    """How one image becomes a row of X: the image, its matrix, and where a row of it lands.
+
+    The matrix is flattened row after row (C order, ``images.reshape(n, -1)``): row ``r`` of an
+    h x w image fills features ``r*w .. r*w + w-1`` of ``X[index]``, and the label goes in
+    ``y[index]``. The row with the most ink is outlined (orange) in the matrix, shown as its w
+    features, and outlined in the whole vector.
+    """
+    from matplotlib.patches import Rectangle
+
+    pixels = _check_value_image(pixels)
+    h, w = pixels.shape
+    n = h * w
+    row = int(np.argmax(pixels.sum(axis=1, dtype=np.int64)))
+    cell = _cell_inches(max(h, w))
+    matrix_w, matrix_h = w * cell, h * cell
+    width, height = matrix_w + 2.5, matrix_h + 2.6
+
+    def axes(left: float, bottom: float, w_in: float, h_in: float):  # positions in inches
+        return fig.add_axes((left / width, bottom / height, w_in / width, h_in / height))
+
+    fig = plt.figure(figsize=(width, height), dpi=DPI)
+    small = axes(0.15, height - 0.75 - 1.9, 1.9, 1.9)
+    matrix = axes(2.35, 1.9, matrix_w, matrix_h)
+    strip = axes(0.15, 1.0, width - 0.3, 0.32)
+    vector = axes(0.15, 0.3, width - 0.3, 0.22)
+    small.imshow(pixels, cmap=IMAGE_CMAP, vmin=0, vmax=255, interpolation="nearest")
+    _frame(small)
+    small.set_title(f"image #{index}\n{h} x {w} pixels", fontsize=8, parse_math=False)
+    fontsize = cell * 72 * 0.3
+    _value_cells(matrix, pixels, fontsize)
+    _index_ticks(matrix, h, w, fontsize=min(7, fontsize))
+    matrix.add_patch(Rectangle((-0.5, row - 0.5), w, 1, fill=False, edgecolor=EXTREME_COLOUR, lw=2))
+
+    strip.imshow(pixels[row][None], cmap=IMAGE_CMAP, vmin=0, vmax=255, aspect="auto",
+                 interpolation="nearest")  # fmt: skip
+    for c, v in enumerate(pixels[row]):
+        strip.text(c, 0, str(v), ha="center", va="center", fontsize=min(7, fontsize),
+                   color="white" if v >= 128 else "#333333")  # fmt: skip
+    step = max(1, w // 7)
+    strip.set_xticks(range(0, w, step), [str(row * w + c) for c in range(0, w, step)], fontsize=6.5)
+    strip.set_yticks([])
+    strip.set_title(
+        f"row {row} of the image = features {row * w}..{row * w + w - 1} of X[{index}]",
+        fontsize=8, parse_math=False,
+    )  # fmt: skip
+    for spine in strip.spines.values():
+        spine.set_color(EXTREME_COLOUR)
+
+    vector.imshow(pixels.reshape(1, n), cmap=IMAGE_CMAP, vmin=0, vmax=255, aspect="auto",
+                  interpolation="nearest")  # fmt: skip
+    vector.add_patch(Rectangle((row * w - 0.5, -0.5), w, 1, fill=False, edgecolor=EXTREME_COLOUR, lw=2))
+    ticks = [0, *range(w * max(1, h // 4), n, w * max(1, h // 4)), n - 1]
+    vector.set_xticks(ticks, [str(t) for t in ticks], fontsize=6.5)
+    vector.set_yticks([])
+    vector.set_title(
+        f"X[{index}]: all {n} features, row 0 first, then row 1, ... row {h - 1}",
+        fontsize=8, parse_math=False,
+    )  # fmt: skip
+    fig.suptitle(
+        f"One image as a model sees it: X[{index}] holds its {n} values 0..255, "
+        f"y[{index}] = {label} ({class_name})",
+        fontsize=10, parse_math=False, y=1 - 0.12 / height, va="top",
+    )  # fmt: skip
+    return fig

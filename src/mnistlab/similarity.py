@@ -805,7 +805,13 @@ def _exact_pairs(splits: dict) -> list[tuple]:
     return out
 
 
-def find_duplicates(dataset, threshold: float | None = None) -> Duplicates:
+def find_duplicates(
+    dataset,
+    threshold: float | None = None,
+    *,
+    index: NearestImages | None = None,
+    neighbours: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Duplicates:
     """Exact duplicates (identical bytes) and near duplicates within train, within test and
     between them (train/test leakage).
 
@@ -816,6 +822,12 @@ def find_duplicates(dataset, threshold: float | None = None) -> Duplicates:
     of more than ``EXACT_GROUP`` copies: each copy with the first). Each pair appears once; exact
     pairs are reported as exact, not again as near.
 
+    ``index`` (a Euclidean :class:`NearestImages` fitted on the training images) and
+    ``neighbours`` (its ``kneighbors(test images, k)`` for any k) are computed here unless a caller
+    that already has them passes them in: the report shares one neighbour search between its
+    sections. With them, a test image whose k-th nearest training image is beyond the threshold
+    needs no radius search: its train-test pairs are among its k neighbours.
+
     Examples
     --------
     >>> import mnistlab
@@ -825,10 +837,23 @@ def find_duplicates(dataset, threshold: float | None = None) -> Duplicates:
     """
     splits = dataset.splits
     d = int(np.prod(dataset.image_shape))
-    train_index = NearestImages().fit(dataset.train.images)
+    if index is None:
+        train_index = NearestImages().fit(dataset.train.images)
+    elif index.metric != "euclidean" or index.n_samples_fit_ != len(dataset.train):
+        raise ValueError("index must be a Euclidean NearestImages fitted on the training images.")
+    else:
+        train_index = index
     # The median nearest-neighbour distance sets the default threshold; then every pair within
     # the threshold is found by a radius search.
-    if dataset.test is not None:
+    if neighbours is not None:
+        if (
+            dataset.test is None
+            or np.shape(neighbours[0]) != np.shape(neighbours[1])
+            or (len(neighbours[0]) != len(dataset.test))
+        ):
+            raise ValueError("neighbours must be index.kneighbors(test images): one row per test image.")
+        reference = neighbours[0][:, 0]
+    elif dataset.test is not None:
         reference = train_index.kneighbors(dataset.test.images, 1)[0][:, 0]
     elif len(dataset.train) > 1:
         reference = train_index.kneighbors(None, 1)[0][:, 0]
@@ -844,7 +869,11 @@ def find_duplicates(dataset, threshold: float | None = None) -> Duplicates:
     radius = float(threshold) * math.sqrt(d)
     nearest = {"within train": ("train", "train", *train_index.pairs_within(radius))}
     if dataset.test is not None:
-        nearest["train-test"] = ("test", "train", *train_index.pairs_within(radius, dataset.test.images))
+        nearest["train-test"] = (
+            "test",
+            "train",
+            *_train_test_pairs(train_index, dataset, radius, neighbours),
+        )
         test_index = NearestImages().fit(dataset.test.images)
         nearest["within test"] = ("test", "test", *test_index.pairs_within(radius))
 
@@ -888,6 +917,22 @@ def find_duplicates(dataset, threshold: float | None = None) -> Duplicates:
         .sort_values(["rms_distance", "kind", "index_a", "index_b"], ignore_index=True)
     )
     return Duplicates(dataset.name, tuple(dataset.classes), float(threshold), table, median)
+
+
+def _train_test_pairs(index: NearestImages, dataset, radius: float, neighbours):
+    """Every (test, train) pair closer than ``radius``: from the known neighbours where they
+    reach beyond it, by a radius search for the other test images."""
+    if neighbours is None:
+        return index.pairs_within(radius, dataset.test.images)
+    distances, found = neighbours
+    complete = distances[:, -1] >= radius  # every train image within radius is among the k
+    rows, cols = np.nonzero(complete[:, None] & (distances < radius))
+    parts = [(rows, found[rows, cols], distances[rows, cols])]
+    rest = np.flatnonzero(~complete)
+    if len(rest):
+        queries, targets, within = index.pairs_within(radius, dataset.test.images[rest])
+        parts.append((rest[queries], targets, within))
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
 
 
 # --------------------------------------------------------------------------------------------

@@ -100,6 +100,14 @@ def resize_image(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
+def looks_like_single_image(ref: str) -> bool:
+    """True for ``DATASET:SPLIT:INDEX``, an image file or a ``.npy``; False for a dataset or path."""
+    path = Path(ref)
+    if path.suffix.lower() in (*IMAGE_SUFFIXES, ".npy") and path.is_file():
+        return True
+    return _looks_like_dataset_ref(ref, path)
+
+
 def _looks_like_dataset_ref(ref: str, path: Path) -> bool:
     return not path.exists() and ref.count(":") >= 2
 

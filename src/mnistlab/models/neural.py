@@ -288,8 +288,12 @@ def _images(X) -> np.ndarray:
 
 
 def _tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 (n, h, w) -> float32 (n, 1, h, w) in 0..1."""
-    return torch.from_numpy(images).unsqueeze(1).float().div_(255)
+    """uint8 (n, h, w) -> float32 (n, 1, h, w) in 0..1.
+
+    The float copy is made by numpy, so torch never wraps the caller's (perhaps read-only,
+    memory-mapped) array: torch warns about non-writable arrays it would share.
+    """
+    return torch.from_numpy(images.astype(np.float32)).unsqueeze(1).div_(255)
 
 
 def _holdout(codes: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

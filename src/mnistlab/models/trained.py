@@ -142,8 +142,13 @@ class TrainedModel:
                 scores = self.estimator.predict_proba(features)
             else:
                 scores = _softmax(self.estimator.decision_function(features))
-        if not np.isfinite(scores).all():
-            raise ModelError(f"the {self.model} model gave NaN or infinite scores; it is damaged.")
+        # float64 and normalised here, whatever dtype the estimator computed in: scikit-learn
+        # returns float32 probabilities for float32 features, summing to 1 only within 1e-7.
+        scores = np.asarray(scores, dtype=np.float64)
+        totals = scores.sum(axis=1, keepdims=True)
+        if not np.isfinite(scores).all() or (scores < 0).any() or not (totals > 0).all():
+            raise ModelError(f"the {self.model} model gave NaN, negative or no scores; it is damaged.")
+        scores /= totals
         trained_labels = np.asarray(self.estimator.classes_, dtype=np.int64)
         if self.model in OWN_DECISION:
             labels = np.asarray(self.estimator.predict(features), dtype=np.int64)

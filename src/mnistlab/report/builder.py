@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from mnistlab.data.dataset import Dataset
 from mnistlab.data.formats import atomic_write_bytes
 from mnistlab.data.loading import load
 from mnistlab.progress import console, want_progress
-from mnistlab.report.analyses import Analyses
-from mnistlab.report.sections import SECTIONS, Panel
+from mnistlab.report.analyses import REPORT_MODELS, Analyses
+from mnistlab.report.sections import SECTIONS, Panel, Section, Table
 
 DEFAULT_DATASETS = ("mnist", "fashion-mnist")
 
@@ -24,7 +25,7 @@ def build_report(
     out_dir: str | Path = "report",
     *,
     title: str = "mnistlab report",
-    models: str | tuple[str, ...] = "quick",
+    models: str | tuple[str, ...] = REPORT_MODELS,
     progress: bool | None = None,
 ) -> Path:
     """Write ``out_dir/index.html`` (self-contained) and ``out_dir/summary.json``; return the HTML path.
@@ -32,6 +33,10 @@ def build_report(
     ``datasets`` are names, paths or loaded Datasets; all are loaded before anything is
     written, so a bad name fails fast and leaves ``out_dir`` untouched. ``models`` are the named
     models the models section trains (see :func:`mnistlab.models.resolve_models`).
+
+    Each section's time (with the shared analyses it was the first to need) is printed as it
+    finishes unless ``progress=False``, with a bar while stderr is a terminal; the report ends
+    with the same table, and ``summary.json`` holds it as ``timings``.
     """
     from mnistlab.models import resolve_models
 
@@ -43,17 +48,8 @@ def build_report(
     if len(set(names)) != len(names):
         raise ValueError(f"each dataset may appear once in a report, got {names}.")
     panels: dict[str, dict[str, Panel]] = {s.id: {} for s in SECTIONS}
-    show = want_progress(progress)
-    from rich.progress import Progress
-
     analyses = {ds.name: Analyses(ds, models) for ds in loaded}
-    with Progress(console=console, transient=True, disable=not show) as bar:
-        task = bar.add_task("Building report", total=len(SECTIONS) * len(loaded))
-        for s in SECTIONS:
-            for ds in loaded:
-                bar.update(task, description=f"{s.title}: {ds.name}")
-                panels[s.id][ds.name] = s.panel(analyses[ds.name])
-                bar.advance(task)
+    timings = _build_panels(SECTIONS, analyses, panels, progress)
     summaries = {s.id: s.summary(list(analyses.values())) for s in SECTIONS if s.summary}
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("mnistlab.report", "templates"),
@@ -68,6 +64,7 @@ def build_report(
         sections=SECTIONS,
         panels=panels,
         summaries=summaries,
+        timings=_timing_table(timings, names),
         generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         version=__version__,
     )
@@ -77,7 +74,60 @@ def build_report(
         "datasets": [d.summary() for d in loaded],
         "sections": [s.id for s in SECTIONS],
         "models": [r.row() for a in analyses.values() for r in (a.models or [])],
+        "timings": timings,
     }
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2).encode())
     atomic_write_bytes(out / "index.html", html.encode("utf-8"))
     return out / "index.html"
+
+
+def _build_panels(
+    sections: Sequence[Section],
+    analyses: dict[str, Analyses],
+    panels: dict[str, dict[str, Panel]],
+    progress: bool | None,
+) -> list[dict]:
+    """Fill ``panels`` section by section; return how long each (section, dataset) took.
+
+    A section's time includes the shared analyses it is the first to need (``Analyses`` computes
+    each once), so the times add up to the whole build.
+    """
+    from rich.progress import Progress
+
+    lines = progress is not False
+    timings = []
+    start = time.perf_counter()
+    with Progress(console=console, transient=True, disable=not want_progress(progress)) as bar:
+        task = bar.add_task("Building report", total=len(sections) * len(analyses))
+        for number, s in enumerate(sections, 1):
+            took = []
+            for name, a in analyses.items():
+                bar.update(task, description=f"{s.title}: {name}")
+                began = time.perf_counter()
+                panels[s.id][name] = s.panel(a)
+                took.append(time.perf_counter() - began)
+                timings.append({"section": s.id, "dataset": name, "seconds": round(took[-1], 2)})
+                bar.advance(task)
+            if lines:
+                each = ", ".join(f"{n} {t:.1f} s" for n, t in zip(analyses, took, strict=True))
+                bar.console.print(
+                    f"[{number:2d}/{len(sections)}] {s.title}: {each}  "
+                    f"(elapsed {time.perf_counter() - start:.0f} s)",
+                    highlight=False,
+                    markup=False,
+                    soft_wrap=True,
+                )
+    return timings
+
+
+def _timing_table(timings: list[dict], names: list[str]) -> Table:
+    """Seconds per section (rows) and dataset (columns), with totals."""
+    seconds = {(t["section"], t["dataset"]): t["seconds"] for t in timings}
+    sections = list(dict.fromkeys(t["section"] for t in timings))
+    rows = [
+        [s, *(f"{seconds[s, n]:.1f}" for n in names), f"{sum(seconds[s, n] for n in names):.1f}"]
+        for s in sections
+    ]
+    totals = [sum(seconds[s, n] for s in sections) for n in names]
+    rows.append(["all sections", *(f"{t:.1f}" for t in totals), f"{sum(totals):.1f}"])
+    return Table(["section", *(f"{n} (s)" for n in names), "total (s)"], rows)
