@@ -56,6 +56,76 @@ def test_show_writes_a_png(tmp_path):
     assert image.ndim == 3 and image.shape[0] > 50
 
 
+def _printed_matrix(stdout: str) -> np.ndarray:
+    """The value rows of ``show --values`` output: row index, then one number per column."""
+    lines = stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split() and line.split()[0] == "0")
+    rows = []
+    for line in lines[header + 1 :]:
+        cells = line.split()
+        if not cells or not all(c.isdigit() for c in cells):
+            break
+        assert int(cells[0]) == len(rows)  # the row index leads each line
+        rows.append([int(c) for c in cells[1:]])
+    return np.array(rows)
+
+
+def test_show_values_prints_the_matrix_a_model_sees(tmp_path):
+    digits = mnistlab.load("digits")
+    path = tmp_path / "one.png"
+    out = run("show", "digits:test:5", "--values", "-o", path).stdout
+    np.testing.assert_array_equal(_printed_matrix(out), digits.test.images[5])
+    assert "\x1b[" not in out  # not a terminal: no colour codes
+    label = digits.test.labels[5]
+    assert "64 features" in out and f"y = {label}" in out
+    lines = out.splitlines()
+    widths = {len(line) for line in lines[1:10]}
+    assert len(widths) == 1  # header and rows aligned to the same width
+    from skimage import io as skio
+
+    assert skio.imread(path).shape[0] > 300  # cells big enough for the numbers
+    payload = json.loads(run("show", "digits:test:5", "--values", "--json").stdout)
+    assert payload["values"] == digits.test.images[5].tolist()
+    assert payload["label"] == int(label) and payload["shape"] == [8, 8] and payload["output"] is None
+
+
+def test_show_values_of_a_dataset_name_takes_the_first_image_of_a_class():
+    digits = mnistlab.load("digits")
+    out = run("show", "digits", "--values", "--split", "test", "--label", "7").stdout
+    first = int(np.flatnonzero(digits.test.labels == 7)[0])
+    assert out.startswith(f"digits:test:{first} · 7:")
+    np.testing.assert_array_equal(_printed_matrix(out), digits.test.images[first])
+
+
+def test_show_values_in_a_terminal_colours_each_cell_by_its_grey():
+    from rich.console import Console
+
+    from mnistlab.cli import values_text
+
+    pixels = np.array([[0, 255], [128, 7]], dtype=np.uint8)
+    console = Console(force_terminal=True, color_system="truecolor", width=80)
+    with console.capture() as captured:
+        console.print(values_text(pixels))
+    text = captured.get()
+    assert "48;2;255;255;255" in text and "48;2;0;0;0" in text  # white 0, black 255 backgrounds
+    assert "48;2;127;127;127" in text
+    plain = Console(force_terminal=False, width=80)
+    with plain.capture() as captured:
+        plain.print(values_text(pixels))
+    assert captured.get().splitlines() == ["    0   1", "0   0 255", "1 128   7"]
+
+
+def test_show_values_refusals(tmp_path):
+    big = tmp_path / "big.npy"
+    np.save(big, np.zeros((65, 65), np.uint8))
+    assert "too large" in run("show", big, "--values", code=1).output
+    ok = tmp_path / "wide.npy"
+    np.save(ok, np.arange(5 * 9, dtype=np.uint8).reshape(5, 9))
+    assert _printed_matrix(run("show", ok, "--values").stdout).shape == (5, 9)
+    assert "digits:test" in run("show", "digits:test:99999", "--values", code=1).output
+    assert "-o" in run("show", "digits", code=2).output
+
+
 @pytest.mark.parametrize("to", ["idx", "npz", "csv", "csv-kaggle", "png"])
 def test_convert_round_trips(tmp_path, to):
     run("convert", "digits", "--to", to, "-o", tmp_path)

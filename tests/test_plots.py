@@ -24,6 +24,9 @@ def figures(split: Split):
     yield plots.typicality_gallery(split, typicality, per_class=3)
     yield plots.pair_differences(centroids)
     yield plots.confusion_matrix(evaluate(split.labels, split.labels[::-1], split.classes))
+    yield plots.pixel_values(split.images[0], title="t")
+    name = split.classes[split.labels[0]]
+    yield plots.flattening(split.images[0], index=0, label=int(split.labels[0]), class_name=name)
 
 
 @pytest.mark.filterwarnings("error")
@@ -62,3 +65,28 @@ def test_closest_pair_matches_a_direct_computation():
     i, j, value = c.closest_pair()
     assert value == pytest.approx(rms.min(), rel=1e-9)
     assert rms[i, j] == rms.min()
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (28, 28), (5, 9), (64, 64)])
+def test_value_figures_write_every_value_and_place_the_inked_row(shape):
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 60, shape).astype(np.uint8)
+    row = shape[0] // 2
+    pixels[row] = 250  # the row with the most ink: the one the flattening figure follows
+    fig = plots.pixel_values(pixels)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == [str(v) for v in pixels.ravel()]
+    flat = plots.flattening(pixels, index=3, label=1, class_name="$1$ price")
+    titles = " ".join(ax.get_title() for ax in flat.axes)
+    w = shape[1]
+    assert f"features {row * w}..{row * w + w - 1} of X[3]" in titles
+    assert "y[3] = 1 ($1$ price)" in flat.get_suptitle()
+    plots.to_png_bytes(flat)  # class names with $ are drawn literally, not as maths
+    plots.to_png_bytes(fig)
+
+
+def test_value_figures_refuse_what_they_cannot_write():
+    with pytest.raises(ValueError, match="too large"):
+        plots.pixel_values(np.zeros((65, 10), np.uint8))
+    with pytest.raises(ValueError, match="uint8"):
+        plots.flattening(np.zeros((4, 4)), index=0, label=0, class_name="a")

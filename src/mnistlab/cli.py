@@ -259,7 +259,7 @@ def _show_values(
         if len(chosen) == 0:
             _fail(f"no {split} images{f' of class {label!r}' if label else ''} in {ds.name}.")
         ref = _run(load_image, f"{name}:{split}:{int(chosen.indices[0])}", download=False)
-    pixels = ref.pixels
+    pixels = _run(plots.check_value_image, ref.pixels)
     title = _image_title(ref)
     if output is not None:
         output = _run(plots.save, _run(plots.pixel_values, pixels, title=title), output)

@@ -624,7 +624,8 @@ def _value_cells(ax, pixels: np.ndarray, fontsize: float) -> None:
         )  # fmt: skip
 
 
-def _check_value_image(pixels: np.ndarray) -> np.ndarray:
+def check_value_image(pixels: np.ndarray) -> np.ndarray:
+    """``pixels`` if it is one uint8 image small enough to write every value, else a ValueError."""
     pixels = np.asarray(pixels)
     if pixels.ndim != 2 or pixels.size == 0 or pixels.dtype != np.uint8:
         raise ValueError(f"expected one uint8 image (h, w), got {pixels.dtype} of shape {pixels.shape}.")
@@ -647,7 +648,7 @@ def pixel_values(pixels: np.ndarray, *, title: str | None = None) -> Figure:
     Row and column indices run along the edges, as in ``image[row, column]``. Sizes up to
     ``MAX_VALUE_SIDE`` a side; the cells and numbers scale so that 8x8 and 28x28 both read well.
     """
-    pixels = _check_value_image(pixels)
+    pixels = check_value_image(pixels)
     h, w = pixels.shape
     cell = _cell_inches(max(h, w))
     fig, ax = plt.subplots(figsize=(w * cell + 0.7, h * cell + (0.8 if title else 0.5)), dpi=DPI)
@@ -680,7 +681,7 @@ def flattening(pixels: np.ndarray, *, index: int, label: int, class_name: str) -
     """
     from matplotlib.patches import Rectangle
 
-    pixels = _check_value_image(pixels)
+    pixels = check_value_image(pixels)
     h, w = pixels.shape
     n = h * w
     row = int(np.argmax(pixels.sum(axis=1, dtype=np.int64)))
