@@ -671,13 +671,16 @@ def _index_ticks(ax, h: int, w: int, fontsize: float) -> None:
     ax.set_ylabel("row", fontsize=fontsize)
 
 
-def flattening(pixels: np.ndarray, *, index: int, label: int, class_name: str) -> Figure:
-    """How one image becomes a row of X: the image, its matrix, and where a row of it lands.
+def flattening(
+    pixels: np.ndarray, *, index: int, label: int, class_name: str, width: float = 6.4
+) -> Figure:
+    """How one image becomes a row of X: its matrix, the image, and where a row of it lands.
 
     The matrix is flattened row after row (C order, ``images.reshape(n, -1)``): row ``r`` of an
     h x w image fills features ``r*w .. r*w + w-1`` of ``X[index]``, and the label goes in
     ``y[index]``. The row with the most ink is outlined (orange) in the matrix, shown as its w
-    features, and outlined in the whole vector.
+    features, and outlined in the whole vector. ``width`` (inches) is the figure's width: the
+    matrix fills it, so the numbers stay as large as it allows (6.4 in: a report panel).
     """
     from matplotlib.patches import Rectangle
 
@@ -685,37 +688,40 @@ def flattening(pixels: np.ndarray, *, index: int, label: int, class_name: str) -
     h, w = pixels.shape
     n = h * w
     row = int(np.argmax(pixels.sum(axis=1, dtype=np.int64)))
-    cell = _cell_inches(max(h, w))
+    cell = min(0.6, (width - 0.5) / w, 7.0 / h)
     matrix_w, matrix_h = w * cell, h * cell
-    width, height = matrix_w + 2.5, matrix_h + 2.6
+    top, bottom = 0.75, 1.75  # title and column numbers; the image, the row and the vector
+    height = top + matrix_h + bottom
 
-    def axes(left: float, bottom: float, w_in: float, h_in: float):  # positions in inches
-        return fig.add_axes((left / width, bottom / height, w_in / width, h_in / height))
+    def axes(left: float, low: float, w_in: float, h_in: float):  # positions in inches
+        return fig.add_axes((left / width, low / height, w_in / width, h_in / height))
 
     fig = plt.figure(figsize=(width, height), dpi=DPI)
-    small = axes(0.15, height - 0.75 - 1.9, 1.9, 1.9)
-    matrix = axes(2.35, 1.9, matrix_w, matrix_h)
-    strip = axes(0.15, 1.0, width - 0.3, 0.32)
-    vector = axes(0.15, 0.3, width - 0.3, 0.22)
+    matrix = axes(0.4 + (width - 0.5 - matrix_w) / 2, bottom, matrix_w, matrix_h)
+    small = axes(0.1, 0.1, 1.1, 1.1)
+    strip = axes(1.45, 0.95, width - 1.6, 0.3)
+    vector = axes(1.45, 0.3, width - 1.6, 0.2)
+    fontsize = cell * 72 * 0.36
+    _value_cells(matrix, pixels, fontsize)
+    _index_ticks(matrix, h, w, fontsize=min(7, max(5, fontsize)))
+    matrix.add_patch(Rectangle((-0.5, row - 0.5), w, 1, fill=False, edgecolor=EXTREME_COLOUR, lw=2))
     small.imshow(pixels, cmap=IMAGE_CMAP, vmin=0, vmax=255, interpolation="nearest")
     _frame(small)
-    small.set_title(f"image #{index}\n{h} x {w} pixels", fontsize=8, parse_math=False)
-    fontsize = cell * 72 * 0.3
-    _value_cells(matrix, pixels, fontsize)
-    _index_ticks(matrix, h, w, fontsize=min(7, fontsize))
-    matrix.add_patch(Rectangle((-0.5, row - 0.5), w, 1, fill=False, edgecolor=EXTREME_COLOUR, lw=2))
+    small.set_title(f"image #{index}", fontsize=7, parse_math=False, pad=2)
 
     strip.imshow(pixels[row][None], cmap=IMAGE_CMAP, vmin=0, vmax=255, aspect="auto",
                  interpolation="nearest")  # fmt: skip
+    strip_font = min(7.0, (width - 1.6) / w * 72 * 0.36)
     for c, v in enumerate(pixels[row]):
-        strip.text(c, 0, str(v), ha="center", va="center", fontsize=min(7, fontsize),
+        strip.text(c, 0, str(v), ha="center", va="center", fontsize=strip_font,
                    color="white" if v >= 128 else "#333333")  # fmt: skip
     step = max(1, w // 7)
-    strip.set_xticks(range(0, w, step), [str(row * w + c) for c in range(0, w, step)], fontsize=6.5)
+    strip.set_xticks(range(0, w, step), [str(row * w + c) for c in range(0, w, step)], fontsize=6)
+    strip.tick_params(length=2, pad=1)
     strip.set_yticks([])
     strip.set_title(
         f"row {row} of the image = features {row * w}..{row * w + w - 1} of X[{index}]",
-        fontsize=8, parse_math=False,
+        fontsize=7.5, parse_math=False, pad=3,
     )  # fmt: skip
     for spine in strip.spines.values():
         spine.set_color(EXTREME_COLOUR)
@@ -723,16 +729,17 @@ def flattening(pixels: np.ndarray, *, index: int, label: int, class_name: str) -
     vector.imshow(pixels.reshape(1, n), cmap=IMAGE_CMAP, vmin=0, vmax=255, aspect="auto",
                   interpolation="nearest")  # fmt: skip
     vector.add_patch(Rectangle((row * w - 0.5, -0.5), w, 1, fill=False, edgecolor=EXTREME_COLOUR, lw=2))
-    ticks = [0, *range(w * max(1, h // 4), n, w * max(1, h // 4)), n - 1]
-    vector.set_xticks(ticks, [str(t) for t in ticks], fontsize=6.5)
+    ticks = [0, *range(w * max(1, h // 4), n - w // 2, w * max(1, h // 4)), n - 1]
+    vector.set_xticks(ticks, [str(t) for t in ticks], fontsize=6)
+    vector.tick_params(length=2, pad=1)
     vector.set_yticks([])
     vector.set_title(
         f"X[{index}]: all {n} features, row 0 first, then row 1, ... row {h - 1}",
-        fontsize=8, parse_math=False,
+        fontsize=7.5, parse_math=False, pad=3,
     )  # fmt: skip
     fig.suptitle(
-        f"One image as a model sees it: X[{index}] holds its {n} values 0..255, "
+        f"One image as a model sees it: X[{index}] holds its {n} values 0..255,\n"
         f"y[{index}] = {label} ({class_name})",
-        fontsize=10, parse_math=False, y=1 - 0.12 / height, va="top",
+        fontsize=9, parse_math=False, y=1 - 0.06 / height, va="top",
     )  # fmt: skip
     return fig
