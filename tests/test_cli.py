@@ -124,6 +124,23 @@ def test_show_values_refusals(tmp_path):
     assert _printed_matrix(run("show", ok, "--values").stdout).shape == (5, 9)
     assert "digits:test" in run("show", "digits:test:99999", "--values", code=1).output
     assert "-o" in run("show", "digits", code=2).output
+    assert "too large" in run("show", big, "--values", code=1).output and "big.npy" in _err(big)
+    assert "no such file" in run("show", tmp_path / "missing.npy", "--values", code=1).output.lower()
+    assert "add --values" in run("show", "digits:test:1", "-o", tmp_path / "g.png", code=2).output
+    assert "do not apply" in run("show", "digits:test:1", "--values", "--label", "3", code=2).output
+    assert "do not apply" in run("show", "digits", "--values", "--first", "3", code=2).output
+
+
+def _err(path) -> str:
+    return runner.invoke(app, ["show", str(path), "--values"]).output
+
+
+def test_help_examples_show_image_references_as_typed():
+    """rich reads ':train:' as an emoji code; the help must show mnist:train:0 literally."""
+    for command in ("show", "compare", "predict", "similar"):
+        text = run(command, "--help").stdout
+        assert "\N{TRAM CAR}" not in text and "\N{TRAIN}" not in text
+    assert "mnist:train:0" in run("show", "--help").stdout
 
 
 @pytest.mark.parametrize("to", ["idx", "npz", "csv", "csv-kaggle", "png"])

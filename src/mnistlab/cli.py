@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -190,8 +191,10 @@ def show(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Figure to write (PNG, SVG, PDF).")
     ] = None,
-    split: Annotated[str, typer.Option(help="train or test.")] = "train",
-    first: Annotated[int, typer.Option(min=1, help="How many images to show.")] = 12,
+    split: Annotated[str | None, typer.Option(help="train or test [default: train].")] = None,
+    first: Annotated[
+        int | None, typer.Option(min=1, help="How many images to show [default: 12].")
+    ] = None,
     label: Annotated[str | None, typer.Option(help="Only images of this class (index or name).")] = None,
     columns: Annotated[int | None, typer.Option(min=1, help="Images per row.")] = None,
     values: Annotated[
@@ -201,6 +204,9 @@ def show(
             help="One image as its matrix of 0..255 values: printed, and drawn with -o (at most "
             f"{plots.MAX_VALUE_SIDE}x{plots.MAX_VALUE_SIDE}).",
         ),
+    ] = False,
+    invert: Annotated[
+        bool, typer.Option(help="With --values: invert an image file (dark ink on a light background).")
     ] = False,
     no_download: NoDownload = False,
     as_json: AsJson = False,
@@ -216,13 +222,26 @@ def show(
     [bold]mnistlab show fashion-mnist --label Sneaker --first 20 -o sneakers.png[/],
     [bold]mnistlab show mnist:train:0 --values -o one.png[/]
     """
+    from mnistlab.data.images import looks_like_single_image
+
+    one_image = looks_like_single_image(name)
+    if one_image and not values:
+        _fail(f"{name} is one image: add --values to show its values (a dataset name shows a grid).", 2)
+    if one_image and (split, label, first, columns) != (None, None, None, None):
+        _fail(f"{name} is one image: --split, --label, --first and --columns do not apply to it.", 2)
+    if values and (first, columns) != (None, None):
+        _fail("--values shows one image: --first and --columns do not apply.", 2)
+    if invert and not values:
+        _fail("--invert applies to an image file shown with --values.", 2)
     if output is None and not values:
         _fail("give -o FILE for the figure (or --values to print one image's values).", code=2)
     if output is not None:
         _check_outputs((output, FIGURE))
+    split = split or "train"
     if values:
-        _show_values(name, output, split, label, no_download, as_json)
+        _show_values(name, output, split, label, invert, no_download, as_json)
         return
+    first = first or 12
     ds = _run(load, name, download=not no_download)
     chosen = _run(lambda: ds.split(split).subset(first, label=label))
     if len(chosen) == 0:
@@ -247,19 +266,25 @@ def show(
 
 
 def _show_values(
-    name: str, output: Path | None, split: str, label: str | None, no_download: bool, as_json: bool
+    name: str,
+    output: Path | None,
+    split: str,
+    label: str | None,
+    invert: bool,
+    no_download: bool,
+    as_json: bool,
 ) -> None:
     from mnistlab.data.images import load_image, looks_like_single_image
 
     if looks_like_single_image(name):
-        ref = _run(load_image, name, download=not no_download)
+        ref = _run(load_image, name, invert=invert, download=not no_download)
     else:
         ds = _run(load, name, download=not no_download)
         chosen = _run(lambda: ds.split(split).subset(1, label=label))
         if len(chosen) == 0:
             _fail(f"no {split} images{f' of class {label!r}' if label else ''} in {ds.name}.")
         ref = _run(load_image, f"{name}:{split}:{int(chosen.indices[0])}", download=False)
-    pixels = _run(plots.check_value_image, ref.pixels)
+    pixels = _run(lambda: _checked_values(ref))
     title = _image_title(ref)
     if output is not None:
         output = _run(plots.save, _run(plots.pixel_values, pixels, title=title), output)
@@ -275,12 +300,19 @@ def _show_values(
             }
         )
         return
+    text = values_text(pixels)
+    shading = " (each on its grey: white = 0, black = 255)" if out.color_system else ""
     out.print(
-        f"{title}: {pixels.shape[0]} rows x {pixels.shape[1]} columns of values 0..255 "
-        f"(white = 0, black = 255)",
+        f"{title}: {pixels.shape[0]} rows x {pixels.shape[1]} columns of values 0..255{shading}",
         highlight=False,
     )
-    out.print(values_text(pixels), no_wrap=True, crop=False)
+    out.print(text, no_wrap=True, crop=False)
+    if out.is_terminal and text.cell_len > out.width:
+        console.print(
+            f"[yellow]Note:[/] the matrix is {text.cell_len} characters wide and the terminal "
+            f"{out.width}: widen the terminal, or draw it with -o one.png.",
+            highlight=False,
+        )
     label_text = f", y = {ref.label}" if ref.label is not None else ""
     out.print(
         f"As a row of X: {pixels.size} features, row 0 first (row r = features "
@@ -289,6 +321,13 @@ def _show_values(
     )
     if output is not None:
         out.print(f"wrote {output}", highlight=False)
+
+
+def _checked_values(ref):
+    try:
+        return plots.check_value_image(ref.pixels)
+    except ValueError as exc:
+        raise ValueError(f"{ref.source}: {exc}") from None
 
 
 def values_text(pixels):
@@ -1359,9 +1398,14 @@ def report(
 
 
 def _reflow(doc: str) -> str:
-    """A docstring's paragraphs each on one line: the terminal, not the source, wraps help text."""
+    """A docstring's paragraphs each on one line: the terminal, not the source, wraps help text.
+
+    Examples in bold are split at each colon into bold pieces that look the same, so that rich
+    (which typer's help uses) cannot read ``mnist:train:0`` as the emoji code ``:train:``.
+    """
     paragraphs = inspect.cleandoc(doc).split("\n\n")
-    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
+    text = "\n\n".join(" ".join(p.split()) for p in paragraphs)
+    return re.sub(r"\[bold\](.*?)\[/\]", lambda m: f"[bold]{m[1].replace(':', ':[/][bold]')}[/]", text)
 
 
 for _command in app.registered_commands:

@@ -688,7 +688,8 @@ def flattening(
     h, w = pixels.shape
     n = h * w
     row = int(np.argmax(pixels.sum(axis=1, dtype=np.int64)))
-    cell = min(0.6, (width - 0.5) / w, 7.0 / h)
+    width = max(width, 0.2 * w + 0.5)  # at least 0.2 in per cell: beyond ~30 columns it grows
+    cell = min(0.6, (width - 0.5) / w, max(7.0, 0.2 * h) / h)
     matrix_w, matrix_h = w * cell, h * cell
     top, bottom = 0.75, 1.75  # title and column numbers; the image, the row and the vector
     height = top + matrix_h + bottom

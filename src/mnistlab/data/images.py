@@ -103,8 +103,8 @@ def resize_image(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 def looks_like_single_image(ref: str) -> bool:
     """True for ``DATASET:SPLIT:INDEX``, an image file or a ``.npy``; False for a dataset or path."""
     path = Path(ref)
-    if path.suffix.lower() in (*IMAGE_SUFFIXES, ".npy") and path.is_file():
-        return True
+    if path.suffix.lower() in (*IMAGE_SUFFIXES, ".npy") and not path.is_dir():
+        return True  # a file, or a missing one: load_image says it is missing
     return _looks_like_dataset_ref(ref, path)
 
 

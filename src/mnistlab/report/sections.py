@@ -20,6 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mnistlab import plots, stats
+from mnistlab.data import DATASETS
 from mnistlab.report.analyses import PIXEL_KNN, Analyses
 from mnistlab.tidy import tidy
 
@@ -82,6 +83,9 @@ def section(
     return register
 
 
+#: The largest image side whose values the first section writes out (a report panel's width).
+FLATTENING_SIDE = 32
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -110,16 +114,20 @@ def overview(a: Analyses) -> Panel:
         [[k, name, *[f"{counts[s][name]:,}" for s in counts]] for k, name in enumerate(ds.classes)],
     )
     pictures, h, w = [], *ds.image_shape
-    if len(ds.train) and max(h, w) <= plots.MAX_VALUE_SIDE:
+    note = (
+        f"Loaded from {ds.source}. X = images.reshape(n, {h * w}): row r of an image is features "
+        f"{w}*r to {w}*r+{w - 1}."
+    )
+    if len(ds.train) and max(h, w) <= FLATTENING_SIDE:
         label = int(ds.train.labels[0])
         fig = plots.flattening(
             ds.train.images[0], index=int(ds.train.indices[0]), label=label, class_name=ds.classes[label]
         )
         pictures.append(Picture.from_figure(fig, f"the first training image of {ds.name} as numbers"))
-    note = (
-        f"Loaded from {ds.source}. X = images.reshape(n, {h * w}): row r of an image is features "
-        f"{w}*r to {w}*r+{w - 1}; mnistlab show {ds.name}:train:0 --values prints the matrix."
-    )
+    elif len(ds.train):
+        note += f" The images are too large ({h}x{w}) to write every value in this panel."
+    if ds.name in DATASETS and max(h, w) <= plots.MAX_VALUE_SIDE:
+        note += f" mnistlab show {ds.name}:train:0 --values prints the matrix."
     return Panel(pictures=pictures, tables=[facts, per_class], note=note)
 
 
