@@ -173,10 +173,14 @@ def test_pearson_neighbours_equal_a_direct_search():
     correlation = np.corrcoef(np.vstack([Q, X]))[:40, 40:]
     expected = np.argsort(1 - correlation, axis=1, kind="stable")[:, :3]
     distances, indices = NearestImages(metric="pearson").fit(X).kneighbors(Q, 3)
-    np.testing.assert_array_equal(indices, expected)
     np.testing.assert_allclose(
         distances, np.take_along_axis(1 - correlation, expected, axis=1), atol=1e-12
     )
+    # Duplicated rows tie; which of a tied pair comes first may differ by one rounding step.
+    same = (indices == expected) | np.isclose(
+        distances, np.take_along_axis(1 - correlation, indices, axis=1), rtol=0, atol=1e-12
+    )
+    assert same.all()
 
 
 def test_querying_the_index_itself_excludes_each_image():

@@ -703,7 +703,7 @@ def knn_accuracy(dataset, ks: tuple[int, ...] = (1, 3, 5), metric: str = "euclid
     for k in ks:
         predicted = vote(labels[:, :k], len(dataset.classes))
         errors = int(np.sum(predicted != dataset.test.labels))
-        rows.append((k, metric, 1 - errors / len(predicted), errors))
+        rows.append((k, metric, float(np.mean(predicted == dataset.test.labels)), errors))
     return pd.DataFrame(rows, columns=["k", "metric", "accuracy", "errors"])
 
 

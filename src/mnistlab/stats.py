@@ -128,8 +128,8 @@ def pixel_histograms(images: np.ndarray, labels: np.ndarray, n_classes: int) -> 
     >>> import numpy as np
     >>> images = np.array([[[0, 9]], [[0, 9]], [[3, 9]]], np.uint8)
     >>> h = pixel_histograms(images, np.array([0, 0, 1]), 2)
-    >>> h.shape, h[0, 0, 0], h[1, 0, 3], h[0, 1, 9]
-    ((2, 2, 256), np.int64(2), np.int64(1), np.int64(2))
+    >>> h.shape, int(h[0, 0, 0]), int(h[1, 0, 3]), int(h[0, 1, 9])
+    ((2, 2, 256), 2, 1, 2)
     """
     images = np.asarray(images)
     if images.dtype != np.uint8:
