@@ -614,9 +614,9 @@ def confident_mistakes(ds, result, top: int = 12) -> Figure | None:
 MAX_VALUE_SIDE = 64
 
 
-def _value_cells(ax, pixels: np.ndarray, fontsize: float) -> None:
+def _value_cells(ax, pixels: np.ndarray, fontsize: float, aspect: str = "equal") -> None:
     """Draw ``pixels`` (0..255) as grey cells (white = 0, black = 255) with each value written in."""
-    ax.imshow(pixels, cmap=IMAGE_CMAP, vmin=0, vmax=255, interpolation="nearest", aspect="equal")
+    ax.imshow(pixels, cmap=IMAGE_CMAP, vmin=0, vmax=255, interpolation="nearest", aspect=aspect)
     for (r, c), v in np.ndenumerate(pixels):
         ax.text(
             c, r, str(v), ha="center", va="center", fontsize=fontsize,
@@ -710,20 +710,14 @@ def flattening(
     _frame(small)
     small.set_title(f"image #{index}", fontsize=7, parse_math=False, pad=2)
 
-    strip.imshow(pixels[row][None], cmap=IMAGE_CMAP, vmin=0, vmax=255, aspect="auto",
-                 interpolation="nearest")  # fmt: skip
-    strip_font = min(7.0, (width - 1.6) / w * 72 * 0.36)
-    for c, v in enumerate(pixels[row]):
-        strip.text(c, 0, str(v), ha="center", va="center", fontsize=strip_font,
-                   color="white" if v >= 128 else "#333333")  # fmt: skip
+    _value_cells(strip, pixels[row][None], min(7.0, (width - 1.6) / w * 72 * 0.36), aspect="auto")
     step = max(1, w // 7)
-    strip.set_xticks(range(0, w, step), [str(row * w + c) for c in range(0, w, step)], fontsize=6)
-    strip.tick_params(length=2, pad=1)
-    strip.set_yticks([])
-    strip.set_title(
+    _feature_axis(
+        strip,
+        range(0, w, step),
+        [row * w + c for c in range(0, w, step)],
         f"row {row} of the image = features {row * w}..{row * w + w - 1} of X[{index}]",
-        fontsize=7.5, parse_math=False, pad=3,
-    )  # fmt: skip
+    )
     for spine in strip.spines.values():
         spine.set_color(EXTREME_COLOUR)
 
@@ -731,16 +725,20 @@ def flattening(
                   interpolation="nearest")  # fmt: skip
     vector.add_patch(Rectangle((row * w - 0.5, -0.5), w, 1, fill=False, edgecolor=EXTREME_COLOUR, lw=2))
     ticks = [0, *range(w * max(1, h // 4), n - w // 2, w * max(1, h // 4)), n - 1]
-    vector.set_xticks(ticks, [str(t) for t in ticks], fontsize=6)
-    vector.tick_params(length=2, pad=1)
-    vector.set_yticks([])
-    vector.set_title(
-        f"X[{index}]: all {n} features, row 0 first, then row 1, ... row {h - 1}",
-        fontsize=7.5, parse_math=False, pad=3,
-    )  # fmt: skip
+    _feature_axis(
+        vector, ticks, ticks, f"X[{index}]: all {n} features, row 0 first, then row 1, ... row {h - 1}"
+    )
     fig.suptitle(
         f"One image as a model sees it: X[{index}] holds its {n} values 0..255,\n"
         f"y[{index}] = {label} ({class_name})",
         fontsize=9, parse_math=False, y=1 - 0.06 / height, va="top",
     )  # fmt: skip
     return fig
+
+
+def _feature_axis(ax, positions, features, title: str) -> None:
+    """A one-row strip of features: feature numbers below, a title above, no y axis."""
+    ax.set_xticks(list(positions), [str(f) for f in features], fontsize=6)
+    ax.tick_params(length=2, pad=1)
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=7.5, parse_math=False, pad=3)
