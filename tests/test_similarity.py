@@ -421,6 +421,40 @@ def test_pairs_within_a_radius_equal_brute_force():
         index.pairs_within(-1)
 
 
+@pytest.mark.parametrize("data", ["images", "line"])
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "pearson"])
+@pytest.mark.parametrize("quantile", [0.0, 0.001, 0.01, 0.2, 1.0])
+def test_pairs_among_the_indexed_images_equal_brute_force(data, metric, quantile, monkeypatch):
+    """The self-join compares each image only with those near it along the leading principal
+    direction: it must still find every pair within the radius, at any radius, including pairs
+    that differ almost only along that direction ("line": points spread along one direction)."""
+    from mnistlab import similarity
+
+    monkeypatch.setattr(similarity, "SCORE_BLOCK_ELEMENTS", 240 * 8)  # blocks of 8 images
+    rng = np.random.default_rng(7)
+    if data == "images":
+        X = images_with_duplicates(240, seed=3).reshape(240, -1).astype(float)
+        X[100:130] = np.clip(X[:30] + rng.integers(-3, 4, (30, X.shape[1])), 0, 255)  # near copies
+    else:
+        direction = rng.normal(size=30)
+        X = 50 + np.outer(rng.uniform(0, 100, 240), direction) + rng.normal(0, 0.01, (240, 30))
+    index = NearestImages(metric=metric).fit(X)
+    unit = index._features(X, index._offsets, index._scales, slice(None))
+    full = ((unit[:, None] - unit[None]) ** 2).sum(2)
+    if metric != "euclidean":
+        full /= 2  # 1 - cosine (or correlation) of the two images
+    else:
+        full = np.sqrt(full)
+    np.fill_diagonal(full, np.inf)
+    finite = full[np.isfinite(full)]
+    radius = float(np.quantile(finite, quantile)) * (1 + 1e-9) if quantile else 1e-6
+    q, i, d = index.pairs_within(radius)
+    expected = set(zip(*np.nonzero(full < radius), strict=True))
+    assert set(zip(q.tolist(), i.tolist(), strict=True)) == {(int(a), int(b)) for a, b in expected}
+    assert (np.diff(q) >= 0).all()  # in query order
+    np.testing.assert_allclose(d, full[q, i], rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("scale", [1e-170, 1e200])
 def test_metrics_do_not_underflow_or_overflow(scale):
     r = np.random.default_rng(0).random((8, 8))

@@ -406,6 +406,7 @@ class NearestImages:
         self._unit = float(np.sqrt(self._squared.max())) or 1.0
         self._summary32 = (self._summary / self._unit).astype(np.float32)
         self._squared32 = (self._squared / self._unit**2).astype(np.float32)
+        self._order = np.argsort(self._summary[:, -2], kind="stable")
         self.n_samples_fit_ = n
         self.n_features_in_ = X.shape[1]
         return self
@@ -497,34 +498,65 @@ class NearestImages:
             raise ValueError("NearestImages is not fitted yet: call fit(X) first.")
         if isinstance(radius, bool) or not (isinstance(radius, (int, float, np.number)) and radius >= 0):
             raise ValueError(f"radius must be a non-negative number, got {radius!r}.")
-        exclude_self = X is None
-        Q, offsets, scales = self._queries(X)
         reach = radius**2 if self.metric == "euclidean" else 2 * radius
+        if X is None:
+            return self._pairs_among_indexed(reach)
+        Q, offsets, scales = self._queries(X)
         rows = max(1, SCORE_BLOCK_ELEMENTS // self.n_samples_fit_)
 
         def block(start: int, stop: int):
-            part = slice(start, stop)
-            queries = self._features(Q, offsets, scales, part)
-            summary, squared = (
-                (self._summary[part], self._squared[part]) if exclude_self else self._summarise(queries)
-            )
-            bound, scaled_sq = self._lower_bounds(summary, squared)
+            queries = self._features(Q, offsets, scales, slice(start, stop))
+            bound, scaled_sq = self._lower_bounds(*self._summarise(queries))
             query_ids, candidates = np.nonzero(bound <= self._limit(reach, scaled_sq)[:, None])
-            if exclude_self:
-                keep = candidates != query_ids + start
-                query_ids, candidates = query_ids[keep], candidates[keep]
-            exact = self._exact(queries, query_ids, candidates)
-            close = exact < reach
-            distances = exact[close]
-            distances = np.sqrt(distances) if self.metric == "euclidean" else distances / 2
+            close, distances = self._close(queries, query_ids, candidates, reach)
             return query_ids[close] + start, candidates[close], distances
 
         from mnistlab.stats import map_blocks
 
-        parts = map_blocks(block, len(Q), rows)
-        if not parts:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-        return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
+        return _joined(map_blocks(block, len(Q), rows))
+
+    def _close(self, queries, query_ids, candidates, reach) -> tuple[np.ndarray, np.ndarray]:
+        """Which candidate pairs are within ``reach`` (squared, exactly), and their distances."""
+        exact = self._exact(queries, query_ids, candidates)
+        close = exact < reach
+        distances = exact[close]
+        return close, np.sqrt(distances) if self.metric == "euclidean" else distances / 2
+
+    def _pairs_among_indexed(self, reach: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every pair of indexed images within ``reach`` (squared distance), both ways round.
+
+        Two images closer than r are closer than r along any unit direction, the leading
+        principal one included: with the images sorted along it, a block of neighbouring images
+        is compared only with those whose coordinate is within r of the block's range (plus a
+        rounding margin), instead of with all of them. Same pairs, a fraction of the bounds.
+        """
+        order = self._order
+        along = self._summary[order, -2]  # the leading principal coordinate (eigh: ascending)
+        margin = np.sqrt(reach) + 1e-9 * (1 + np.sqrt(self._squared.max()))
+        rows = max(1, SCORE_BLOCK_ELEMENTS // self.n_samples_fit_)
+
+        def block(start: int, stop: int):
+            ids = order[start:stop]
+            first = np.searchsorted(along, along[start] - margin, side="left")
+            last = np.searchsorted(along, along[stop - 1] + margin, side="right")
+            window = order[first:last]
+            scaled_sq = self._squared[ids] / self._unit**2
+            bound = (self._summary32[ids] @ self._summary32[window].T) * np.float32(-2)
+            bound += scaled_sq.astype(np.float32)[:, None]
+            bound += self._squared32[window][None, :]
+            query_ids, candidates = np.nonzero(bound <= self._limit(reach, scaled_sq)[:, None])
+            query_ids, candidates = ids[query_ids], window[candidates]
+            keep = candidates != query_ids
+            query_ids, candidates = query_ids[keep], candidates[keep]
+            queries = self._features(self._data, self._offsets, self._scales, query_ids)
+            close, distances = self._close(queries, np.arange(len(query_ids)), candidates, reach)
+            return query_ids[close], candidates[close], distances
+
+        from mnistlab.stats import map_blocks
+
+        query_ids, candidates, distances = _joined(map_blocks(block, len(order), rows))
+        sort = np.lexsort((candidates, query_ids))  # query order, as for other queries
+        return query_ids[sort], candidates[sort], distances[sort]
 
     def _exact(self, queries: np.ndarray, query_ids: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Squared Euclidean distances of (query, indexed row) pairs, in float64 from the data."""
@@ -614,6 +646,13 @@ class NearestImages:
         if self.metric == "euclidean":
             distances = np.sqrt(distances)
         return distances, candidates[take]
+
+
+def _joined(parts: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(query positions, indices, distances) of every block, concatenated."""
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
 
 
 # --------------------------------------------------------------------------------------------
