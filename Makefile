@@ -75,6 +75,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_tidy.py
 	$(BIN)/python benchmarks/bench_onepixel.py
 	$(BIN)/python benchmarks/bench_similarity.py
+	$(BIN)/python benchmarks/bench_duplicates.py
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
