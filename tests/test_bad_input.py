@@ -198,6 +198,47 @@ def test_npz_duplicate_class_names(tmp_path):
         mnistlab.load(path)
 
 
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("cat\ndog", "line break"),
+        ("cat\rdog", "line break"),
+        ("cat\u2028dog", "line break"),
+        ("tab\there", "line break"),
+        ("\x1b[2Jclear", "control character"),
+        ("\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\", "control character"),
+        (" cat", "starts or ends with a space"),
+        ("cat ", "starts or ends with a space"),
+        ("x" * 201, "at most 200"),
+    ],
+)
+def test_class_names_that_would_not_survive_are_refused_everywhere(tmp_path, name, message):
+    """A name with a line break would become two names in the one-per-line formats (relabelling
+    the images after it); an escape sequence would reach the terminal through info."""
+    classes = np.array([name, "bird", "fish"])
+    y = np.array([0, 1, 2, 0])
+    with pytest.raises(FormatError, match=message):
+        mnistlab.Dataset.from_arrays("d", (X10[:4], y), classes=list(classes))
+    with pytest.raises(FormatError, match=message):
+        mnistlab.data.dataset.Split(X10[:4], y, tuple(classes))
+    path = npz(tmp_path / "n.npz", x_train=X10[:4], y_train=y, classes=classes)
+    with pytest.raises(FormatError, match=message):
+        mnistlab.load(path)
+    result = cli("info", path)
+    assert result.exit_code == 1 and message in result.output
+    assert "\x1b" not in result.output and "\u2028" not in result.output
+    for to in ("idx", "csv", "png", "npz"):
+        assert cli("convert", path, "--to", to, "-o", tmp_path / to).exit_code == 1
+        assert not (tmp_path / to).exists()
+
+
+def test_class_folders_with_a_line_break_are_refused(tmp_path):
+    _png(tmp_path / "train" / "cat\ndog" / "a.png", np.zeros((4, 4), np.uint8))
+    _png(tmp_path / "train" / "bird" / "a.png", np.zeros((4, 4), np.uint8))
+    with pytest.raises(FormatError, match="line break"):
+        mnistlab.load(tmp_path)
+
+
 # --------------------------------------------------------------------------------------------
 # IDX folders
 # --------------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ class Split:
                 f"{source}: {len(images)} images but {len(labels)} labels; they must match."
             )
         classes = tuple(str(c) for c in self.classes)
+        check_class_names(classes, source=source)
         if labels.size and labels.max() >= len(classes):
             raise FormatError(
                 f"{source}: label {labels.max()} has no class name ({len(classes)} classes)."

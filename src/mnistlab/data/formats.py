@@ -670,15 +670,37 @@ def read_class_names(path: str | os.PathLike) -> list[str]:
     return names
 
 
+#: The longest class name accepted (as for model files).
+MAX_CLASS_NAME = 200
+
+
 def check_class_names(names: Iterable[str], *, source: str) -> None:
-    """Refuse duplicate or empty class names (their counts would silently merge)."""
-    names = list(names)
+    """Refuse class names that could not survive every format and every terminal unchanged.
+
+    Duplicates and empty names would silently merge counts; a line break, tab or other control
+    character (``"cat\\ndog"``, ``"\\x1b[2J"``, U+2028) would split a name into two in
+    the one-name-per-line formats, relabelling images, or reach the terminal as an escape
+    sequence; leading or trailing spaces do not survive folder names and text files.
+    """
+    names = [str(n) for n in names]
     seen = set()
     duplicates = sorted({n for n in names if n in seen or seen.add(n)})
     if duplicates:
         raise FormatError(f"{source}: duplicate class names {duplicates}.")
-    if any(not str(n).strip() for n in names):
+    if any(not n.strip() for n in names):
         raise FormatError(f"{source}: empty class name.")
+    for n in names:
+        if not n.isprintable():
+            raise FormatError(
+                f"{source}: class name {n!r} holds a line break, tab or other control character; "
+                "a class name must be one line of printable text."
+            )
+        if n != n.strip():
+            raise FormatError(f"{source}: class name {n!r} starts or ends with a space; remove it.")
+        if len(n) > MAX_CLASS_NAME:
+            raise FormatError(
+                f"{source}: a class name is {len(n)} characters, at most {MAX_CLASS_NAME}."
+            )
 
 
 def safe_filename(name: str) -> str:
