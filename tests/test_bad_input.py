@@ -232,6 +232,23 @@ def test_class_names_that_would_not_survive_are_refused_everywhere(tmp_path, nam
         assert not (tmp_path / to).exists()
 
 
+def test_dollar_class_names_through_the_commands(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (30, 6, 6), dtype=np.uint8)
+    y = np.arange(30) % 3
+    path = npz(tmp_path / "price.npz", x_train=x, y_train=y, x_test=x[:9], y_test=y[:9],
+               classes=np.array(["$", "$$", "$$$"]))  # fmt: skip
+    for args in (
+        ("show", path, "-o", tmp_path / "s.png"),
+        ("atypical", path, "-o", tmp_path / "a.png"),
+        ("onepixel", path, "-o", tmp_path / "one"),
+        ("report", path, "--models", "centroid", "-o", tmp_path / "report"),
+    ):
+        result = cli(*args)
+        assert result.exit_code == 0, (args, result.output)
+    assert "$$$" in (tmp_path / "report" / "index.html").read_text()
+
+
 def test_class_folders_with_a_line_break_are_refused(tmp_path):
     _png(tmp_path / "train" / "cat\ndog" / "a.png", np.zeros((4, 4), np.uint8))
     _png(tmp_path / "train" / "bird" / "a.png", np.zeros((4, 4), np.uint8))

@@ -40,6 +40,24 @@ def test_figures_draw_without_warnings(tmp_path, k, shape):
         assert path.stat().st_size > 1000
 
 
+def test_class_names_with_dollars_are_drawn_literally(tmp_path):
+    """'$' and '$$' are price tiers, not mathtext: every figure draws them as written, and the
+    user's own matplotlib setting is left as it was."""
+    import matplotlib
+
+    x, y = make_arrays(40, 4, shape=(8, 8))
+    split = Split(x, y, ("$", "$$", "$1 and $2", r"a_b^c \alpha"))
+    before = matplotlib.rcParams["text.parse_math"]
+    for n, fig in enumerate(figures(split)):
+        plots.save(fig, tmp_path / f"{n}.png")
+        assert plots.to_png_bytes(fig)
+    assert matplotlib.rcParams["text.parse_math"] == before
+    grid = plots.image_grid(split, np.flatnonzero(y == 1)[:2])
+    titles = [ax.get_title() for ax in grid.axes if ax.get_title()]
+    assert any(t.endswith("· $$") for t in titles)
+    plots.to_png_bytes(grid)
+
+
 @pytest.mark.filterwarnings("error")
 def test_figures_with_an_empty_class(tmp_path):
     x, y = make_arrays(20, 3)

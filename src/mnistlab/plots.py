@@ -7,6 +7,7 @@ every dataset, so ink is dark on paper whatever the dataset.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import math
 from collections.abc import Sequence
@@ -23,12 +24,30 @@ from matplotlib.figure import Figure
 from mnistlab import stats
 from mnistlab.data.dataset import Split
 
+
+def _literal_text(func):
+    """Draw every text as written: class names such as "$" or "$$" are data, not mathtext.
+
+    Text reads ``text.parse_math`` when it is created, tick labels partly when the figure is
+    drawn: so both the figure functions and the renderers run with it off (a local setting,
+    not a change to the user's matplotlib defaults).
+    """
+
+    @functools.wraps(func)
+    def literal(*args, **kwargs):
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return func(*args, **kwargs)
+
+    return literal
+
+
 IMAGE_CMAP = "gray_r"
 DPI = 110
 #: Pixel values 0 and 255 are drawn in this colour in every histogram.
 EXTREME_COLOUR = "#d0632b"
 
 
+@_literal_text
 def image_grid(
     split: Split,
     indices: Sequence[int] | None = None,
@@ -75,6 +94,7 @@ def image_grid(
     return fig
 
 
+@_literal_text
 def pixel_histogram(counts: np.ndarray, *, title: str | None = None) -> Figure:
     """Share of pixels taking each value 0..255 (log scale), the two extremes labelled.
 
@@ -117,6 +137,7 @@ def pixel_histogram(counts: np.ndarray, *, title: str | None = None) -> Figure:
     return fig
 
 
+@_literal_text
 def to_png_bytes(fig: Figure) -> bytes:
     """Render a figure to PNG bytes and close it."""
     buffer = io.BytesIO()
@@ -125,6 +146,7 @@ def to_png_bytes(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
+@_literal_text
 def to_data_uri(fig: Figure) -> str:
     """Render a figure to a ``data:image/png;base64,...`` URI (for self-contained HTML)."""
     return "data:image/png;base64," + base64.b64encode(to_png_bytes(fig)).decode("ascii")
@@ -134,6 +156,7 @@ def to_data_uri(fig: Figure) -> str:
 FIGURE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".jpg": "jpg", ".jpeg": "jpg"}
 
 
+@_literal_text
 def save(fig: Figure, path: str | Path) -> Path:
     """Write a figure (format from the suffix: PNG, SVG, PDF or JPEG) atomically; close it."""
     from mnistlab.data.formats import atomic_path
@@ -166,6 +189,7 @@ def _frame(ax) -> None:
         spine.set_color("#c8c8c8")
 
 
+@_literal_text
 def centroid_grid(centroids: stats.Centroids, *, columns: int | None = None) -> Figure:
     """The mean image of every class (white = 0, black = 255), class names as titles."""
     k = len(centroids.classes)
@@ -188,6 +212,7 @@ def centroid_grid(centroids: stats.Centroids, *, columns: int | None = None) -> 
     return fig
 
 
+@_literal_text
 def pixel_histograms_by_class(
     counts: np.ndarray, classes: Sequence[str], *, title: str | None = None
 ) -> Figure:
@@ -235,6 +260,7 @@ def pixel_histograms_by_class(
 DISTANCE_LIMIT = 180
 
 
+@_literal_text
 def distance_boxplot(typicality: stats.Typicality) -> Figure:
     """Box plot of each image's RMS distance to its class centroid, one box per class."""
     k = len(typicality.classes)
@@ -262,6 +288,7 @@ def distance_boxplot(typicality: stats.Typicality) -> Figure:
     return fig
 
 
+@_literal_text
 def typicality_gallery(split: Split, typicality: stats.Typicality, per_class: int = 6) -> Figure:
     """One row per class: its least typical images (most atypical first), then its most typical.
 
@@ -316,6 +343,7 @@ DIFFERENCE_LIMIT = 255  # the largest possible difference: nothing is ever clipp
 MAX_PAIR_CLASSES = 30
 
 
+@_literal_text
 def pair_differences(centroids: stats.Centroids) -> Figure:
     """Facet grid of centroid differences (row class minus column class) for every class pair.
 
@@ -365,6 +393,7 @@ def pair_differences(centroids: stats.Centroids) -> Figure:
     return fig
 
 
+@_literal_text
 def confusion_matrix(evaluation, *, title: str | None = None) -> Figure:
     """Confusion matrix: rows are true classes, columns predictions; share of the row, with counts."""
     confusion = evaluation.confusion
@@ -399,6 +428,7 @@ def confusion_matrix(evaluation, *, title: str | None = None) -> Figure:
 SEPARABILITY_CMAP = "viridis"
 
 
+@_literal_text
 def separability_heatmap(result, *, column: str | None = None) -> Figure:
     """Class-by-class accuracy of the best single pixel, annotated, on a fixed 0.5..1 scale.
 
@@ -441,6 +471,7 @@ def separability_heatmap(result, *, column: str | None = None) -> Figure:
     return fig
 
 
+@_literal_text
 def best_pixels(result, centroids: stats.Centroids) -> Figure:
     """For every pair (row class a, column class b), centroid a minus centroid b, with a ring on
     the pair's best pixel and its accuracy above; the -255..255 scale of :func:`pair_differences`.
@@ -527,6 +558,7 @@ def best_pixels(result, centroids: stats.Centroids) -> Figure:
     return fig
 
 
+@_literal_text
 def titled_images(
     images: Sequence[np.ndarray],
     titles: Sequence[str],
@@ -565,6 +597,7 @@ def titled_images(
     return fig
 
 
+@_literal_text
 def comparison(a: np.ndarray, b: np.ndarray, title_a: str, title_b: str, *, note: str = "") -> Figure:
     """Two images (0..255) and their difference a - b on the fixed -255..255 diverging scale."""
     fig, axes = plt.subplots(1, 3, figsize=(6.2, 2.6), dpi=DPI)
@@ -589,6 +622,7 @@ def comparison(a: np.ndarray, b: np.ndarray, title_a: str, title_b: str, *, note
     return fig
 
 
+@_literal_text
 def confident_mistakes(ds, result, top: int = 12) -> Figure | None:
     """The test images a model got wrong with the highest score (a ``ModelResult``); None if none."""
     found = result.confident_mistakes(ds.test.labels, top)
@@ -620,7 +654,7 @@ def _value_cells(ax, pixels: np.ndarray, fontsize: float, aspect: str = "equal")
     for (r, c), v in np.ndenumerate(pixels):
         ax.text(
             c, r, str(v), ha="center", va="center", fontsize=fontsize,
-            color="white" if v >= 128 else "#333333", parse_math=False,
+            color="white" if v >= 128 else "#333333",
         )  # fmt: skip
 
 
@@ -642,6 +676,7 @@ def _cell_inches(side: int) -> float:
     return float(np.clip(9.5 / side, 0.22, 0.6))
 
 
+@_literal_text
 def pixel_values(pixels: np.ndarray, *, title: str | None = None) -> Figure:
     """One uint8 image as its matrix of values: each cell's number on its grey (white = 0).
 
@@ -655,7 +690,7 @@ def pixel_values(pixels: np.ndarray, *, title: str | None = None) -> Figure:
     _value_cells(ax, pixels, fontsize=cell * 72 * 0.3)
     _index_ticks(ax, h, w, fontsize=min(8, cell * 72 * 0.3))
     if title:
-        ax.set_title(title, fontsize=10, parse_math=False)
+        ax.set_title(title, fontsize=10)
     fig.tight_layout(pad=0.4)
     return fig
 
@@ -671,6 +706,7 @@ def _index_ticks(ax, h: int, w: int, fontsize: float) -> None:
     ax.set_ylabel("row", fontsize=fontsize)
 
 
+@_literal_text
 def flattening(
     pixels: np.ndarray, *, index: int, label: int, class_name: str, width: float = 6.4
 ) -> Figure:
@@ -708,7 +744,7 @@ def flattening(
     matrix.add_patch(Rectangle((-0.5, row - 0.5), w, 1, fill=False, edgecolor=EXTREME_COLOUR, lw=2))
     small.imshow(pixels, cmap=IMAGE_CMAP, vmin=0, vmax=255, interpolation="nearest")
     _frame(small)
-    small.set_title(f"image #{index}", fontsize=7, parse_math=False, pad=2)
+    small.set_title(f"image #{index}", fontsize=7, pad=2)
 
     _value_cells(strip, pixels[row][None], min(7.0, (width - 1.6) / w * 72 * 0.36), aspect="auto")
     step = max(1, w // 7)
@@ -731,7 +767,7 @@ def flattening(
     fig.suptitle(
         f"One image as a model sees it: X[{index}] holds its {n} values 0..255,\n"
         f"y[{index}] = {label} ({class_name})",
-        fontsize=9, parse_math=False, y=1 - 0.06 / height, va="top",
+        fontsize=9, y=1 - 0.06 / height, va="top",
     )  # fmt: skip
     return fig
 
@@ -741,4 +777,4 @@ def _feature_axis(ax, positions, features, title: str) -> None:
     ax.set_xticks(list(positions), [str(f) for f in features], fontsize=6)
     ax.tick_params(length=2, pad=1)
     ax.set_yticks([])
-    ax.set_title(title, fontsize=7.5, parse_math=False, pad=3)
+    ax.set_title(title, fontsize=7.5, pad=3)
