@@ -7,6 +7,7 @@ import io
 import json
 import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -382,3 +383,78 @@ def test_zero_one_datasets_train_and_predict_and_one_class_is_refused(tmp_path, 
     for seed in (-1, 2**32, 1.5):
         with pytest.raises(ValueError, match="seed must be a whole number"):
             train(five_class, "tree", seed=seed)
+
+
+def _forged_tree_file(tmp_path, dataset, model: str, mutate) -> Path:
+    """A saved ``model`` whose estimator was edited by ``mutate`` after training, as a forger
+    with skops would do it."""
+    import skops.io
+
+    small = {"boosting": {"max_iter": 3}, "forest": {"n_estimators": 3}}.get(model, {})
+    trained = train(dataset, model, **small)
+    path = trained.save(tmp_path / f"{model}.mnistlab")
+    mutate(trained.estimator.steps[1][1])
+    payload = skops.io.dumps(trained.estimator)
+    return _rewrite(path, tmp_path / f"forged-{model}.mnistlab", member="model.skops", payload=payload)
+
+
+def _first_tree(model):
+    return (model.estimators_[0] if hasattr(model, "estimators_") else model).tree_
+
+
+def _set(array, index, value):
+    array[index] = value
+
+
+TREE_FORGERIES = {
+    "root its own child": lambda t: _set(t.children_left, 0, 0),
+    "child far outside": lambda t: _set(t.children_right, 0, 10**12),
+    "child pointing back": lambda t: _set(
+        t.children_left, int(np.flatnonzero(t.children_left > 0)[-1]), 0
+    ),
+    "feature far outside": lambda t: _set(t.feature, 0, 10**9),
+    "negative feature": lambda t: _set(t.feature, 0, -5),
+    "NaN threshold": lambda t: _set(t.threshold, 0, np.nan),
+    "shared child": lambda t: _set(t.children_right, 0, int(t.children_left[0])),
+    "infinite leaf value": lambda t: _set(
+        t.value, (int(np.flatnonzero(t.children_left == -1)[0]), 0, 0), np.inf
+    ),
+}
+
+
+@pytest.mark.parametrize("model", ["tree", "forest"])
+@pytest.mark.parametrize("forgery", list(TREE_FORGERIES))
+def test_a_forged_tree_is_refused_before_it_can_hang_or_crash_predict(
+    tmp_path, five_class, model, forgery
+):
+    path = _forged_tree_file(
+        tmp_path, five_class, model, lambda m: TREE_FORGERIES[forgery](_first_tree(m))
+    )
+    with pytest.raises(ModelError, match="damaged or forged"):
+        load_model(path)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("left", 0),
+        ("right", 2**31),
+        ("feature_idx", 10**9),
+        ("num_threshold", np.nan),
+        ("is_categorical", 1),
+    ],
+)
+def test_a_forged_boosting_tree_is_refused(tmp_path, five_class, field, value):
+    def mutate(model):
+        nodes = model._predictors[0][0].nodes
+        nodes[field][0] = value  # the root, a split node
+
+    path = _forged_tree_file(tmp_path, five_class, "boosting", mutate)
+    with pytest.raises(ModelError, match="damaged or forged"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("model", ["tree", "forest", "boosting"])
+def test_untouched_tree_models_still_load(tmp_path, five_class, model):
+    path = _forged_tree_file(tmp_path, five_class, model, lambda m: None)
+    assert load_model(path).predict(five_class.test.images).shape == (25,)

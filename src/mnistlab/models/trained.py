@@ -551,3 +551,84 @@ def _check_pipeline(path: Path, meta: dict, estimator) -> None:
             f"{path}: the model inside is not the {meta['model']} pipeline its description names "
             f"({h}x{w} images, labels {meta['trained_labels']}); the file is damaged or forged."
         )
+    problem = _tree_problem(steps[1][1], h * w, len(meta["trained_labels"]))
+    if problem:
+        raise ModelError(f"{path}: {problem}; the file is damaged or forged.")
+
+
+def _tree_problem(model, n_features: int, n_classes: int) -> str | None:
+    """What is wrong with the trees inside ``model`` (a tree, forest or boosting model), if any.
+
+    Prediction walks the node arrays in compiled code without checking them: a child index out
+    of range reads outside the arrays (a crash), one pointing back loops forever. So every tree
+    must be a proper tree stored parent first (children after their parent, each node but the
+    root the child of exactly one node), split on existing features at finite thresholds, with
+    leaf values of the right shape.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    if isinstance(model, DecisionTreeClassifier):
+        return _sklearn_tree_problem(model.tree_, n_features, n_classes)
+    if isinstance(model, RandomForestClassifier):
+        trees = getattr(model, "estimators_", [])
+        if len(trees) != model.n_estimators or not all(type(t) is DecisionTreeClassifier for t in trees):
+            return "the forest does not hold the trees it describes"
+        return next(
+            (p for t in trees if (p := _sklearn_tree_problem(t.tree_, n_features, n_classes))), None
+        )
+    if isinstance(model, HistGradientBoostingClassifier):
+        per_iteration = 1 if n_classes <= 2 else n_classes
+        iterations = getattr(model, "_predictors", [])
+        if len(iterations) != model.n_iter_ or any(len(i) != per_iteration for i in iterations):
+            return "the boosting model does not hold the trees it describes"
+        for predictor in (p for i in iterations for p in i):
+            nodes = predictor.nodes
+            leaf = nodes["is_leaf"].astype(bool)
+            problem = _node_problem(
+                np.where(leaf, -1, nodes["left"].astype(np.int64)),
+                np.where(leaf, -1, nodes["right"].astype(np.int64)),
+                np.where(leaf, -2, nodes["feature_idx"].astype(np.int64)),
+                nodes["num_threshold"],
+                n_features,
+            )
+            if problem:
+                return problem
+            if nodes["is_categorical"].any() or not np.isfinite(nodes["value"][leaf]).all():
+                return "a boosting tree has categorical splits or non-finite leaf values"
+    return None
+
+
+def _sklearn_tree_problem(tree, n_features: int, n_classes: int) -> str | None:
+    if tree.n_features != n_features or tree.n_outputs != 1:
+        return "a tree does not take the described images"
+    value = tree.value
+    if value.shape != (tree.node_count, 1, n_classes) or not np.isfinite(value).all():
+        return "a tree's leaf values do not match its classes"
+    return _node_problem(
+        tree.children_left, tree.children_right, tree.feature, tree.threshold, n_features
+    )
+
+
+def _node_problem(left, right, feature, threshold, n_features: int) -> str | None:
+    """Leaves have -1 for both children; split nodes children after themselves, features in
+    range, finite thresholds; every node but the root is the child of exactly one node."""
+    n = len(left)
+    nodes = np.arange(n)
+    leaf = (left == -1) & (right == -1)
+    split = ~leaf
+    if n == 0 or len(right) != n or len(feature) != n or len(threshold) != n:
+        return "a tree has inconsistent node arrays"
+    if not (
+        ((left[split] > nodes[split]) & (left[split] < n)).all()
+        and ((right[split] > nodes[split]) & (right[split] < n)).all()
+    ):
+        return "a tree has child links that point outside it or back up"
+    if not ((feature[split] >= 0) & (feature[split] < n_features)).all():
+        return "a tree splits on a feature the images do not have"
+    if not np.isfinite(threshold[split]).all():
+        return "a tree has non-finite thresholds"
+    children = np.concatenate([left[split], right[split]])
+    if len(children) != n - 1 or not np.array_equal(np.sort(children), nodes[1:]):
+        return "a tree's nodes do not form one tree"
+    return None
