@@ -232,6 +232,45 @@ def test_class_names_that_would_not_survive_are_refused_everywhere(tmp_path, nam
         assert not (tmp_path / to).exists()
 
 
+def _png_declaring(path, width: int, height: int):
+    """A small valid PNG whose header then claims ``width`` x ``height`` pixels (CRC fixed)."""
+    import zlib
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    assert data[12:16] == b"IHDR"
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(("width", "height"), [(12000, 12000), (20000, 20000), (4097, 4096)])
+def test_an_image_declaring_huge_dimensions_is_refused_from_its_header(tmp_path, width, height):
+    bomb = _png_declaring(tmp_path / "bomb.png", width, height)
+    with peak_memory() as peak, pytest.raises(FormatError, match="at most 16,777,216 pixels"):
+        formats.read_image_file(bomb)
+    assert peak[0] < 20e6  # nothing decoded
+    result = cli("show", bomb, "--values")
+    assert result.exit_code == 1 and "resize it first" in result.output
+    assert "unknown error" not in result.output
+    _png(tmp_path / "folder" / "a" / "ok.png", np.zeros((4, 4), np.uint8))
+    _png_declaring(tmp_path / "folder" / "a" / "bomb.png", width, height)
+    with pytest.raises(FormatError, match="at most"):
+        mnistlab.load(tmp_path / "folder")
+
+
+def test_an_image_at_the_size_limit_is_read(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "large.png"
+    Image.fromarray(np.zeros((4096, 8), np.uint8)).save(path)
+    assert formats.read_image_file(path).shape == (4096, 8)
+
+
 def test_dollar_class_names_through_the_commands(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (30, 6, 6), dtype=np.uint8)

@@ -15,11 +15,13 @@ import contextlib
 import gzip
 import hashlib
 import io
+import math
 import mmap
 import os
 import pickle
 import re
 import struct
+import warnings
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -551,6 +553,34 @@ def class_folders(root: Path) -> list[Path]:
     return sorted(folders, key=lambda d: _natural_key(d.name))
 
 
+#: The most pixels (all frames together) an image file may declare: 4096 x 4096, far beyond any
+#: MNIST-like image; a larger one is refused from its header, before anything is decoded.
+MAX_IMAGE_PIXELS = 4096 * 4096
+
+
+def _check_declared_size(path: str | os.PathLike) -> None:
+    """Refuse, from the header alone, an image file declaring more than ``MAX_IMAGE_PIXELS``: a
+    small file of zeros can declare 12000 x 12000 pixels and take gigabytes to decode."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:  # reads the header only
+                (width, height), frames = image.size, getattr(image, "n_frames", 1)
+    except Image.DecompressionBombError:
+        width, height, frames = math.inf, math.inf, 1  # Pillow's own, far larger, limit
+    except Exception as exc:  # Pillow raises many unrelated types for unreadable files
+        raise FormatError(f"{path}: not a readable image ({type(exc).__name__}: {exc}).") from None
+    if width * height * frames > MAX_IMAGE_PIXELS:
+        size = f"{width}x{height}" if math.isfinite(width) else "a gigapixel-scale"
+        raise FormatError(
+            f"{path}: the file declares {size} pixels{f' in {frames} frames' if frames > 1 else ''}; "
+            f"mnistlab reads images of at most {MAX_IMAGE_PIXELS:,} pixels (4096x4096): resize it "
+            "first."
+        )
+
+
 def read_image_file(path: str | os.PathLike) -> np.ndarray:
     """Read one image file as a 2-D uint8 grayscale array (colour is converted to luminance)."""
     import imageio.v3 as iio
@@ -558,6 +588,7 @@ def read_image_file(path: str | os.PathLike) -> np.ndarray:
 
     if not Path(path).is_file():
         raise FormatError(f"{path}: not a regular file.")
+    _check_declared_size(path)
     try:
         image = np.asarray(iio.imread(path, plugin="pillow"))
     except Exception as exc:  # Pillow raises many unrelated types for unreadable files
