@@ -173,6 +173,46 @@ def test_npz_member_header_claiming_a_huge_array(tmp_path):
     assert peak[0] < 20_000_000
 
 
+def _npy_bytes(array) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def _liar_npy() -> bytes:
+    """A .npy of 100 bytes whose header claims 55.9 GiB of uint8 (shape 60000 x 1000 x 1000)."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": (60000, 1000, 1000)}
+    )
+    return header.getvalue() + bytes(100)
+
+
+@pytest.mark.parametrize(
+    "decoys",
+    [
+        [("decoy/x_train.npy", "good"), ("x_train.npy", "liar")],
+        [("x_train.npy", "liar"), ("decoy/x_train.npy", "good")],
+        [("x_train.npy", "good"), ("x_train.npy", "liar")],  # the same name twice in the directory
+        [("x_train", "liar"), ("x_train.npy", "good")],  # numpy would read the one without .npy
+    ],
+)
+def test_npz_with_a_decoy_member_is_refused_as_ambiguous(tmp_path, decoys):
+    """The header check must look at the member numpy reads; with two candidates, refuse."""
+    import warnings
+
+    payload = {"good": _npy_bytes(X10), "liar": _liar_npy()}
+    path = tmp_path / "decoy.npz"
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "w") as archive:
+        warnings.simplefilter("ignore", UserWarning)  # zipfile warns about the duplicate name
+        for name, kind in decoys:
+            archive.writestr(name, payload[kind])
+        archive.writestr("y_train.npy", _npy_bytes(np.zeros(10, np.int64)))
+    with peak_memory() as peak, pytest.raises(FormatError, match="ambiguous"):
+        mnistlab.load(path)
+    assert peak[0] < 20_000_000
+
+
 def test_npz_member_that_is_not_npy(tmp_path):
     path = _zip_with(tmp_path / "garbage.npz", "x_train.npy", b"garbage")
     with pytest.raises(FormatError, match=r"not a .npy array") as info:

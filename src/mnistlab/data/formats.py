@@ -447,10 +447,8 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     wanted = NPZ_KEYS + _NPZ_OPTIONAL
     try:
         with zipfile.ZipFile(path) as archive:
-            members = {Path(i.filename).stem: i for i in archive.infolist()}
-            shapes = {
-                key: _check_npy_member(archive, members[key], source) for key in wanted if key in members
-            }
+            members = _npz_members(archive, wanted, source)
+            shapes = {key: _check_npy_member(archive, info, source) for key, info in members.items()}
         # Counts compared from the headers, before a single array is decompressed.
         for x, y in (("x_train", "y_train"), ("x_test", "y_test")):
             if x in shapes and y in shapes and shapes[x][:1] != shapes[y][:1]:
@@ -487,6 +485,25 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
         if not isinstance(array, np.ndarray) or array.dtype.kind in "OV":
             raise FormatError(f"{source}: NPZ member {key} is not a plain numeric array.")
     return arrays
+
+
+def _npz_members(archive: zipfile.ZipFile, keys: tuple[str, ...], source: str) -> dict:
+    """The member numpy will read for each key present (``KEY``, else ``KEY.npy``, as
+    ``NpzFile.__getitem__`` looks them up), refusing archives where that is ambiguous: a name
+    twice in the zip directory, or another member of the same name elsewhere (``decoy/KEY.npy``),
+    which a check of the wrong member would let through."""
+    infos = archive.infolist()
+    found = {}
+    for key in keys:
+        alike = [i for i in infos if Path(i.filename).stem == key or i.filename == key]
+        if len(alike) > 1:
+            names = ", ".join(i.filename for i in alike[:4])
+            raise FormatError(
+                f"{source}: several members could be {key} ({names}); refused as ambiguous."
+            )
+        if alike and alike[0].filename in (key, f"{key}.npy"):
+            found[key] = alike[0]
+    return found
 
 
 def _check_npy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> tuple:
