@@ -300,3 +300,42 @@ def test_help_paragraphs_are_reflowed_for_the_terminal():
     for command in app.registered_commands:
         for paragraph in command.help.split("\n\n"):
             assert "\n" not in paragraph, command.name
+
+
+def test_first_cuts_every_split_for_the_dataset_commands(tmp_path):
+    """--first N: the first N images of each split, for a quick look (report, onepixel, ...)."""
+    payload = json.loads(
+        run(
+            "report", "digits", "--first", "120", "--models", "centroid", "-o", tmp_path / "r", "--json"
+        ).stdout
+    )
+    (summary,) = payload["datasets"]
+    assert summary["splits"]["train"]["n"] == 120 and summary["splits"]["test"]["n"] == 120
+    dups = json.loads(run("duplicates", "digits", "--first", "50", "--json").stdout)
+    assert dups["dataset"] == "digits"
+    one = json.loads(run("onepixel", "digits", "--first", "80", "--json").stdout)
+    assert one["datasets"]["digits"]["summary"]["pairs"] == 45
+    trained = json.loads(
+        run(
+            "train",
+            "digits",
+            "--model",
+            "centroid",
+            "--first",
+            "200",
+            "-o",
+            tmp_path / "m.mnistlab",
+            "--json",
+        ).stdout
+    )
+    assert trained["test_accuracy"] is not None
+    out = run("similar", "digits:test:0", "--in", "digits", "--first", "30", "--json").stdout
+    assert all(n["index"] < 30 for n in json.loads(out)["neighbours"])
+    assert "--first" in run("report", "--help").stdout
+
+
+def test_report_never_downloads_with_no_download(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNISTLAB_HOME", str(tmp_path / "empty-cache"))
+    result = run("report", "kmnist", "--no-download", "-o", tmp_path / "r", code=1)
+    assert "download: not attempted" in result.output
+    assert not (tmp_path / "r").exists()

@@ -378,6 +378,14 @@ def convert(
 
 SplitOpt = Annotated[str, typer.Option(help="train or test.")]
 FirstOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N images of the split.")]
+FirstEach = Annotated[
+    int | None, typer.Option(min=1, help="Only the first N images of each split (a quick look).")
+]
+
+
+def _dataset(name: str, first: int | None, no_download: bool):
+    """Load a dataset for a command, cut to the first N images of each split with --first."""
+    return _run(lambda: load(name, download=not no_download).subset(first))
 
 
 def _split(name: str, split: str, first: int | None, no_download: bool):
@@ -691,6 +699,7 @@ def onepixel(
             "best-pixels-NAME.png.",
         ),
     ] = None,
+    first: FirstEach = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
 ) -> None:
@@ -714,7 +723,7 @@ def onepixel(
         _check_folder(
             output, ["separability.csv", "summary.json", *(f for p in figure_names for f in p)]
         )
-    loaded = [_run(load, n, download=not no_download) for n in names]
+    loaded = [_dataset(n, first, no_download) for n in names]
     labels = [ds.name for ds in loaded]
     if len(set(labels)) != len(labels) or len({safe_filename(n) for n in labels}) != len(labels):
         _fail(
@@ -946,6 +955,7 @@ def similar(
     metric: Annotated[str, typer.Option(help="euclidean, cosine or pearson.")] = "euclidean",
     resize: Annotated[bool, typer.Option(help="Resize the query to the dataset's size.")] = False,
     invert: Annotated[bool, typer.Option(help="Invert an image file (dark ink on light).")] = False,
+    first: FirstEach = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
 ) -> None:
@@ -959,7 +969,7 @@ def similar(
     if metric not in NEIGHBOUR_METRICS:
         _fail(f"unknown metric {metric!r}; choose one of: {', '.join(NEIGHBOUR_METRICS)}.")
     _check_outputs((output, FIGURE))
-    ds = _run(load, within, download=not no_download)
+    ds = _dataset(within, first, no_download)
     target = _run(ds.split, split)
     if k > len(target):
         _fail(f"--k {k}: the {split} split of {ds.name} has {len(target)} images.")
@@ -1026,6 +1036,7 @@ def duplicates(
             "nearest-neighbour distance."
         ),
     ] = None,
+    first: FirstEach = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
 ) -> None:
@@ -1039,7 +1050,7 @@ def duplicates(
         _check_folder(output, ["duplicates.csv", "duplicates.png"])
     if threshold is not None and not (threshold >= 0 and math.isfinite(threshold)):
         _fail(f"--threshold must be a non-negative number, got {threshold}.")
-    ds = _run(load, name, download=not no_download)
+    ds = _dataset(name, first, no_download)
     with warnings.catch_warnings():
         found = _run(find_duplicates, ds, threshold)
     counts = found.counts()
@@ -1245,6 +1256,7 @@ def train_command(
     seed: Annotated[
         int, typer.Option(help="Seed: the same seed, data and machine give the same model.")
     ] = 0,
+    first: FirstEach = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
 ) -> None:
@@ -1262,7 +1274,7 @@ def train_command(
         _fail(f"--epochs applies to the neural models (mlp, cnn), not to {model}.")
     _check_outputs((output, (".mnistlab",)))
     _check_writable(output)
-    ds = _run(load, name, download=not no_download)
+    ds = _dataset(name, first, no_download)
     params = {} if epochs is None else {"epochs": epochs}
     trained = _run(train, ds, model, seed=seed, **params)
     _run(trained.save, output)
@@ -1378,6 +1390,8 @@ def report(
             "The k-NN on raw pixels (knn-pixels) comes free from the similarity search."
         ),
     ] = "centroid,tree,mlp",
+    first: FirstEach = None,
+    no_download: NoDownload = False,
     as_json: AsJson = False,
 ) -> None:
     """Write a self-contained HTML report comparing datasets side by side.
@@ -1389,7 +1403,8 @@ def report(
     from mnistlab.report import build_report
 
     chosen = _run(resolve_models, models)
-    path = _run(build_report, names or ["mnist", "fashion-mnist"], output, models=chosen)
+    loaded = [_dataset(n, first, no_download) for n in names or ["mnist", "fashion-mnist"]]
+    path = _run(build_report, loaded, output, models=chosen)
     if as_json:
         summary = json.loads((path.parent / "summary.json").read_text())
         _print_json({"report": str(path), **summary})

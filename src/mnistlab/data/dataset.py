@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -189,6 +190,18 @@ class Dataset:
             classes=classes,
             source=source,
         )
+
+    def subset(self, first: int | None = None) -> Dataset:
+        """The same dataset with only the ``first`` images of each split (all of them for None).
+
+        >>> import mnistlab
+        >>> mnistlab.load("digits").subset(100)
+        Dataset('digits', train=100, test=100, classes=10, shape=(8, 8))
+        """
+        if first is None:
+            return self
+        test = None if self.test is None else self.test.subset(first)
+        return dataclasses.replace(self, train=self.train.subset(first), test=test)
 
     @property
     def splits(self) -> dict[str, Split]:

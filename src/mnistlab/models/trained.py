@@ -272,7 +272,9 @@ def train(
 def fit_model(
     dataset: Dataset, model: str, *, seed: int = 0, progress: bool | None = None, **params
 ) -> TrainedModel:
-    """Train a named model on ``dataset.train`` only (``test_accuracy`` stays None); see train."""
+    """Train a named model on ``dataset.train``; ``test_accuracy`` stays None (see :func:`train`,
+    which also measures it). The dataset must have a test split: it is refused before training,
+    not after, since a model of it will be measured there."""
     name = _model_name(model)
     if not _is_int(seed) or not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed must be a whole number in 0..{MAX_SEED}, got {seed!r}.")
