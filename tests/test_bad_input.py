@@ -466,6 +466,58 @@ def test_convert_is_all_or_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t10k-images-idx3-ubyte.gz"]
 
 
+@pytest.fixture
+def disk_full_for(monkeypatch):
+    """Make writing a temporary file for a target whose name contains ``part`` fail with ENOSPC."""
+    import errno
+    from pathlib import Path
+
+    parts = []
+    original = Path.write_bytes
+
+    def write_bytes(self, data):
+        if any(p in self.name for p in parts):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return original(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    return parts
+
+
+def test_several_outputs_are_written_all_or_nothing_and_name_the_file(tmp_path, disk_full_for):
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("old a")
+    disk_full_for.append("b.txt")
+    with pytest.raises(OSError, match="No space left") as info:
+        formats.atomic_write_files({first: b"new a", second: b"new b"})
+    assert info.value.filename == str(second)
+    assert first.read_text() == "old a" and not second.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]  # no temporary file left
+
+
+def test_report_on_a_full_disk_changes_nothing(tmp_path, disk_full_for, five_class):
+    from mnistlab.report import build_report
+
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "summary.json").write_text("old summary")
+    (out / "index.html").write_text("old page")
+    disk_full_for.append("index.html")
+    with pytest.raises(OSError) as info:
+        build_report([five_class], out, models="centroid", progress=False)
+    assert info.value.filename == str(out / "index.html")
+    assert (out / "summary.json").read_text() == "old summary"
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "summary.json"]
+
+
+def test_pixels_writes_both_figures_or_neither(tmp_path, disk_full_for):
+    disk_full_for.append("by-class.png")
+    result = cli("pixels", "digits", "-o", tmp_path / "px.png", "--by-class", tmp_path / "by-class.png")
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'by-class.png'}: No space left on device" in result.output.replace("\n", "")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_convert_png_refuses_a_used_folder(tmp_path):
     (tmp_path / "test").write_text("")
     result = cli("convert", "digits", "--to", "png", "-o", tmp_path)

@@ -99,6 +99,13 @@ def _check_outputs(*targets: tuple[Path | None, tuple[str, ...]]) -> None:
             _fail(f"{path}: {existing} is not a folder.")
 
 
+def _write_files(files: dict[Path, bytes], folder: Path | None = None) -> None:
+    """Write the files a command made (names inside ``folder`` if given), all or nothing."""
+    from mnistlab.data.formats import atomic_write_files
+
+    _run(atomic_write_files, {(folder / p if folder else p): data for p, data in files.items()})
+
+
 def _write_csv(frame, path: Path) -> None:
     from mnistlab.data.formats import atomic_path
 
@@ -469,11 +476,13 @@ def pixels(
         from mnistlab.models.binarisation import binarisation_effect
 
         effect = _run(binarisation_effect, ds, max_train=train_size)
-    _run(plots.save, plots.pixel_histogram(counts, title=f"{ds.name} · {split}"), output)
+    fig = plots.pixel_histogram(counts, title=f"{ds.name} · {split}")
+    figures = {output: _run(plots.figure_bytes, fig, output)}
     if by_class is not None:
         per_class = stats.pixel_value_counts_by_class(chosen.images, chosen.labels, len(chosen.classes))
         fig = plots.pixel_histograms_by_class(per_class, chosen.classes, title=f"{ds.name} · {split}")
-        _run(plots.save, fig, by_class)
+        figures[by_class] = _run(plots.figure_bytes, fig, by_class)
+    _write_files(figures)  # both figures or neither
     if as_json:
         payload = {
             "output": str(output),
@@ -755,7 +764,7 @@ def _write_onepixel(output: Path, loaded, results, payload) -> None:
     import pandas as pd
 
     from mnistlab import stats
-    from mnistlab.data.formats import atomic_write_bytes, safe_filename
+    from mnistlab.data.formats import safe_filename
 
     files: dict[str, bytes] = {}
     for ds, result in zip(loaded, results, strict=True):
@@ -771,9 +780,7 @@ def _write_onepixel(output: Path, loaded, results, payload) -> None:
     table = table[["dataset", *results[0].pairs.columns]]
     files["separability.csv"] = table.to_csv(index=False).encode()
     files["summary.json"] = json.dumps(_finite(payload), indent=2, allow_nan=False).encode()
-    _run(output.mkdir, parents=True, exist_ok=True)
-    for file, data in files.items():
-        _run(atomic_write_bytes, output / file, data)
+    _write_files(files, output)
 
 
 def _print_onepixel(results, seconds) -> None:
@@ -1055,8 +1062,6 @@ def duplicates(
         found = _run(find_duplicates, ds, threshold)
     counts = found.counts()
     if output is not None:
-        from mnistlab.data.formats import atomic_write_bytes
-
         files = {"duplicates.csv": found.pairs.to_csv(index=False).encode()}
         closest = found.pairs.head(12)
         if len(closest):
@@ -1073,9 +1078,7 @@ def duplicates(
                     )
             fig = plots.titled_images(images, titles, columns=6, title=f"{ds.name}: closest pairs")
             files["duplicates.png"] = plots.to_png_bytes(fig)
-        _run(output.mkdir, parents=True, exist_ok=True)
-        for file, data in files.items():
-            _run(atomic_write_bytes, output / file, data)
+        _write_files(files, output)
     if as_json:
         _print_json(
             {
@@ -1184,12 +1187,8 @@ def benchmark_command(
     for ds in loaded:
         results.extend(_run(benchmark, ds, chosen, seed=seed))
     if output is not None:
-        from mnistlab.data.formats import atomic_write_bytes
-
         files = _benchmark_files(loaded, results)
-        _run(output.mkdir, parents=True, exist_ok=True)
-        for file, data in files.items():
-            _run(atomic_write_bytes, output / file, data)
+        _write_files(files, output)
     if as_json:
         _print_json({"results": [r.row() for r in results]})
         return

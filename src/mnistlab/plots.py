@@ -157,24 +157,29 @@ FIGURE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".jpg": "jpg", ".
 
 
 @_literal_text
-def save(fig: Figure, path: str | Path) -> Path:
-    """Write a figure (format from the suffix: PNG, SVG, PDF or JPEG) atomically; close it."""
-    from mnistlab.data.formats import atomic_path
-
+def figure_bytes(fig: Figure, path: str | Path) -> bytes:
+    """The figure rendered in the format ``path``'s suffix names (PNG, SVG, PDF or JPEG); closes it."""
     path = Path(path)
     fmt = FIGURE_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        plt.close(fig)
-        raise ValueError(
-            f"{path}: figures are written as {', '.join(FIGURE_FORMATS)}; "
-            f"got {path.suffix or 'no suffix'!r}."
-        )
     try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=fig.dpi)
+        if fmt is None:
+            raise ValueError(
+                f"{path}: figures are written as {', '.join(FIGURE_FORMATS)}; "
+                f"got {path.suffix or 'no suffix'!r}."
+            )
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, dpi=fig.dpi)
+        return buffer.getvalue()
     finally:
         plt.close(fig)
-    return path
+
+
+def save(fig: Figure, path: str | Path) -> Path:
+    """Write a figure (format from the suffix: PNG, SVG, PDF or JPEG) atomically; close it."""
+    from mnistlab.data.formats import atomic_write_bytes
+
+    atomic_write_bytes(path, figure_bytes(fig, path))
+    return Path(path)
 
 
 def _grid_shape(n: int, columns: int | None = None) -> tuple[int, int]:

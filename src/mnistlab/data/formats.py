@@ -820,19 +820,65 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
+        _finish(Path(tmp), path)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        _name_the_target(exc, Path(tmp), path)
         raise
+
+
+def _finish(tmp: Path, path: Path) -> None:
+    """fsync a written temporary file and give it the usual permissions (mkstemp makes 0600)."""
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o666 & ~_umask())
+
+
+def _name_the_target(exc: BaseException, tmp: Path, path: Path) -> None:
+    """An error while writing a hidden temporary file names the file the user asked for
+    ("report/index.html: No space left on device"), not the temporary one or none at all."""
+    if isinstance(exc, OSError) and exc.filename in (None, str(tmp), tmp):
+        exc.filename = str(path)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes | bytearray | memoryview) -> None:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_path`)."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(data)
+
+
+def atomic_write_files(files: dict[Path, bytes]) -> None:
+    """Write several files all or nothing, as far as a file system allows.
+
+    Every file is first written in full (and fsynced) to a temporary file beside it; only when
+    all are written are they renamed into place, one rename each. A full disk, an error or an
+    interruption while writing leaves every old file as it was and no temporary file behind.
+    """
+    import tempfile
+
+    written: list[tuple[Path, Path]] = []
+    try:
+        for path, data in files.items():
+            path = Path(path)
+            if path.exists() and not path.is_file():
+                raise FileExistsError(f"{path}: exists and is not a regular file; not replacing it.")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            os.close(fd)
+            written.append((Path(name), path))
+            try:
+                Path(name).write_bytes(data)
+                _finish(Path(name), path)
+            except OSError as exc:
+                _name_the_target(exc, Path(name), path)
+                raise
+        for tmp, path in written:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in written:
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 def _umask() -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 import jinja2
 
 from mnistlab.data.dataset import Dataset
-from mnistlab.data.formats import atomic_write_bytes
+from mnistlab.data.formats import atomic_write_files
 from mnistlab.data.loading import load
 from mnistlab.progress import console, want_progress
 from mnistlab.report.analyses import REPORT_MODELS, Analyses
@@ -76,8 +76,9 @@ def build_report(
         "models": [r.row() for a in analyses.values() for r in (a.models or [])],
         "timings": timings,
     }
-    atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2).encode())
-    atomic_write_bytes(out / "index.html", html.encode("utf-8"))
+    atomic_write_files(
+        {out / "summary.json": json.dumps(summary, indent=2).encode(), out / "index.html": html.encode()}
+    )
     return out / "index.html"
 
 
