@@ -810,22 +810,29 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     Whatever writes to the yielded path, readers see the old file or the whole new one: an
     exception or interruption removes the temporary file and leaves ``path`` untouched.
     """
-    import tempfile
-
     path = Path(path)
-    if path.exists() and not path.is_file():
-        raise FileExistsError(f"{path}: exists and is not a regular file; not replacing it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = _temporary_beside(path)
     try:
-        yield Path(tmp)
+        yield tmp
         _finish(Path(tmp), path)
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         _name_the_target(exc, Path(tmp), path)
         raise
+
+
+def _temporary_beside(path: Path) -> Path:
+    """A new empty hidden file ``.NAME.XXXX.tmp`` in ``path``'s folder (made if missing), to be
+    renamed over ``path``; refuses a ``path`` that exists and is not a regular file."""
+    import tempfile
+
+    if path.exists() and not path.is_file():
+        raise FileExistsError(f"{path}: exists and is not a regular file; not replacing it.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    return Path(tmp)
 
 
 def _finish(tmp: Path, path: Path) -> None:
@@ -855,23 +862,17 @@ def atomic_write_files(files: dict[Path, bytes]) -> None:
     all are written are they renamed into place, one rename each. A full disk, an error or an
     interruption while writing leaves every old file as it was and no temporary file behind.
     """
-    import tempfile
-
     written: list[tuple[Path, Path]] = []
     try:
         for path, data in files.items():
             path = Path(path)
-            if path.exists() and not path.is_file():
-                raise FileExistsError(f"{path}: exists and is not a regular file; not replacing it.")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            os.close(fd)
-            written.append((Path(name), path))
+            tmp = _temporary_beside(path)
+            written.append((tmp, path))
             try:
-                Path(name).write_bytes(data)
-                _finish(Path(name), path)
+                tmp.write_bytes(data)
+                _finish(tmp, path)
             except OSError as exc:
-                _name_the_target(exc, Path(name), path)
+                _name_the_target(exc, tmp, path)
                 raise
         for tmp, path in written:
             os.replace(tmp, path)
