@@ -143,3 +143,34 @@ def test_cli_duplicates(tmp_path):
     assert (out / "duplicates.png").exists()
     bad = runner.invoke(app, ["duplicates", "digits", "--threshold", "-1"])
     assert bad.exit_code == 1
+
+
+def test_a_train_only_dataset_gets_no_made_up_test_counts(tmp_path):
+    """Without a test split, within-test and train-test pairs were never looked for: n/a, said
+    why, in the API, the CLI (table and JSON) and the report; not a count of 0."""
+    from mnistlab.report.analyses import Analyses
+    from mnistlab.report.sections import SECTIONS
+    from mnistlab.similarity import find_duplicates
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 6, 6), dtype=np.uint8)
+    images[5] = images[1]
+    ds = Dataset.from_arrays("only", (images, np.arange(40) % 2))
+    found = find_duplicates(ds)
+    assert found.counts()["kind"].tolist() == ["within train"]
+    assert found.counts()["exact"].tolist() == [1]
+    assert "no test split" in found.missing
+    save(ds, tmp_path, "npz")
+    result = runner.invoke(app, ["duplicates", str(tmp_path / "only.npz")])
+    assert result.exit_code == 0
+    lines = [
+        line for line in result.stdout.splitlines() if "train-test" in line or "within test" in line
+    ]
+    assert lines and all("n/a" in line for line in lines)
+    assert "no test split" in result.stdout
+    payload = json.loads(runner.invoke(app, ["duplicates", str(tmp_path / "only.npz"), "--json"]).stdout)
+    assert [c["kind"] for c in payload["counts"]] == ["within train"] and payload["not_searched"]
+    panel = next(s for s in SECTIONS if s.id == "similarity").panel(Analyses(ds))
+    rows = {row[0]: row[1:] for row in panel.tables[0].rows}
+    assert rows["within train"][0] == "1" and rows["train-test"] == ["n/a", "n/a", "n/a"]
+    assert "no test split" in panel.note

@@ -1086,6 +1086,7 @@ def duplicates(
                 "threshold": found.threshold,
                 "median_nearest_rms": found.median_nearest,
                 "counts": counts.to_dict(orient="records"),
+                "not_searched": found.missing,
                 "pairs": found.pairs.to_dict(orient="records"),
             }
         )
@@ -1093,7 +1094,12 @@ def duplicates(
     table = Table("pairs", "exact", "near", "labels differ", title=f"{ds.name}: duplicates")
     for r in counts.itertuples():
         table.add_row(r.kind, str(r.exact), str(r.near), str(r.labels_differ))
+    if found.missing:
+        for kind in ("within test", "train-test"):
+            table.add_row(kind, "n/a", "n/a", "n/a")
     out.print(table)
+    if found.missing:
+        out.print(f"n/a: {found.missing}", highlight=False)
     out.print(
         f"near = nearest neighbour closer than RMS {found.threshold:.2f} on the 0..255 scale "
         f"(median nearest-neighbour distance {found.median_nearest:.1f})",

@@ -800,10 +800,23 @@ class Duplicates:
     threshold: float
     pairs: pd.DataFrame
     median_nearest: float
+    #: False for a dataset without a test split: nothing "within test" or "train-test" was
+    #: looked for, so those kinds have no count at all (not a count of 0).
+    has_test: bool = True
+
+    @property
+    def missing(self) -> str | None:
+        """Why kinds are missing from :meth:`counts` (``None`` when none is)."""
+        if self.has_test:
+            return None
+        return "no test split: within test and train-test (leakage) cannot be looked for"
 
     def counts(self) -> pd.DataFrame:
-        """Per kind: exact and near pairs, and how many of them have differing labels."""
-        kinds = ["within train", "within test", "train-test"]
+        """Per kind searched: exact and near pairs, and how many of them have differing labels.
+
+        Without a test split only "within train" is counted (see :attr:`missing`).
+        """
+        kinds = ["within train", "within test", "train-test"] if self.has_test else ["within train"]
         rows = []
         for kind in kinds:
             mine = self.pairs[self.pairs["kind"] == kind]
@@ -955,7 +968,9 @@ def find_duplicates(
         .astype(_DUPLICATE_DTYPES)
         .sort_values(["rms_distance", "kind", "index_a", "index_b"], ignore_index=True)
     )
-    return Duplicates(dataset.name, tuple(dataset.classes), float(threshold), table, median)
+    return Duplicates(
+        dataset.name, tuple(dataset.classes), float(threshold), table, median, dataset.test is not None
+    )
 
 
 def _train_test_pairs(index: NearestImages, dataset, radius: float, neighbours):

@@ -328,7 +328,12 @@ def similarity(a: Analyses) -> Panel:
             [
                 [r.kind, f"{r.exact:,}", f"{r.near:,}", f"{r.labels_differ:,}"]
                 for r in counts.itertuples()
-            ],
+            ]
+            + (
+                [[kind, "n/a", "n/a", "n/a"] for kind in ("within test", "train-test")]
+                if found.missing
+                else []
+            ),
         )
     ]
     pictures = []
@@ -399,6 +404,8 @@ def similarity(a: Analyses) -> Panel:
         f"Near-duplicate threshold: RMS {found.threshold:.2f} on the 0..255 scale (median "
         f"nearest-neighbour distance {found.median_nearest:.1f})."
     )
+    if found.missing:
+        note += f" n/a: {found.missing}."
     return Panel(pictures=pictures, tables=tables, note=note)
 
 
