@@ -757,3 +757,18 @@ def test_npz_count_mismatch_is_found_from_member_headers(tmp_path):
     with peak_memory() as peak, pytest.raises(FormatError, match="20,000 images but y_train 10"):
         mnistlab.load(path)
     assert peak[0] < 5_000_000
+
+
+def test_labels_counted_from_one_warn_of_the_empty_class_zero(tmp_path):
+    path = npz(tmp_path / "one.npz", x_train=X10, y_train=np.arange(10) % 5 + 1)
+    with pytest.warns(UserWarning, match=r"labels run 1\.\.5, so class 0 has no images"):
+        ds = mnistlab.load(path)
+    assert ds.classes == ("0", "1", "2", "3", "4", "5")  # kept as given: a warning, not a guess
+    result = cli("info", path)
+    assert result.exit_code == 0 and "class 0 has no images" in result.output
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # labels from 0, or with a gap: no warning
+        mnistlab.load(npz(tmp_path / "zero.npz", x_train=X10, y_train=np.arange(10) % 5))
+        mnistlab.load(npz(tmp_path / "gap.npz", x_train=X10, y_train=np.array([1, 3] * 5)))

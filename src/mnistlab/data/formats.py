@@ -287,6 +287,12 @@ def default_classes(label_arrays: Iterable[np.ndarray], *, source: str) -> tuple
             f"{source}: labels are not class indices 0..K-1: {present.size} distinct labels, the "
             f"largest {top}. Relabel them 0..{present.size - 1} (or pass class names)."
         )
+    if present[0] == 1 and present.size == top:  # exactly 1..K: counted from 1, most likely
+        warnings.warn(
+            f"{source}: the labels run 1..{top}, so class 0 has no images; if they count from 1, "
+            f"subtract 1 from them (or give class names, e.g. a classes.txt beside the file).",
+            stacklevel=3,
+        )
     return tuple(str(k) for k in range(top + 1))
 
 
