@@ -772,3 +772,19 @@ def test_labels_counted_from_one_warn_of_the_empty_class_zero(tmp_path):
         warnings.simplefilter("error")  # labels from 0, or with a gap: no warning
         mnistlab.load(npz(tmp_path / "zero.npz", x_train=X10, y_train=np.arange(10) % 5))
         mnistlab.load(npz(tmp_path / "gap.npz", x_train=X10, y_train=np.array([1, 3] * 5)))
+
+
+@pytest.mark.parametrize("value", ["0.0", "0.5", ".25", "1e-3"])
+def test_csv_of_fractions_gets_the_scale_by_255_hint(tmp_path, value):
+    path = tmp_path / "floats.csv"
+    path.write_text(f"label,p0,p1,p2,p3\n1,0,{value},0,0\n")
+    with pytest.raises(FormatError, match="scaled by 255"):
+        mnistlab.load(path)
+
+
+def test_csv_with_words_gets_no_scaling_hint(tmp_path):
+    path = tmp_path / "words.csv"
+    path.write_text("label,p0,p1,p2,p3\n1,0,abc,0,0\n")
+    with pytest.raises(FormatError, match="whole number") as info:
+        mnistlab.load(path)
+    assert "255 first" not in str(info.value)

@@ -388,8 +388,12 @@ def read_csv(
         )
     except pa.ArrowInvalid as exc:
         if "conversion error" in str(exc):
+            value = re.search(r"invalid value '([^']*)'", str(exc))
+            hint = ""
+            if value and _is_fraction(value[1]):
+                hint = " Pixels stored as fractions (0..1 floats) must be scaled by 255 first."
             raise FormatError(
-                f"{source}: every value must be a whole number, pixels in 0..255 ({exc})."
+                f"{source}: every value must be a whole number, pixels in 0..255 ({exc}).{hint}"
             ) from exc
         raise FormatError(
             f"{source}: not a rectangular CSV ({len(names)} columns expected): {exc}"
@@ -406,6 +410,16 @@ def read_csv(
     if shape[0] * shape[1] != pixels.shape[1]:
         raise FormatError(f"{source}: image_shape {shape} does not fit {pixels.shape[1]} pixels.")
     return pixels.reshape(-1, *shape), labels
+
+
+def _is_fraction(text: str) -> bool:
+    """'0.5', '.25', '1e-3': a number written as a float, not as a whole number."""
+    text = text.strip()
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return re.fullmatch(r"[+-]?\d+", text) is None and text.lower() not in ("nan", "inf", "-inf")
 
 
 def write_csv(
