@@ -788,3 +788,25 @@ def test_csv_with_words_gets_no_scaling_hint(tmp_path):
     with pytest.raises(FormatError, match="whole number") as info:
         mnistlab.load(path)
     assert "255 first" not in str(info.value)
+
+
+def test_image_folders_say_what_they_skip_and_refuse_nested_classes(tmp_path):
+    """Found by a newcomer: 'T-shirt/top' written with os.path.join made a class vanish; .webp
+    files and a val/ split were skipped without a word."""
+    from PIL import Image
+
+    root = tmp_path / "clothes"
+    _png(root / "train" / "Trouser" / "a.png", np.zeros((4, 4), np.uint8))
+    _png(root / "train" / "T-shirt" / "top" / "a.png", np.zeros((4, 4), np.uint8))
+    with pytest.raises(FormatError, match=r"T-shirt.*sub-folders.*classes.txt"):
+        mnistlab.load(root)
+    (root / "train" / "T-shirt" / "top" / "a.png").unlink()
+    (root / "train" / "T-shirt" / "top").rmdir()
+    Image.fromarray(np.full((4, 4), 7, np.uint8)).save(root / "train" / "T-shirt" / "b.webp")
+    (root / "train" / "Trouser" / "notes.txt").write_text("x")
+    _png(root / "val" / "Trouser" / "c.png", np.zeros((4, 4), np.uint8))
+    with pytest.warns(UserWarning) as caught:
+        ds = mnistlab.load(root)
+    said = " ".join(str(w.message) for w in caught)
+    assert ds.classes == ("T-shirt", "Trouser") and len(ds.train) == 2  # the .webp is read
+    assert "1 .txt files" in said and "validation split is not read" in said

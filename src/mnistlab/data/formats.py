@@ -571,7 +571,7 @@ def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
 # A folder of images, one sub-folder per class
 # --------------------------------------------------------------------------------------------
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
 def _natural_key(name: str) -> tuple:
@@ -659,6 +659,7 @@ def read_image_folder(
     """
     root = Path(root)
     folders = class_folders(root)
+    _refuse_nested_classes(root, folders)
     if not folders:
         raise FormatError(f"{root}: no sub-folders with images (expected root/<class>/*.png).")
     listing = root / "classes.txt"
@@ -679,13 +680,15 @@ def read_image_folder(
     if unknown:
         raise FormatError(f"{root}: class folders {unknown} are not among the classes {names}.")
     images, labels, shape, first = [], [], None, None
+    skipped: dict[str, int] = {}
     for folder in folders:
+        entries = [f for f in folder.iterdir() if not f.name.startswith(".")]
+        for f in entries:
+            if f.suffix.lower() not in IMAGE_SUFFIXES:
+                kind = "folders" if f.is_dir() else f"{f.suffix.lower() or 'no suffix'} files"
+                skipped[kind] = skipped.get(kind, 0) + 1
         files = sorted(
-            (
-                f
-                for f in folder.iterdir()
-                if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")
-            ),
+            (f for f in entries if f.suffix.lower() in IMAGE_SUFFIXES),
             key=lambda f: _natural_key(f.name),
         )
         for f in files:
@@ -699,7 +702,30 @@ def read_image_folder(
                 )
             images.append(image)
             labels.append(index[folder.name])
+    if skipped:
+        what = ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items()))
+        warnings.warn(
+            f"{root}: skipped what is not an image in the class folders ({what}); images are "
+            f"{', '.join(sorted(IMAGE_SUFFIXES))}.",
+            stacklevel=3,
+        )
     return np.stack(images), np.asarray(labels, dtype=np.int64), names
+
+
+def _refuse_nested_classes(root: Path, folders: list[Path]) -> None:
+    """A folder whose images sit only in sub-folders is most often a class name with a "/"
+    ("T-shirt/top") written as a path; read as it is, the class would vanish without a word."""
+    for d in sorted(set(root.iterdir()) - set(folders)):
+        if not d.is_dir() or d.name.startswith((".", "__")):
+            continue
+        nested = next((f for f in d.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES), None)
+        if nested is not None:
+            raise FormatError(
+                f"{d}: its images are in sub-folders ({nested.parent.relative_to(root)}), not in the "
+                "folder itself; class folders hold their images directly. A class name with '/' "
+                "(T-shirt/top) needs a folder name without it (T-shirt_top) and, to keep the name, "
+                "a classes.txt listing the class names."
+            )
 
 
 def write_image_folder(

@@ -20,6 +20,7 @@ from mnistlab.errors import FormatError
 #: Written beside converted files so class names survive formats that have no place for them.
 CLASSES_FILE = "classes.txt"
 _SPLIT_DIRS = {"train": ("train", "training"), "test": ("test", "testing", "t10k")}
+_VALIDATION_DIRS = ("val", "valid", "validation")
 _IDX_PATTERNS = {
     "train_images": r"train.*images.*idx3",
     "train_labels": r"train.*labels.*idx1",
@@ -125,6 +126,12 @@ def load_path(path: str | os.PathLike, *, classes: list[str] | None = None) -> D
         for split, dirs in _SPLIT_DIRS.items()
     }
     if split_dirs["train"] is not None:
+        for other in (path / d for d in _VALIDATION_DIRS if (path / d).is_dir()):
+            warnings.warn(
+                f"{other}: a validation split is not read (mnistlab reads train and test); load it "
+                f"on its own (mnistlab.load('{other}')) or merge it into train.",
+                stacklevel=2,
+            )
         x, y, found = formats.read_image_folder(split_dirs["train"], classes)
         test = None
         if split_dirs["test"] is not None:
