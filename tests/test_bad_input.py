@@ -810,3 +810,59 @@ def test_image_folders_say_what_they_skip_and_refuse_nested_classes(tmp_path):
     said = " ".join(str(w.message) for w in caught)
     assert ds.classes == ("T-shirt", "Trouser") and len(ds.train) == 2  # the .webp is read
     assert "1 .txt files" in said and "validation split is not read" in said
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    return int(child.stdout)
+
+
+def test_temporaries_left_by_a_killed_process_are_removed_by_the_next_write(tmp_path):
+    """kill -9 during a write leaves its hidden temporary; the next write into that folder
+    removes it: only names mnistlab makes, and only when their process is gone."""
+    import subprocess
+    import sys
+
+    dead = _dead_pid()
+    stale_file = tmp_path / f".summary.json.{dead}.abcd1234.tmp"
+    stale_file.write_bytes(b"half written")
+    stale_dir = tmp_path / f".mnistlab-save-{dead}-abcd1234"
+    (stale_dir / "train").mkdir(parents=True)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        alive_file = tmp_path / f".index.html.{live.pid}.abcd1234.tmp"
+        alive_file.write_bytes(b"being written")
+        someone_elses = tmp_path / ".notes.tmp"
+        someone_elses.write_text("keep")
+        formats.atomic_write_bytes(tmp_path / "summary.json", b"{}")
+        assert not stale_file.exists() and not stale_dir.exists()
+        assert alive_file.exists() and someone_elses.exists()
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            [alive_file.name, someone_elses.name, "summary.json"]
+        )
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_a_write_killed_midway_leaves_a_temporary_the_next_run_removes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal\n"
+        "from mnistlab.data import formats\n"
+        f"with formats.atomic_path({str(tmp_path / 'big.bin')!r}) as tmp:\n"
+        "    tmp.write_bytes(b'x' * 1000)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", script])
+    assert killed.returncode == -signal.SIGKILL
+    (left,) = tmp_path.iterdir()
+    assert left.name.startswith(".big.bin.") and left.suffix == ".tmp"
+    formats.atomic_write_bytes(tmp_path / "other.bin", b"y")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.bin"]

@@ -869,16 +869,69 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def _temporary_beside(path: Path) -> Path:
-    """A new empty hidden file ``.NAME.XXXX.tmp`` in ``path``'s folder (made if missing), to be
-    renamed over ``path``; refuses a ``path`` that exists and is not a regular file."""
+    """A new empty hidden file ``.NAME.PID.XXXXXXXX.tmp`` in ``path``'s folder (made if missing),
+    to be renamed over ``path``; refuses a ``path`` that exists and is not a regular file. The
+    temporaries a killed mnistlab left in that folder are removed first."""
     import tempfile
 
     if path.exists() and not path.is_file():
         raise FileExistsError(f"{path}: exists and is not a regular file; not replacing it.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temporaries(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     os.close(fd)
     return Path(tmp)
+
+
+#: The temporaries mnistlab makes beside its outputs, with the id of the process writing them:
+#: files ``.NAME.PID.XXXXXXXX.tmp`` and staging folders ``.mnistlab-save-PID-XXXXXXXX``.
+_TEMPORARY_FILE = re.compile(r"\..+\.(\d+)\.[A-Za-z0-9_]{8}\.tmp")
+_STAGING_FOLDER = re.compile(r"\.mnistlab-save-(\d+)-[A-Za-z0-9_]{8}")
+
+
+def staging_prefix() -> str:
+    """The prefix of a staging folder (``tempfile.TemporaryDirectory(prefix=...)``) that
+    :func:`remove_stale_temporaries` can recognise and clean up after a crash."""
+    return f".mnistlab-save-{os.getpid()}-"
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove what a killed mnistlab left in ``folder``: only temporaries named as mnistlab names
+    them, and only when the process that made them no longer runs. Returns what was removed.
+
+    A write interrupted by kill -9 (or a power cut) cannot remove its own temporary file; the
+    next write into the same folder does. Another user's, or a live process's, are left alone.
+    """
+    import shutil
+
+    removed = []
+    try:
+        entries = [e for e in Path(folder).iterdir() if e.name.startswith(".")]
+    except OSError:
+        return removed
+    for entry in entries:
+        pattern = _STAGING_FOLDER if entry.is_dir() and not entry.is_symlink() else _TEMPORARY_FILE
+        match = pattern.fullmatch(entry.name)
+        if match is None or _process_alive(int(match[1])):
+            continue
+        try:
+            shutil.rmtree(entry) if pattern is _STAGING_FOLDER else entry.unlink()
+        except OSError:
+            continue  # not ours to remove after all (permissions), or gone already
+        removed.append(entry)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process (or an impossible id): leave its files alone
+    return True
 
 
 def _finish(tmp: Path, path: Path) -> None:

@@ -249,7 +249,8 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
         elif target.exists() and not target.is_file():
             raise FileExistsError(f"{target}: exists and is not a regular file; not replacing it.")
     folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".mnistlab-save-") as staging:
+    formats.remove_stale_temporaries(folder)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=formats.staging_prefix()) as staging:
         for name, write in plan:
             write(Path(staging) / name)
         for name, _ in plan:
