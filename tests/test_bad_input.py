@@ -774,12 +774,61 @@ def test_labels_counted_from_one_warn_of_the_empty_class_zero(tmp_path):
         mnistlab.load(npz(tmp_path / "gap.npz", x_train=X10, y_train=np.array([1, 3] * 5)))
 
 
-@pytest.mark.parametrize("value", ["0.0", "0.5", ".25", "1e-3"])
-def test_csv_of_fractions_gets_the_scale_by_255_hint(tmp_path, value):
+@pytest.mark.parametrize("value", ["0.5", ".25", "1e-3", "1.0"])
+def test_csv_of_fractions_is_read_scaled_by_255(tmp_path, value):
+    """A 0..1 float CSV was refused with "every value must be a whole number"; the NPZ loader
+    said "scale by 255". Fractions in 0..1 are now read as value x 255 everywhere, with a
+    warning; fractions beyond 1 are refused with the hint."""
     path = tmp_path / "floats.csv"
-    path.write_text(f"label,p0,p1,p2,p3\n1,0,{value},0,0\n")
-    with pytest.raises(FormatError, match="scaled by 255"):
+    path.write_text(f"label,p0,p1,p2,p3\n1,0,{value},0,0.5\n")
+    with pytest.warns(UserWarning, match=r"fractions in 0\.\.1.*x 255"):
+        ds = mnistlab.load(path)
+    assert ds.train.images.ravel().tolist() == [0, round(float(value) * 255), 0, 128]
+    path.write_text(f"label,p0,p1,p2,p3\n1,0,{value},0,2.5\n")
+    with pytest.raises(FormatError, match=r"scale 0\.\.1 images by 255"):
         mnistlab.load(path)
+
+
+def test_keras_style_inputs_are_read_where_their_meaning_is_certain(tmp_path):
+    """(n, 28, 28, 1) images, one-hot labels, 0..1 floats, X_train keys, label-last and id
+    columns: read as what they mean; colour images and ambiguous labels refused clearly."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (6, 4, 4)).astype(np.uint8)
+    y = np.array([0, 1, 2, 0, 1, 2])
+    one_hot = np.eye(3, dtype=np.float32)[y]
+    path = npz(
+        tmp_path / "keras.npz",
+        X_train=(x[..., None] / 255.0).astype(np.float32),
+        Y_train=one_hot,
+        x_test=x[:, None],
+        y_test=y[:, None],
+        x_valid=x[:3],
+        y_valid=y[:3],
+    )
+    with pytest.warns(UserWarning, match="x_train holds fractions"):
+        ds = mnistlab.load(path)
+    np.testing.assert_array_equal(ds.train.images, x)
+    np.testing.assert_array_equal(ds.train.labels, y)
+    np.testing.assert_array_equal(ds.test.images, x)
+    assert len(ds.validation) == 3 and ds.test.labels.tolist() == y.tolist()
+
+    colour = npz(tmp_path / "rgb.npz", x_train=np.zeros((2, 4, 4, 3), np.uint8), y_train=[0, 1])
+    with pytest.raises(FormatError, match=r"\(2, 4, 4, 3\).*grey"):
+        mnistlab.load(colour)
+    soft = npz(tmp_path / "soft.npz", x_train=x[:2], y_train=np.array([[0.5, 0.5], [1, 0]]))
+    with pytest.raises(FormatError, match="one-hot rows"):
+        mnistlab.load(soft)
+    both = npz(tmp_path / "both.npz", x_train=x, X_train=x, y_train=y)
+    with pytest.raises(FormatError, match="ambiguous"):
+        mnistlab.load(both)
+
+    flat = x.reshape(6, -1)
+    rows = [",".join(map(str, [i, *flat[i], y[i]])) for i in range(6)]
+    header = "id," + ",".join(f"pixel{j}" for j in range(16)) + ",label"
+    (tmp_path / "last.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+    ds = mnistlab.load(tmp_path / "last.csv")
+    np.testing.assert_array_equal(ds.train.images, x)
+    np.testing.assert_array_equal(ds.train.labels, y)
 
 
 def test_csv_with_words_gets_no_scaling_hint(tmp_path):
@@ -809,7 +858,11 @@ def test_image_folders_say_what_they_skip_and_refuse_nested_classes(tmp_path):
         ds = mnistlab.load(root)
     said = " ".join(str(w.message) for w in caught)
     assert ds.classes == ("T-shirt", "Trouser") and len(ds.train) == 2  # the .webp is read
-    assert "1 .txt files" in said and "validation split is not read" in said
+    assert "1 .txt files" in said
+    # The val/ folder is loaded as the validation split, with the training split's classes.
+    assert ds.test is None and len(ds.validation) == 1
+    assert ds.validation.classes == ds.classes and ds.validation.labels.tolist() == [1]
+    assert ds.split("validation").files[0].endswith("c.png")
 
 
 def _dead_pid() -> int:

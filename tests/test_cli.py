@@ -159,7 +159,7 @@ def test_convert_round_trips(tmp_path, to):
     [
         (["info", "mnsit"], "Did you mean 'mnist'"),
         (["show", "digits", "--label", "12", "-o", "x.png"], "out of range"),
-        (["show", "digits", "--split", "valid", "-o", "x.png"], "'train' or 'test'"),
+        (["show", "digits", "--split", "valid", "-o", "x.png"], "one of train, test, validation"),
         (["convert", "digits", "--to", "xlsx", "-o", "out"], "unknown format"),
         (["info", "no/such/file.npz"], "No such file"),
     ],

@@ -72,8 +72,10 @@ def test_dataset_summary_and_splits(five_class):
     assert summary["splits"]["train"]["n"] == 60
     assert sum(summary["splits"]["test"]["class_counts"].values()) == 25
     assert five_class.split("test") is five_class.test
-    with pytest.raises(ValueError, match="train' or 'test"):
+    with pytest.raises(ValueError, match="one of train, test, validation"):
         five_class.split("valid")
+    with pytest.raises(ValueError, match="has no validation split"):
+        five_class.split("validation")
 
 
 def test_dataset_without_test_split():

@@ -8,6 +8,7 @@ import io
 import pickle
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -186,12 +187,13 @@ def test_csv_non_square_needs_a_shape(tmp_path):
         ("", "empty"),
         ("1,0,0,0,0\n2,0,0\n", "rectangular"),
         ("1,0,0,0,0\n2,0,x,0,0\n", "whole number"),
-        ("1,0,0,0,0.5\n", "whole number"),
+        ("1,0,0,0,12.5\n", "fractional.*scale 0..1 images by 255"),
         ("1,0,0,0,256\n", r"0\.\.255"),
         ("1,0,-1,0,0\n", r"0\.\.255"),
         ("-1,0,0,0,0\n", ">= 0"),
         ("1,0,,0,0\n", "empty or missing"),
-        ("pixel0,pixel1,pixel2,pixel3\n0,0,0,0\n", "expected 'label'"),
+        ("pixel0,pixel1,pixel2,pixel3\n0,0,0,0\n", "no label column.*test.csv"),
+        ("label,class,p0,p1\n0,0,0,0\n", "several label columns"),
         ("label\n1\n", "at least one pixel"),
     ],
 )
@@ -246,8 +248,13 @@ def test_image_folder_round_trip_keeps_class_order_and_names(tmp_path):
     classes = ["T-shirt/top", "Bag", "10"]
     formats.write_image_folder(tmp_path, x, y, classes)
     assert (tmp_path / "T-shirt_top").is_dir()
-    back_x, back_y, back_classes = formats.read_image_folder(tmp_path)
+    back_x, back_y, back_classes, files = formats.read_image_folder(tmp_path)
     assert back_classes == tuple(classes)
+    # Each image's file is known, in its class folder, and holds that image.
+    assert [Path(f).parent.name for f in files] == [formats.safe_filename(classes[k]) for k in back_y]
+    assert all(
+        (formats.read_image_file(f) == image).all() for f, image in zip(files, back_x, strict=True)
+    )
     order = np.argsort(back_y, kind="stable")
     np.testing.assert_array_equal(np.sort(back_y), np.sort(y))
     assert sorted(map(bytes, back_x[order])) == sorted(map(bytes, x[np.argsort(y, kind="stable")]))
@@ -260,7 +267,7 @@ def test_image_folder_converts_colour_to_gray(tmp_path):
     rgb = np.zeros((4, 4, 3), np.uint8)
     rgb[..., :] = 200
     skio.imsave(tmp_path / "cat" / "a.png", rgb, check_contrast=False)
-    x, _y, classes = formats.read_image_folder(tmp_path)
+    x, _y, classes, _files = formats.read_image_folder(tmp_path)
     assert x.dtype == np.uint8 and x.shape == (1, 4, 4)
     assert int(x[0, 0, 0]) == 200
     assert classes == ("cat",)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import math
 import re
 import sys
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -125,6 +127,139 @@ NoDownload = Annotated[
 AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON to stdout.")]
 
 
+@dataclass(frozen=True)
+class _DataOptions:
+    """How the datasets a command reads from files are to be loaded (the options that
+    :func:`_loads_data` adds to a command), for :func:`_load_data`."""
+
+    names: tuple[str, ...] = ()
+    classes: Path | None = None
+    test_size: float | None = None
+    invert: bool = False
+
+
+_data_options = _DataOptions()
+
+
+def _data_parameters(invert_flag: str | None) -> list[inspect.Parameter]:
+    def option(name: str, kind: type, default, decl: str, help: str) -> inspect.Parameter:
+        metavar = {"--name": "NAME", "--classes": "FILE", "--test-size": "SHARE"}.get(decl)
+        option = typer.Option(decl, help=help, metavar=metavar, rich_help_panel="Loading files")
+        annotation = Annotated[kind, option]
+        return inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+        )
+
+    parameters = [
+        option(
+            "data_name",
+            list[str] | None,
+            None,
+            "--name",
+            "Name the dataset in results and reports (default: its file's or folder's name). "
+            "With several datasets, give one --name per dataset, in order.",
+        ),
+        option(
+            "data_classes",
+            Path | None,
+            None,
+            "--classes",
+            "Class names for files without them: one name per line, LABEL NAME lines, or "
+            "EMNIST's mapping.txt (default: a classes.txt or *mapping.txt beside the data).",
+        ),
+        option(
+            "data_test_size",
+            float | None,
+            None,
+            "--test-size",
+            "For a train-only dataset: hold out this share (0..1) or number of images as a "
+            "stratified test split (seed 0).",
+        ),
+    ]
+    if invert_flag is not None:
+        parameters.append(
+            option(
+                "data_invert",
+                bool,
+                False,
+                invert_flag,
+                "Invert the images of datasets read from files (dark ink on light paper becomes "
+                "light on dark, as in MNIST).",
+            )
+        )
+    return parameters
+
+
+def _loads_data(invert_flag: str | None = "--invert"):
+    """Give a command the options of :class:`_DataOptions` (--name, --classes, --test-size and
+    ``invert_flag``), declared here once; the command loads with :func:`_load_data`."""
+
+    def decorate(command):
+        @functools.wraps(command)
+        def wrapper(
+            *args, data_name=None, data_classes=None, data_test_size=None, data_invert=False, **kw
+        ):
+            global _data_options
+            _data_options = _DataOptions(
+                tuple(data_name or ()), data_classes, data_test_size, data_invert
+            )
+            try:
+                return command(*args, **kw)
+            finally:
+                _data_options = _DataOptions()
+
+        signature = inspect.signature(command, eval_str=True)
+        wrapper.__signature__ = signature.replace(
+            parameters=[*signature.parameters.values(), *_data_parameters(invert_flag)]
+        )
+        return wrapper
+
+    return decorate
+
+
+def _load_data(refs: list[str], no_download: bool, first: int | None = None, invert: bool | None = None):
+    """Load the datasets a command names, as its --name, --classes, --test-size and --invert
+    ask; those apply to datasets read from files (a named dataset such as mnist has its
+    classes, test split and polarity)."""
+    options = _data_options
+    invert = options.invert if invert is None else invert
+    if options.names and len(options.names) != len(refs):
+        _fail(
+            f"{len(options.names)} --name for {len(refs)} dataset(s); give one --name per dataset, "
+            "in order.",
+            2,
+        )
+    files = [Path(ref).exists() for ref in refs]
+    asked = {"--classes": options.classes is not None, "--test-size": options.test_size is not None}
+    asked["--invert"] = invert
+    for flag in (f for f, given in asked.items() if given):
+        if not any(files):
+            _fail(f"{flag} applies to datasets read from files, not to {', '.join(refs)}.", 2)
+    loaded = []
+    for k, (ref, is_file) in enumerate(zip(refs, files, strict=True)):
+        given = {"name": options.names[k] if options.names else None}
+        if is_file:
+            given |= {"classes": options.classes, "test_size": options.test_size, "invert": invert}
+        ds = _run(load, ref, download=not no_download, **given)
+        loaded.append(_run(ds.subset, first))
+    names = [ds.name for ds in loaded]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        _fail(f"two datasets are named {twice[0]!r}; tell them apart with --name (one per dataset).", 2)
+    return loaded
+
+
+def _dataset(name: str, first: int | None, no_download: bool, invert: bool | None = None):
+    """Load one dataset for a command (see :func:`_load_data`), cut to the first N images of
+    each split with --first."""
+    return _load_data([name], no_download, first, invert)[0]
+
+
+def _split(name: str, split: str, first: int | None, no_download: bool):
+    ds = _dataset(name, None, no_download)
+    return ds, _run(lambda: ds.split(split).subset(first))
+
+
 @app.command()
 def datasets(as_json: AsJson = False) -> None:
     """List the named datasets and where each would be loaded from right now.
@@ -162,6 +297,7 @@ def datasets(as_json: AsJson = False) -> None:
 
 
 @app.command()
+@_loads_data()
 def info(
     name: NameArg,
     as_json: AsJson = False,
@@ -171,7 +307,7 @@ def info(
 
     Examples: [bold]mnistlab info mnist --json[/], [bold]mnistlab info ./my_data.npz[/]
     """
-    ds = _run(load, name, download=not no_download)
+    ds = _dataset(name, None, no_download)
     summary = ds.summary()
     if as_json:
         _print_json(summary)
@@ -179,6 +315,7 @@ def info(
     source = f"  ({ds.source})" if ds.source not in (ds.name, f"./{ds.name}") else ""
     out.print(f"{ds.name}{source}", highlight=False, style="bold")
     out.print(f"image shape {ds.image_shape[0]}x{ds.image_shape[1]} uint8, {len(ds.classes)} classes")
+    out.print(f"{ds.polarity().description}", highlight=False)
     table = Table("label", "class", *ds.splits)
     counts = {k: v.class_counts() for k, v in ds.splits.items()}
     for k, c in enumerate(ds.classes):
@@ -188,6 +325,7 @@ def info(
 
 
 @app.command()
+@_loads_data(None)
 def show(
     name: Annotated[
         str,
@@ -213,7 +351,11 @@ def show(
         ),
     ] = False,
     invert: Annotated[
-        bool, typer.Option(help="With --values: invert an image file (dark ink on a light background).")
+        bool,
+        typer.Option(
+            help="Invert the images (dark ink on a light background becomes light on dark): an "
+            "image file, or a dataset read from files."
+        ),
     ] = False,
     no_download: NoDownload = False,
     as_json: AsJson = False,
@@ -238,8 +380,6 @@ def show(
         _fail(f"{name} is one image: --split, --label, --first and --columns do not apply to it.", 2)
     if values and (first, columns) != (None, None):
         _fail("--values shows one image: --first and --columns do not apply.", 2)
-    if invert and not values:
-        _fail("--invert applies to an image file shown with --values.", 2)
     if output is None and not values:
         _fail("give -o FILE for the figure (or --values to print one image's values).", code=2)
     if output is not None:
@@ -249,7 +389,7 @@ def show(
         _show_values(name, output, split, label, invert, no_download, as_json)
         return
     first = first or 12
-    ds = _run(load, name, download=not no_download)
+    ds = _dataset(name, None, no_download, invert)
     chosen = _run(lambda: ds.split(split).subset(first, label=label))
     if len(chosen) == 0:
         what = f" of class {label!r}" if label is not None else ""
@@ -281,16 +421,18 @@ def _show_values(
     no_download: bool,
     as_json: bool,
 ) -> None:
-    from mnistlab.data.images import load_image, looks_like_single_image
+    from mnistlab.data.images import ImageRef, load_image, looks_like_single_image
 
     if looks_like_single_image(name):
         ref = _run(load_image, name, invert=invert, download=not no_download)
     else:
-        ds = _run(load, name, download=not no_download)
+        ds = _dataset(name, None, no_download, invert)
         chosen = _run(lambda: ds.split(split).subset(1, label=label))
         if len(chosen) == 0:
             _fail(f"no {split} images{f' of class {label!r}' if label else ''} in {ds.name}.")
-        ref = _run(load_image, f"{name}:{split}:{int(chosen.indices[0])}", download=False)
+        k = int(chosen.labels[0])
+        source = f"{ds.name}:{split}:{int(chosen.indices[0])}"
+        ref = ImageRef(chosen.images[0], source, k, ds.classes[k], name)
     pixels = _run(lambda: _checked_values(ref))
     title = _image_title(ref)
     if output is not None:
@@ -361,6 +503,7 @@ def values_text(pixels):
 
 
 @app.command()
+@_loads_data()
 def convert(
     name: NameArg,
     to: Annotated[str, typer.Option(help="Format: " + ", ".join(SAVE_FORMATS) + ".")],
@@ -374,7 +517,7 @@ def convert(
     """
     if to not in SAVE_FORMATS:
         _fail(f"unknown format {to!r}; choose one of: {', '.join(SAVE_FORMATS)}.")
-    ds = _run(load, name, download=not no_download)
+    ds = _dataset(name, None, no_download)
     written = _run(save, ds, output, to)
     if as_json:
         _print_json({"dataset": ds.name, "format": to, "written": [str(p) for p in written]})
@@ -383,24 +526,15 @@ def convert(
         out.print(f"wrote {path}", highlight=False)
 
 
-SplitOpt = Annotated[str, typer.Option(help="train or test.")]
+SplitOpt = Annotated[str, typer.Option(help="train, test or validation.")]
 FirstOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N images of the split.")]
 FirstEach = Annotated[
     int | None, typer.Option(min=1, help="Only the first N images of each split (a quick look).")
 ]
 
 
-def _dataset(name: str, first: int | None, no_download: bool):
-    """Load a dataset for a command, cut to the first N images of each split with --first."""
-    return _run(lambda: load(name, download=not no_download).subset(first))
-
-
-def _split(name: str, split: str, first: int | None, no_download: bool):
-    ds = _run(load, name, download=not no_download)
-    return ds, _run(lambda: ds.split(split).subset(first))
-
-
 @app.command("tidy")
+@_loads_data()
 def tidy_command(
     name: NameArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="pixels.parquet or pixels.csv.")],
@@ -439,6 +573,7 @@ def tidy_command(
 
 
 @app.command()
+@_loads_data()
 def pixels(
     name: NameArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="PNG histogram of pixel values.")],
@@ -520,6 +655,7 @@ def pixels(
 
 
 @app.command()
+@_loads_data()
 def centroids(
     name: NameArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="PNG of the class centroids.")],
@@ -565,6 +701,7 @@ def centroids(
 
 
 @app.command()
+@_loads_data()
 def atypical(
     name: NameArg,
     output: Annotated[
@@ -596,7 +733,14 @@ def atypical(
     if boxplot is not None:
         _run(plots.save, plots.distance_boxplot(result), boxplot)
     if csv is not None:
-        _write_csv(result.table(), csv)
+        table = result.table()
+        table.insert(
+            int(table.columns.get_loc("label")) + 1, "class", [ds.classes[k] for k in table["label"]]
+        )
+        files = chosen.file_names(table["index"])
+        if files is not None:  # images read from files: say which file each row is
+            table.insert(int(table.columns.get_loc("index")) + 1, "file", files)
+        _write_csv(table, csv)
     summary = result.summary()
     if as_json:
         least = result.least_typical(1)
@@ -640,6 +784,7 @@ def atypical(
 
 
 @app.command()
+@_loads_data()
 def pairs(
     name: NameArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="PNG of the pair facet grid.")],
@@ -690,6 +835,7 @@ def _percent(value: float | None) -> str:
 
 
 @app.command()
+@_loads_data()
 def onepixel(
     names: Annotated[list[str], typer.Argument(help="Datasets (names or paths), side by side.")],
     scale: Annotated[
@@ -732,7 +878,7 @@ def onepixel(
         _check_folder(
             output, ["separability.csv", "summary.json", *(f for p in figure_names for f in p)]
         )
-    loaded = [_dataset(n, first, no_download) for n in names]
+    loaded = _load_data(names, no_download, first)
     labels = [ds.name for ds in loaded]
     if len(set(labels)) != len(labels) or len({safe_filename(n) for n in labels}) != len(labels):
         _fail(
@@ -951,6 +1097,7 @@ def compare_command(
 
 
 @app.command()
+@_loads_data("--invert-in")
 def similar(
     query: Annotated[str, typer.Argument(help="DATASET:SPLIT:INDEX, an image file or a .npy.")],
     within: Annotated[str, typer.Option("--in", help="Dataset (name or path) to search.")],
@@ -981,7 +1128,13 @@ def similar(
     if k > len(target):
         _fail(f"--k {k}: the {split} split of {ds.name} has {len(target)} images.")
     ref = _run(
-        load_image, query, shape=ds.image_shape, resize=resize, invert=invert, download=not no_download
+        load_image,
+        query,
+        shape=ds.image_shape,
+        resize=resize,
+        invert=invert,
+        download=not no_download,
+        polarity=ds.polarity().kind,
     )
     index = _run(NearestImages(metric=metric).fit, target.images)
     distances, found = _run(index.kneighbors, ref.pixels[None], k)
@@ -993,6 +1146,7 @@ def similar(
             "class": ds.classes[target.labels[i]],
             "distance": float(d),
         }
+        | ({} if target.files is None else {"file": target.files[i]})
         for rank, (d, i) in enumerate(zip(distances[0], found[0], strict=True))
     ]
     if output is not None:
@@ -1020,16 +1174,19 @@ def similar(
         f"{split} index",
         "class",
         DISTANCE_LABELS[metric],
+        *(["file"] if target.files is not None else []),
         title=f"nearest to {_image_title(ref)} in {ds.name}",
     )
     for n in neighbours:
-        table.add_row(str(n["rank"]), str(n["index"]), n["class"], f"{n['distance']:.4g}")
+        file = [n["file"]] if "file" in n else []
+        table.add_row(str(n["rank"]), str(n["index"]), n["class"], f"{n['distance']:.4g}", *file)
     out.print(table)
     if output is not None:
         out.print(f"wrote {output}", highlight=False)
 
 
 @app.command()
+@_loads_data()
 def duplicates(
     name: NameArg,
     output: Annotated[
@@ -1061,8 +1218,9 @@ def duplicates(
     with warnings.catch_warnings():
         found = _run(find_duplicates, ds, threshold)
     counts = found.counts()
+    pairs = _with_files(found.pairs, ds)
     if output is not None:
-        files = {"duplicates.csv": found.pairs.to_csv(index=False).encode()}
+        files = {"duplicates.csv": pairs.to_csv(index=False).encode()}
         closest = found.pairs.head(12)
         if len(closest):
             images, titles = [], []
@@ -1087,7 +1245,7 @@ def duplicates(
                 "median_nearest_rms": found.median_nearest,
                 "counts": counts.to_dict(orient="records"),
                 "not_searched": found.missing,
-                "pairs": found.pairs.to_dict(orient="records"),
+                "pairs": pairs.to_dict(orient="records"),
             }
         )
         return
@@ -1108,6 +1266,21 @@ def duplicates(
     if output is not None:
         written = ", ".join(str(output / f) for f in files)
         out.print(f"wrote {written}", highlight=False)
+
+
+def _with_files(pairs, ds):
+    """``pairs`` with ``file_a`` and ``file_b`` (after ``index_a``, ``index_b``) when the
+    images were read from image files: each pair's files, so they can be looked at or removed."""
+    if all(split.files is None for split in ds.splits.values()):
+        return pairs
+    pairs = pairs.copy()
+    for side in ("a", "b"):
+        names = [
+            ds.split(split).files[index]
+            for split, index in zip(pairs[f"split_{side}"], pairs[f"index_{side}"], strict=True)
+        ]
+        pairs.insert(int(pairs.columns.get_loc(f"index_{side}")) + 1, f"file_{side}", names)
+    return pairs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1140,6 +1313,7 @@ def _benchmark_files(loaded, results) -> dict[str, bytes]:
 
 
 @app.command("benchmark")
+@_loads_data()
 def benchmark_command(
     names: Annotated[list[str], typer.Argument(help="Datasets (names or paths), side by side.")],
     models: Annotated[
@@ -1174,7 +1348,7 @@ def benchmark_command(
     from mnistlab.models import benchmark, resolve_models
 
     chosen = _run(resolve_models, models)
-    loaded = [_run(load, n, download=not no_download) for n in names]
+    loaded = _load_data(names, no_download)
     if output is not None:
         figures = [
             f"{kind}-{safe_filename(ds.name)}-{m}.png"
@@ -1247,6 +1421,7 @@ def _check_writable(path: Path) -> None:
 
 
 @app.command("train")
+@_loads_data()
 def train_command(
     name: NameArg,
     model: Annotated[
@@ -1380,6 +1555,7 @@ def predict(
 
 
 @app.command()
+@_loads_data()
 def report(
     names: Annotated[
         list[str] | None,
@@ -1408,7 +1584,7 @@ def report(
     from mnistlab.report import build_report
 
     chosen = _run(resolve_models, models)
-    loaded = [_dataset(n, first, no_download) for n in names or ["mnist", "fashion-mnist"]]
+    loaded = _load_data(names or ["mnist", "fashion-mnist"], no_download, first)
     path = _run(build_report, loaded, output, models=chosen)
     if as_json:
         summary = json.loads((path.parent / "summary.json").read_text())

@@ -3,13 +3,65 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from mnistlab.data.formats import as_labels, as_uint8_images, check_class_names, default_classes
 from mnistlab.errors import FormatError
+
+#: The splits a Dataset can have.
+SPLIT_NAMES = ("train", "test", "validation")
+
+#: Images whose border pixels average above this are dark ink on a light background. Above
+#: the middle (127.5), so that noise or a mid-grey border keeps MNIST's convention: inverted
+#: MNIST-like images have borders near 255 (inverted MNIST 254, Fashion-MNIST 243).
+LIGHT_BORDER = 160.0
+
+
+@dataclass(frozen=True)
+class Polarity:
+    """Light ink on a dark background (``"light-on-dark"``, MNIST's convention) or the reverse.
+
+    Judged from the border: the outermost rows and columns of the images are background in
+    MNIST-like data, so their mean value (0..255) says which side the background is on.
+
+    >>> import numpy as np
+    >>> Polarity.of(np.zeros((3, 8, 8), np.uint8)).kind
+    'light-on-dark'
+    """
+
+    kind: str
+    border_mean: float
+
+    @classmethod
+    def of(cls, images: np.ndarray, *, limit: int = 10_000) -> Polarity:
+        """The polarity of (at most the first ``limit`` of) ``images`` (n, h, w) or one (h, w)."""
+        images = np.asarray(images)
+        if images.ndim == 2:
+            images = images[None]
+        sample = images[:limit]
+        border = np.concatenate(
+            [
+                sample[:, 0, :].ravel(),
+                sample[:, -1, :].ravel(),
+                sample[:, :, 0].ravel(),
+                sample[:, :, -1].ravel(),
+            ]
+        )
+        mean = float(border.mean()) if border.size else 0.0
+        return cls("dark-on-light" if mean > LIGHT_BORDER else "light-on-dark", mean)
+
+    @property
+    def inverted(self) -> bool:
+        """True for dark ink on a light background."""
+        return self.kind == "dark-on-light"
+
+    @property
+    def description(self) -> str:
+        ink = "dark ink on a light background" if self.inverted else "light ink on a dark background"
+        return f"{ink} (border pixels average {self.border_mean:.0f} of 255)"
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,7 +78,11 @@ class Split:
     classes : sequence of str
         Class names; ``labels`` index into them.
     name : str
-        "train", "test", or a description of a subset.
+        "train", "test", "validation", or a description of a subset.
+    indices : ndarray of shape (n,), optional
+        Each image's position in the split it was taken from (default 0..n-1).
+    files : sequence of str, optional
+        The file each image was read from (image folders), so results can name it.
 
     Examples
     --------
@@ -43,6 +99,7 @@ class Split:
     classes: tuple[str, ...]
     name: str = "train"
     indices: np.ndarray | None = field(default=None, repr=False)
+    files: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         source = f"split {self.name!r}"
@@ -66,10 +123,14 @@ class Split:
                 f"{source}: label {labels.max()} has no class name ({len(classes)} classes)."
             )
         indices = np.arange(len(images)) if self.indices is None else np.asarray(self.indices, np.int64)
+        files = None if self.files is None else np.asarray(self.files, dtype=object)
+        if files is not None and files.shape != labels.shape:
+            raise FormatError(f"{source}: {len(files)} file names for {len(labels)} images.")
         object.__setattr__(self, "images", images)
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "classes", classes)
         object.__setattr__(self, "indices", indices)
+        object.__setattr__(self, "files", files)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -95,7 +156,25 @@ class Split:
             self.classes,
             self.name,
             self.indices[key],
+            None if self.files is None else self.files[key],
         )
+
+    def file_names(self, indices) -> list[str] | None:
+        """The file of each image given by its position in the original split (``indices``
+        values), or None when the images were not read from image files."""
+        if self.files is None:
+            return None
+        where = dict(zip(self.indices.tolist(), self.files.tolist(), strict=True))
+        return [where[int(i)] for i in np.asarray(indices).ravel()]
+
+    def inverted(self) -> Split:
+        """The same split with every pixel ``255 - value``: dark ink on light paper swapped."""
+        return dataclasses.replace(self, images=255 - self.images)
+
+    def polarity(self) -> Polarity:
+        """Whether the ink is light on a dark background (MNIST) or dark on light, judged from
+        the pixels on the border of the images (see :class:`Polarity`)."""
+        return Polarity.of(self.images)
 
     def subset(self, first: int | None = None, *, label: int | str | None = None) -> Split:
         """The images of one class (``label``: index or name), then the ``first`` of those."""
@@ -146,21 +225,23 @@ class Dataset:
     test: Split | None
     classes: tuple[str, ...]
     source: str = ""
+    #: A validation split when the files have one (``val/``, ``x_val``); analyses use train and test.
+    validation: Split | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", tuple(self.classes))
         if len(self.train) == 0:
             raise FormatError(f"{self.source or self.name}: the training split has no images.")
-        if self.test is not None and len(self.test) == 0:
-            raise FormatError(f"{self.source or self.name}: the test split has no images.")
-        for split in self.splits.values():
+        for name, split in self.splits.items():
+            if len(split) == 0:
+                raise FormatError(f"{self.source or self.name}: the {name} split has no images.")
             if split.classes != self.classes:
                 raise FormatError(f"{self.name}: split {split.name!r} has different classes.")
-        if self.test is not None and self.test.image_shape != self.train.image_shape:
-            raise FormatError(
-                f"{self.name}: train images are {self.train.image_shape}, test images "
-                f"{self.test.image_shape}; both splits must have the same image shape."
-            )
+            if split.image_shape != self.train.image_shape:
+                raise FormatError(
+                    f"{self.name}: train images are {self.train.image_shape}, {name} images "
+                    f"{split.image_shape}; all splits must have the same image shape."
+                )
 
     @classmethod
     def from_arrays(
@@ -168,27 +249,37 @@ class Dataset:
         name: str,
         train: tuple[np.ndarray, np.ndarray],
         test: tuple[np.ndarray, np.ndarray] | None = None,
-        classes: Sequence[str] | None = None,
+        classes: Sequence[str] | Mapping[int, str] | None = None,
         source: str = "",
+        *,
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
+        files: Mapping[str, Sequence[str]] | None = None,
     ) -> Dataset:
         """Build a Dataset from ``(images, labels)`` pairs; classes default to "0", "1", ...
 
-        Errors name ``source`` (a file or folder) when given.
+        ``classes`` is either the class names in label order, or a mapping from the labels in
+        the file to class names (``{1: "A", 2: "B"}``, as in EMNIST's ``mapping.txt``): the labels
+        are then renumbered 0..K-1 in the mapping's label order. ``files`` gives, per split name,
+        the file each image came from. Errors name ``source`` (a file or folder) when given.
         """
         where = source or name
-        if classes is None:
-            ys = [as_labels(train[1], source=where)]
-            if test is not None:
-                ys.append(as_labels(test[1], source=where))
-            classes = default_classes(ys, source=where)
+        given = {"train": train, "test": test, "validation": validation}
+        pairs = {k: (v[0], as_labels(v[1], source=where)) for k, v in given.items() if v is not None}
+        if isinstance(classes, Mapping):
+            classes, pairs = _relabelled(classes, pairs, where)
+        elif classes is None:
+            classes = default_classes([y for _, y in pairs.values()], source=where)
         classes = tuple(classes)
         check_class_names(classes, source=where)
+        files = files or {}
+        splits = {k: Split(x, y, classes, k, files=files.get(k)) for k, (x, y) in pairs.items()}
         return cls(
             name=name,
-            train=Split(train[0], train[1], classes, "train"),
-            test=Split(test[0], test[1], classes, "test") if test is not None else None,
+            train=splits["train"],
+            test=splits.get("test"),
             classes=classes,
             source=source,
+            validation=splits.get("validation"),
         )
 
     def subset(self, first: int | None = None) -> Dataset:
@@ -200,23 +291,81 @@ class Dataset:
         """
         if first is None:
             return self
-        test = None if self.test is None else self.test.subset(first)
-        return dataclasses.replace(self, train=self.train.subset(first), test=test)
+        return self._each_split(lambda split: split.subset(first))
+
+    def _each_split(self, change) -> Dataset:
+        return dataclasses.replace(self, **{name: change(split) for name, split in self.splits.items()})
+
+    def inverted(self) -> Dataset:
+        """The same dataset with every pixel ``255 - value`` (dark ink on light paper swapped)."""
+        return self._each_split(Split.inverted)
+
+    def polarity(self) -> Polarity:
+        """Light ink on dark (MNIST's convention) or dark on light, judged from the training
+        images' borders; see :class:`Polarity`."""
+        return self.train.polarity()
+
+    def hold_out(self, test_size: float | int, *, seed: int = 0) -> Dataset:
+        """A train-only dataset with a seeded, stratified share of its images held out as test.
+
+        ``test_size`` is a share (0 < test_size < 1) or a number of images (a whole number >= 1),
+        as in ``sklearn.model_selection.train_test_split``. Each class keeps its proportion in
+        both splits; the held-out images keep their positions in the original training split
+        (``Split.indices``), so results still point at the file's rows.
+
+        >>> import mnistlab
+        >>> ds = mnistlab.load("digits")
+        >>> only_train = Dataset("d", ds.train, None, ds.classes)
+        >>> only_train.hold_out(0.25).test
+        Split('test', n=337, image_shape=(8, 8))
+        """
+        from sklearn.model_selection import train_test_split
+
+        if self.test is not None:
+            raise ValueError(
+                f"{self.name} already has a test split ({len(self.test):,} images); a hold-out "
+                "(test_size) is for datasets that have only a training split."
+            )
+        if isinstance(test_size, bool) or not isinstance(test_size, (int, float, np.number)):
+            raise ValueError(f"test_size must be a share (0..1) or a count, got {test_size!r}.")
+        if not (0 < test_size < 1 or (float(test_size).is_integer() and test_size >= 1)):
+            raise ValueError(
+                f"test_size must be a share between 0 and 1 or a whole number of images, "
+                f"got {test_size!r}."
+            )
+        size = float(test_size) if test_size < 1 else int(test_size)
+        positions = np.arange(len(self.train))
+        try:
+            keep, held = train_test_split(
+                positions, test_size=size, random_state=seed, stratify=self.train.labels
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"{self.name}: cannot hold out a stratified test split of {test_size} from "
+                f"{len(self.train):,} images in {len(np.unique(self.train.labels))} classes ({exc})."
+            ) from None
+        test = dataclasses.replace(self.train[np.sort(held)], name="test")
+        return dataclasses.replace(self, train=self.train[np.sort(keep)], test=test)
 
     @property
     def splits(self) -> dict[str, Split]:
-        """The splits present, by name."""
+        """The splits present, by name: train, then test and validation when present."""
         out = {"train": self.train}
         if self.test is not None:
             out["test"] = self.test
+        if self.validation is not None:
+            out["validation"] = self.validation
         return out
 
     def split(self, name: str) -> Split:
-        """The split called ``name`` ("train" or "test"), with a clear error if absent."""
-        if name not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {name!r}.")
+        """The split called ``name`` ("train", "test" or "validation"), with a clear error if
+        absent."""
+        if name not in SPLIT_NAMES:
+            raise ValueError(f"split must be one of {', '.join(SPLIT_NAMES)}, got {name!r}.")
         if name not in self.splits:
-            raise ValueError(f"dataset {self.name!r} has no {name} split.")
+            raise ValueError(
+                f"dataset {self.name!r} has no {name} split (it has {', '.join(self.splits)})."
+            )
         return self.splits[name]
 
     @property
@@ -236,7 +385,31 @@ class Dataset:
             "classes": list(self.classes),
             "image_shape": list(self.image_shape),
             "dtype": "uint8",
+            "polarity": self.polarity().kind,
             "splits": {
                 k: {"n": len(v), "class_counts": v.class_counts()} for k, v in self.splits.items()
             },
         }
+
+
+def _relabelled(mapping: Mapping[int, str], pairs: dict, source: str):
+    """Class names in the mapping's label order, and labels renumbered to index them."""
+    try:
+        raw = np.array(sorted(int(k) for k in mapping), dtype=np.int64)
+    except (TypeError, ValueError):
+        raise FormatError(f"{source}: a class mapping's keys must be whole-number labels.") from None
+    names = tuple(str(mapping[k]) for k in raw.tolist())
+    out = {}
+    for split, (x, y) in pairs.items():
+        where = np.searchsorted(raw, y).clip(max=max(len(raw) - 1, 0))
+        known = raw[where] == y if len(raw) else np.zeros(len(y), bool)
+        if not known.all():
+            missing = sorted(set(y[~known].tolist()))
+            raise FormatError(
+                f"{source}: labels {missing[:10]} of the {split} split are not in the class mapping "
+                f"(which maps {raw.min()}..{raw.max()})."
+                if len(raw)
+                else f"{source}: the class mapping is empty."
+            )
+        out[split] = (x, where)
+    return names, out

@@ -24,8 +24,9 @@ import struct
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -335,48 +336,107 @@ def _first_line(path: Path) -> str:
     return ""
 
 
+#: Header names of a label column, and of columns that are neither label nor pixel (ids).
+_LABEL_COLUMNS = ("label", "labels", "class", "target", "y")
+_ID_COLUMNS = ("id", "index", "imageid", "image_id", "unnamed: 0", "")
+_NUMBER = re.compile(r"[+-]?\d+(\.\d*)?")
+
+
+def _csv_header(path: Path) -> tuple[str, list[str]]:
+    """The delimiter and the fields of the first line."""
+    first = _first_line(path)
+    if not first:
+        raise FormatError(f"{path}: empty CSV file.")
+    delimiter = max(",;\t", key=first.count)
+    return delimiter, [x.strip().strip('"') for x in first.split(delimiter)]
+
+
+def _csv_roles(fields: list[str], source: str) -> tuple[bool, int, list[int]]:
+    """(has a header, the label column, the pixel columns) from the first line's fields.
+
+    Without a header the label comes first (``mnist_train.csv``). A header names the label
+    column (``label``, ``class``, ``target``...; first or last, as people write them); ``id``
+    or index columns are left out; every other column must be a pixel.
+    """
+    if _NUMBER.fullmatch(fields[0]):
+        return False, 0, list(range(1, len(fields)))
+    lowered = [f.lower() for f in fields]
+    labels = [i for i, f in enumerate(lowered) if f in _LABEL_COLUMNS]
+    if len(labels) != 1:
+        found = "several label columns" if labels else "no label column"
+        raise FormatError(
+            f"{source}: the header has {found} (named one of {', '.join(_LABEL_COLUMNS)}); a CSV "
+            "of images needs exactly one. A CSV without labels, such as Kaggle's test.csv, cannot "
+            "form a dataset."
+        )
+    ids = {i for i, f in enumerate(lowered) if f in _ID_COLUMNS}
+    pixels = [i for i in range(len(fields)) if i != labels[0] and i not in ids]
+    return True, labels[0], pixels
+
+
 def csv_has_labels(path: str | os.PathLike) -> bool:
-    """Whether a CSV's first column holds labels (no header, or a header starting with label)."""
-    first = _first_line(Path(path))
-    head = first.split(max(",;\t", key=first.count))[0].strip().strip('"') if first else ""
-    return bool(re.fullmatch(r"[+-]?\d+(\.\d*)?", head)) or head.lower() == "label"
+    """Whether a CSV has a label column (no header: label first; a header naming one)."""
+    try:
+        _csv_roles(_csv_header(Path(path))[1], str(path))
+    except FormatError:
+        return False
+    return True
 
 
 def read_csv(
     path: str | os.PathLike, *, image_shape: tuple[int, int] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Read images and labels from a CSV file with the label in the first column (pyarrow).
+    """Read images and labels from a CSV file (pyarrow).
 
-    Two layouts are recognised from the first line: no header (``mnist_train.csv``: each row is
-    ``label,p0,...,p783``), or a header whose first column is ``label`` (Kaggle:
-    ``label,pixel0,...``). Returns ``(images, labels)`` as uint8 (n, h, w) and int64 (n,).
+    The layout comes from the first line: no header (``mnist_train.csv``: each row is
+    ``label,p0,...,p783``), or a header naming the label column, first or last
+    (Kaggle: ``label,pixel0,...``), with ``id`` columns left out. Pixels are whole numbers
+    0..255, or fractions 0..1 (scaled by 255, with a warning). Returns ``(images, labels)`` as
+    uint8 (n, h, w) and int64 (n,).
     """
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
     path = Path(path)
     source = str(path)
-    first = _first_line(path)
-    if not first:
-        raise FormatError(f"{source}: empty CSV file.")
-    delimiter = max(",;\t", key=first.count)
-    fields = [x.strip().strip('"') for x in first.split(delimiter)]
-    if len(fields) > MAX_CSV_COLUMNS:
+    delimiter, fields = _csv_header(path)
+    if len(fields) > MAX_CSV_COLUMNS + 1:
         raise FormatError(
             f"{source}: {len(fields):,} columns; CSV images may have at most "
             f"{MAX_CSV_COLUMNS - 1:,} pixels (256x256). Use NPZ or image folders for larger ones."
         )
-    has_header = not re.fullmatch(r"[+-]?\d+(\.\d*)?", fields[0])
-    if has_header and fields[0].lower() != "label":
-        raise FormatError(
-            f"{source}: the header's first column is {fields[0][:40]!r}, expected 'label' "
-            "(a CSV without labels, such as Kaggle's test.csv, cannot form a dataset)."
-        )
-    if len(fields) < 2:
+    has_header, label, pixel_columns = _csv_roles(fields, source)
+    if not pixel_columns:
         raise FormatError(f"{source}: a row needs a label and at least one pixel column.")
-    names = ["label"] + [f"pixel{i}" for i in range(len(fields) - 1)]
-    # Typed columns make the parser itself reject anything but whole numbers in range.
-    types = {"label": pa.int32()} | dict.fromkeys(names[1:], pa.uint8())
+    layout = (delimiter, len(fields), has_header, label, pixel_columns)
+    try:
+        table = _read_csv_table(path, *layout, "uint8")
+    except FormatError as exc:
+        if "Pixels stored as fractions" not in str(exc):
+            raise
+        # 0..1 fractions (x / 255), as Keras users save them: read as floats, scaled if so.
+        table = _read_csv_table(path, *layout, "float32")
+    labels = as_labels(table.column(0).to_numpy(), source=source)
+    # Column by column into one row-major array: far faster than stacking chunked columns.
+    dtype = table.schema.field(1).type.to_pandas_dtype()
+    pixels = np.empty((table.num_rows, len(pixel_columns)), dtype=dtype)
+    for j, column in enumerate(table.columns[1:]):
+        pixels[:, j] = column.to_numpy()
+    if pixels.dtype != np.uint8:
+        pixels = as_uint8_images(_unit_scaled(pixels, "pixels", source), source=source)
+    shape = image_shape or square_shape(pixels.shape[1], source=source)
+    if shape[0] * shape[1] != pixels.shape[1]:
+        raise FormatError(f"{source}: image_shape {shape} does not fit {pixels.shape[1]} pixels.")
+    return pixels.reshape(-1, *shape), labels
+
+
+def _read_csv_table(path, delimiter, n_columns, has_header, label, pixel_columns, pixel_type):
+    """The label column, then the pixel columns, typed so the parser itself refuses anything
+    else (fractions, text, values out of range)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    source = str(path)
+    names = [f"c{i}" for i in range(n_columns)]
+    wanted = [names[label]] + [names[i] for i in pixel_columns]
+    types = {names[label]: pa.int32()} | dict.fromkeys(wanted[1:], getattr(pa, pixel_type)())
     try:
         table = pacsv.read_csv(
             path,
@@ -384,7 +444,9 @@ def read_csv(
                 column_names=names, skip_rows=1 if has_header else 0, block_size=1 << 23
             ),
             parse_options=pacsv.ParseOptions(delimiter=delimiter),
-            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, strings_can_be_null=False, include_columns=wanted
+            ),
         )
     except pa.ArrowInvalid as exc:
         if "conversion error" in str(exc):
@@ -396,20 +458,13 @@ def read_csv(
                 f"{source}: every value must be a whole number, pixels in 0..255 ({exc}).{hint}"
             ) from exc
         raise FormatError(
-            f"{source}: not a rectangular CSV ({len(names)} columns expected): {exc}"
+            f"{source}: not a rectangular CSV ({n_columns} columns expected): {exc}"
         ) from exc
     if any(col.null_count for col in table.columns):
-        bad = next(n for n, col in zip(names, table.columns, strict=True) if col.null_count)
-        raise FormatError(f"{source}: column {bad!r} has empty or missing values.")
-    labels = as_labels(table.column(0).to_numpy(), source=source)
-    # Column by column into one row-major array: far faster than stacking chunked columns.
-    pixels = np.empty((table.num_rows, len(names) - 1), dtype=np.uint8)
-    for j, column in enumerate(table.columns[1:]):
-        pixels[:, j] = column.to_numpy()
-    shape = image_shape or square_shape(pixels.shape[1], source=source)
-    if shape[0] * shape[1] != pixels.shape[1]:
-        raise FormatError(f"{source}: image_shape {shape} does not fit {pixels.shape[1]} pixels.")
-    return pixels.reshape(-1, *shape), labels
+        bad = next(n for n, col in zip(wanted, table.columns, strict=True) if col.null_count)
+        what = "the label" if bad == wanted[0] else f"pixel column {wanted.index(bad) - 1}"
+        raise FormatError(f"{source}: {what} has empty or missing values.")
+    return table
 
 
 def _is_fraction(text: str) -> bool:
@@ -451,11 +506,17 @@ def write_csv(
 # --------------------------------------------------------------------------------------------
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
-_NPZ_OPTIONAL = ("classes",)  # written by mnistlab: class names as a unicode array
+_NPZ_OPTIONAL = ("x_val", "y_val", "classes")  # classes: written by mnistlab, a unicode array
+#: Member names read as each key (compared without case): Keras' ``X_train``, ``x_valid``, ...
+_NPZ_ALIASES = {key: (key,) for key in NPZ_KEYS + _NPZ_OPTIONAL} | {
+    "x_val": ("x_val", "x_valid", "x_validation"),
+    "y_val": ("y_val", "y_valid", "y_validation"),
+}
 
 
 def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read a Keras-style ``mnist.npz`` (``x_train, y_train`` and optionally ``x_test, y_test``).
+    """Read a Keras-style ``mnist.npz`` (``x_train, y_train`` and optionally ``x_test, y_test``,
+    ``x_val, y_val``; names in any case, ``X_train``), as :func:`keras_arrays` normalises them.
 
     Object arrays are refused (``allow_pickle=False``): an NPZ never executes code. Each
     member's ``.npy`` header is checked against the member's size in the zip directory before
@@ -464,13 +525,12 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     source = str(path)
     if not zipfile.is_zipfile(path):
         raise FormatError(f"{source}: not an NPZ file (an NPZ is a zip archive of .npy files).")
-    wanted = NPZ_KEYS + _NPZ_OPTIONAL
     try:
         with zipfile.ZipFile(path) as archive:
-            members = _npz_members(archive, wanted, source)
+            members = _npz_members(archive, source)
             shapes = {key: _check_npy_member(archive, info, source) for key, info in members.items()}
         # Counts compared from the headers, before a single array is decompressed.
-        for x, y in (("x_train", "y_train"), ("x_test", "y_test")):
+        for x, y in (("x_train", "y_train"), ("x_test", "y_test"), ("x_val", "y_val")):
             if x in shapes and y in shapes and shapes[x][:1] != shapes[y][:1]:
                 raise FormatError(
                     f"{source}: {x} holds {shapes[x][0] if shapes[x] else 0:,} images but {y} "
@@ -478,7 +538,7 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
                 )
         with np.load(path, allow_pickle=False) as npz:
             files = list(npz.files)
-            arrays = {k: npz[k] for k in files if k in wanted}
+            arrays = {k: npz[info.filename.removesuffix(".npy")] for k, info in members.items()}
     except FormatError:
         raise
     except (
@@ -493,35 +553,98 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
         zipfile.BadZipFile,
     ) as exc:
         raise FormatError(f"{source}: unreadable NPZ file ({type(exc).__name__}: {exc}).") from exc
-    missing = [k for k in ("x_train", "y_train") if k not in files]
+    missing = [k for k in ("x_train", "y_train") if k not in arrays]
     if missing:
         raise FormatError(
             f"{source}: NPZ lacks {', '.join(missing)} (found: {', '.join(files) or 'nothing'}); "
             f"expected the Keras layout {', '.join(NPZ_KEYS)}."
         )
-    if ("x_test" in arrays) != ("y_test" in arrays):
-        raise FormatError(f"{source}: NPZ has only one of x_test and y_test.")
+    for x, y in (("x_test", "y_test"), ("x_val", "y_val")):
+        if (x in arrays) != (y in arrays):
+            raise FormatError(f"{source}: NPZ has only one of {x} and {y}.")
     for key, array in arrays.items():
         if not isinstance(array, np.ndarray) or array.dtype.kind in "OV":
             raise FormatError(f"{source}: NPZ member {key} is not a plain numeric array.")
-    return arrays
+    return keras_arrays(arrays, source=source)
 
 
-def _npz_members(archive: zipfile.ZipFile, keys: tuple[str, ...], source: str) -> dict:
+def keras_arrays(arrays: dict[str, np.ndarray], *, source: str) -> dict[str, np.ndarray]:
+    """Normalise the array layouts Keras and PyTorch users have, where the meaning is certain.
+
+    - images ``(n, h, w, 1)`` or ``(n, 1, h, w)``: the single channel is dropped; colour
+      images ``(n, h, w, 3)`` are refused (convert them to grey first);
+    - one-hot labels ``(n, K)`` (every row a single 1): the index of the 1;
+    - float images within 0..1 holding fractions (``x / 255``): scaled back to 0..255 and
+      rounded, with a warning.
+
+    Everything else is left for the dataset's checks, which say what is wrong.
+    """
+    out = dict(arrays)
+    for key, array in arrays.items():
+        if key.startswith("x_"):
+            out[key] = _single_channel(array, key, source)
+            out[key] = _unit_scaled(out[key], key, source)
+        elif key.startswith("y_"):
+            out[key] = _from_one_hot(array, key, source)
+    return out
+
+
+def _single_channel(images: np.ndarray, key: str, source: str) -> np.ndarray:
+    if images.ndim != 4:
+        return images
+    if images.shape[-1] == 1:
+        return images[..., 0]
+    if images.shape[1] == 1:
+        return images[:, 0]
+    raise FormatError(
+        f"{source}: {key} has shape {images.shape}: colour or multi-channel images; mnistlab "
+        "reads grey images (n, height, width), so convert them to grey first."
+    )
+
+
+def _unit_scaled(images: np.ndarray, key: str, source: str) -> np.ndarray:
+    if images.dtype.kind != "f" or not images.size or not np.isfinite(images).all():
+        return images
+    if images.min() < 0 or images.max() > 1 or (images == np.round(images)).all():
+        return images
+    warnings.warn(
+        f"{source}: {key} holds fractions in 0..1; read as value x 255, rounded to 0..255.",
+        stacklevel=4,
+    )
+    return np.rint(images * 255.0).astype(np.uint8)
+
+
+def _from_one_hot(labels: np.ndarray, key: str, source: str) -> np.ndarray:
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        return labels[:, 0]
+    if labels.ndim != 2:
+        return labels
+    if labels.shape[1] >= 2 and ((labels == 0) | (labels == 1)).all() and (labels.sum(1) == 1).all():
+        return labels.argmax(axis=1)
+    raise FormatError(
+        f"{source}: {key} has shape {labels.shape}: labels must be one per image, class indices "
+        "(n,) or one-hot rows (n, K) holding a single 1 each."
+    )
+
+
+def _npz_members(archive: zipfile.ZipFile, source: str) -> dict:
     """The member numpy will read for each key present (``KEY``, else ``KEY.npy``, as
-    ``NpzFile.__getitem__`` looks them up), refusing archives where that is ambiguous: a name
-    twice in the zip directory, or another member of the same name elsewhere (``decoy/KEY.npy``),
-    which a check of the wrong member would let through."""
+    ``NpzFile.__getitem__`` looks them up, with the names of ``_NPZ_ALIASES``), refusing
+    archives where that is ambiguous: a name twice in the zip directory, two aliases of one
+    key (``x_train`` and ``X_train``), or a member of the same name elsewhere
+    (``decoy/x_train.npy``), which a check of the wrong member would let through."""
     infos = archive.infolist()
     found = {}
-    for key in keys:
-        alike = [i for i in infos if Path(i.filename).stem == key or i.filename == key]
+    for key, aliases in _NPZ_ALIASES.items():
+        alike = [
+            i for i in infos if Path(i.filename).stem.lower() in aliases or i.filename.lower() in aliases
+        ]
         if len(alike) > 1:
             names = ", ".join(i.filename for i in alike[:4])
             raise FormatError(
                 f"{source}: several members could be {key} ({names}); refused as ambiguous."
             )
-        if alike and alike[0].filename in (key, f"{key}.npy"):
+        if alike and alike[0].filename.lower().removesuffix(".npy") in aliases:
             found[key] = alike[0]
     return found
 
@@ -648,15 +771,32 @@ def read_image_file(path: str | os.PathLike) -> np.ndarray:
     return image
 
 
-def read_image_folder(
-    root: str | os.PathLike, classes: Iterable[str] | None = None
-) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Read ``root/<class>/*.png`` into (images, labels, classes); every image the same size.
+class ImageFolder(NamedTuple):
+    """What :func:`read_image_folder` read: images, labels, class names, and each image's file."""
 
-    The class order is ``classes`` if given, else the lines of ``root/classes.txt`` if present
-    (written by :func:`write_image_folder`, it keeps class order and names such as
-    "T-shirt/top" that cannot be folder names), else the folder names in natural order.
+    images: np.ndarray
+    labels: np.ndarray
+    classes: tuple[str, ...]
+    files: list[str]
+
+
+def read_image_folder(
+    root: str | os.PathLike,
+    classes: Iterable[str] | Mapping[int, str] | None = None,
+    *,
+    progress: bool | None = None,
+) -> ImageFolder:
+    """Read ``root/<class>/*.png`` into images, labels, classes and file names; every image the
+    same size.
+
+    The class order is ``classes`` if given (names in label order, or a mapping from folder
+    names that are labels, ``{1: "A"}`` for a folder ``1/``, to class names), else the lines of
+    ``root/classes.txt`` if present (written by :func:`write_image_folder`, it keeps class order
+    and names such as "T-shirt/top" that cannot be folder names), else the folder names in
+    natural order. ``progress`` shows a bar on stderr (None: when stderr is a terminal).
     """
+    from mnistlab.progress import steps
+
     root = Path(root)
     folders = class_folders(root)
     _refuse_nested_classes(root, folders)
@@ -665,7 +805,12 @@ def read_image_folder(
     listing = root / "classes.txt"
     if classes is None and listing.is_file():
         classes = read_class_names(listing)
-    if classes is not None:
+    index: dict[str, int] = {}
+    if isinstance(classes, Mapping):
+        labels_in_order = sorted(classes)
+        names = tuple(str(classes[k]) for k in labels_in_order)
+        index = {str(label): i for i, label in enumerate(labels_in_order)}
+    elif classes is not None:
         names = tuple(classes)
     elif all(d.name.isdigit() for d in folders):
         # Folders named 0..9 mean those labels, even when one of them is missing or empty.
@@ -673,14 +818,14 @@ def read_image_folder(
     else:
         names = tuple(d.name for d in folders)
     check_class_names(names, source=str(listing) if listing.is_file() else str(root))
-    index = {safe_filename(n): i for i, n in enumerate(names)} | {n: i for i, n in enumerate(names)}
+    index |= {safe_filename(n): i for i, n in enumerate(names)} | {n: i for i, n in enumerate(names)}
     if classes is None and all(d.name.isdigit() for d in folders):
         index |= {d.name: int(d.name) for d in folders}
     unknown = [d.name for d in folders if d.name not in index]
     if unknown:
         raise FormatError(f"{root}: class folders {unknown} are not among the classes {names}.")
-    images, labels, shape, first = [], [], None, None
     skipped: dict[str, int] = {}
+    listed = []
     for folder in folders:
         entries = [f for f in folder.iterdir() if not f.name.startswith(".")]
         for f in entries:
@@ -691,7 +836,10 @@ def read_image_folder(
             (f for f in entries if f.suffix.lower() in IMAGE_SUFFIXES),
             key=lambda f: _natural_key(f.name),
         )
-        for f in files:
+        listed.extend((f, index[folder.name]) for f in files)
+    images, shape, first = [], None, None
+    with steps(f"reading {len(listed):,} images in {root}", len(listed), progress) as advance:
+        for f, _ in listed:
             image = read_image_file(f)
             if shape is None:
                 shape, first = image.shape, f
@@ -701,7 +849,7 @@ def read_image_folder(
                     "all images of a dataset must have the same size."
                 )
             images.append(image)
-            labels.append(index[folder.name])
+            advance()
     if skipped:
         what = ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items()))
         warnings.warn(
@@ -709,7 +857,14 @@ def read_image_folder(
             f"{', '.join(sorted(IMAGE_SUFFIXES))}.",
             stacklevel=3,
         )
-    return np.stack(images), np.asarray(labels, dtype=np.int64), names
+    if not images:
+        raise FormatError(f"{root}: the class folders hold no images.")
+    return ImageFolder(
+        np.stack(images),
+        np.asarray([label for _, label in listed], dtype=np.int64),
+        names,
+        [str(f) for f, _ in listed],
+    )
 
 
 def _refuse_nested_classes(root: Path, folders: list[Path]) -> None:
@@ -755,13 +910,68 @@ def write_class_names(path: str | os.PathLike, classes: Iterable[str]) -> None:
 
 def read_class_names(path: str | os.PathLike) -> list[str]:
     """Read class names written by :func:`write_class_names` (one per line, UTF-8)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"{path}: class names must be UTF-8 text ({exc}).") from exc
-    names = [line.strip() for line in text.splitlines() if line.strip()]
+    names = _class_file_lines(path)
     check_class_names(names, source=str(path))
     return names
+
+
+#: Larger class files are not class lists.
+MAX_CLASS_FILE = 16 << 20
+_MAPPING_LINE = re.compile(r"(\d+)[ \t,:;]+(\S.*)")
+
+
+def read_classes(path: str | os.PathLike) -> list[str] | dict[int, str]:
+    """Class names from a text file: the names in label order, or a label mapping.
+
+    Three layouts are understood (UTF-8, blank lines ignored):
+
+    - one name per line, for labels 0, 1, 2, ... (``classes.txt``);
+    - ``LABEL NAME`` on every line (``1 cat``), mapping the labels in the data to names;
+    - EMNIST's ``mapping.txt``, ``LABEL CODE [CODE...]`` with character codes (``10 65 97``):
+      the class is named by its characters (``A/a``).
+
+    A mapping renumbers the labels 0..K-1 in label order when the dataset is built.
+
+    >>> import pathlib, tempfile
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "mapping.txt"
+    >>> _ = f.write_text("1 65 97\\n2 66 98\\n")
+    >>> read_classes(f)
+    {1: 'A/a', 2: 'B/b'}
+    """
+    source = str(path)
+    lines = _class_file_lines(path)
+    matches = [_MAPPING_LINE.fullmatch(line) for line in lines]
+    if not lines or not all(matches):
+        check_class_names(lines, source=source)
+        return lines
+    mapping: dict[int, str] = {}
+    for line, match in zip(lines, matches, strict=True):
+        label, rest = int(match[1]), match[2].strip()
+        if label in mapping:
+            raise FormatError(f"{source}: label {label} is mapped twice ({line!r}).")
+        codes = rest.split()
+        if all(c.isdigit() for c in codes):  # EMNIST: character codes
+            if any(not 32 < int(c) < 0x110000 for c in codes):
+                raise FormatError(f"{source}: {line!r}: not printable character codes.")
+            chars = dict.fromkeys(chr(int(c)) for c in codes)
+            rest = "/".join(chars)
+        mapping[label] = rest
+    check_class_names(mapping.values(), source=source)
+    return mapping
+
+
+def _class_file_lines(path: str | os.PathLike) -> list[str]:
+    path = Path(path)
+    if not path.is_file():
+        raise FormatError(f"{path}: no such class-name file.")
+    if path.stat().st_size > MAX_CLASS_FILE:
+        raise FormatError(f"{path}: {path.stat().st_size:,} bytes is too large for a class list.")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")  # bytes: no newline translation of "\r"
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{path}: class names must be UTF-8 text ({exc}).") from exc
+    # Only line feeds end lines here: a "\r" or U+2028 inside a name is refused, not a new name.
+    return [line.strip(" \t\r") for line in text.split("\n") if line.strip(" \t\r")]
 
 
 #: The longest class name accepted (as for model files).
@@ -784,17 +994,23 @@ def check_class_names(names: Iterable[str], *, source: str) -> None:
     if any(not n.strip() for n in names):
         raise FormatError(f"{source}: empty class name.")
     for n in names:
-        if not n.isprintable():
-            raise FormatError(
-                f"{source}: class name {n!r} holds a line break, tab or other control character; "
-                "a class name must be one line of printable text."
-            )
-        if n != n.strip():
-            raise FormatError(f"{source}: class name {n!r} starts or ends with a space; remove it.")
-        if len(n) > MAX_CLASS_NAME:
-            raise FormatError(
-                f"{source}: a class name is {len(n)} characters, at most {MAX_CLASS_NAME}."
-            )
+        check_name(n, source=source)
+
+
+def check_name(name: str, *, source: str, what: str = "class name") -> None:
+    """Refuse a name (of a class or a dataset) that is not one line of printable text without
+    edge spaces, of at most ``MAX_CLASS_NAME`` characters."""
+    if not name.strip():
+        raise FormatError(f"{source}: empty {what}.")
+    if not name.isprintable():
+        raise FormatError(
+            f"{source}: {what} {name!r} holds a line break, tab or other control character; "
+            f"a {what} must be one line of printable text."
+        )
+    if name != name.strip():
+        raise FormatError(f"{source}: {what} {name!r} starts or ends with a space; remove it.")
+    if len(name) > MAX_CLASS_NAME:
+        raise FormatError(f"{source}: a {what} is {len(name)} characters, at most {MAX_CLASS_NAME}.")
 
 
 def safe_filename(name: str) -> str:

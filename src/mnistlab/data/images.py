@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from mnistlab.data import formats
+from mnistlab.data.dataset import Polarity
 from mnistlab.errors import FormatError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -35,6 +36,7 @@ def load_image(
     resize: bool = False,
     invert: bool = False,
     download: bool = True,
+    polarity: str = "light-on-dark",
 ) -> ImageRef:
     """Read one image as uint8 (h, w), ink bright on dark as in MNIST.
 
@@ -50,6 +52,9 @@ def load_image(
     invert : bool
         255 - value for image files (PNG, JPEG, ...): dark ink on a light background, as in a
         scan or a drawing. Dataset images and ``.npy`` arrays are never inverted.
+    polarity : {"light-on-dark", "dark-on-light"}
+        The polarity of the images this one will be compared with (``Dataset.polarity().kind``);
+        an image file of the other polarity gets a warning that says whether to invert it.
 
     Examples
     --------
@@ -69,12 +74,8 @@ def load_image(
     is_file_image = dataset is None and path.suffix.lower() in IMAGE_SUFFIXES
     if invert and is_file_image:
         pixels = (255 - pixels).astype(np.uint8)
-    elif is_file_image and _light_background(pixels):
-        warnings.warn(
-            f"{source}: the border is light; MNIST-like images have light ink on a dark "
-            "background. Pass invert=True (--invert) if this is dark ink on paper.",
-            stacklevel=2,
-        )
+    if is_file_image:
+        _warn_on_polarity(pixels, source, polarity, invert)
     ref = ImageRef(pixels, source, label, name, dataset)
     return ref if shape is None else fit_to_shape(ref, shape, resize=resize)
 
@@ -112,9 +113,21 @@ def _looks_like_dataset_ref(ref: str, path: Path) -> bool:
     return not path.exists() and ref.count(":") >= 2
 
 
-def _light_background(pixels: np.ndarray) -> bool:
-    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    return float(border.mean()) > 127
+def _warn_on_polarity(pixels: np.ndarray, source: str, expected: str, inverted: bool) -> None:
+    """Warn when an image file's polarity differs from that of the images it meets, saying
+    whether to add or drop the inversion."""
+    if expected not in ("light-on-dark", "dark-on-light"):
+        raise ValueError(f"polarity must be 'light-on-dark' or 'dark-on-light', got {expected!r}.")
+    found = Polarity.of(pixels)
+    if found.kind == expected:
+        return
+    other = Polarity(expected, 0.0).description.split(" (")[0]
+    advice = "drop invert (--invert)" if inverted else "pass invert=True (--invert)"
+    warnings.warn(
+        f"{source}: {'once inverted, ' if inverted else ''}the image is {found.description}, but "
+        f"the images it is compared with have {other}; {advice} unless that is what you want.",
+        stacklevel=3,
+    )
 
 
 def _read_npy(path: Path) -> np.ndarray:

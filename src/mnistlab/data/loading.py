@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tempfile
@@ -26,6 +27,13 @@ _IDX_PATTERNS = {
     "train_labels": r"train.*labels.*idx1",
     "test_images": r"(t10k|test).*images.*idx3",
     "test_labels": r"(t10k|test).*labels.*idx1",
+    "val_images": r"(?<![a-z])val(id|idation)?(?![a-z]).*images.*idx3",
+    "val_labels": r"(?<![a-z])val(id|idation)?(?![a-z]).*labels.*idx1",
+}
+_CSV_PATTERNS = {
+    "train": r"train.*\.csv$",
+    "test": r"test.*\.csv$",
+    "val": r"(?<![a-z])val(id|idation)?(?![a-z]).*\.csv$",
 }
 
 
@@ -34,7 +42,11 @@ def load(
     *,
     download: bool = True,
     progress: bool | None = None,
-    classes: list[str] | None = None,
+    classes: list[str] | dict[int, str] | str | os.PathLike | None = None,
+    name: str | None = None,
+    test_size: float | None = None,
+    seed: int = 0,
+    invert: bool = False,
 ) -> Dataset:
     """Load a dataset by name (``"mnist"``, ``"fashion-mnist"``, ``"kmnist"``, ``"digits"``) or path.
 
@@ -43,11 +55,15 @@ def load(
     Paths may be:
 
     - a folder of IDX files (``train-images-idx3-ubyte[.gz]``, ``t10k-labels-idx1-ubyte[.gz]``...);
-    - a CSV file (label first; with or without a ``label,pixel0,...`` header), or a folder holding
-      ``*train*.csv`` and ``*test*.csv``;
-    - a Keras-style ``.npz`` (``x_train, y_train, x_test, y_test``);
-    - a folder of images with one sub-folder per class, optionally inside ``train/`` and
-      ``test/`` folders.
+    - a CSV file (a ``label`` column first or last, or no header and the label first; an ``id``
+      column is dropped), or a folder holding ``*train*.csv`` and ``*test*.csv``;
+    - a Keras-style ``.npz`` (``x_train, y_train, x_test, y_test``; also ``X_train``, ``x_val``,
+      ``(n, 28, 28, 1)`` images and one-hot labels);
+    - a folder of images with one sub-folder per class, optionally inside ``train/``, ``test/``
+      and ``val/`` folders.
+
+    Class names come from ``classes``, else from a ``classes.txt`` or ``*mapping.txt`` in the
+    folder (or beside the file), else from the file itself, else "0", "1", ...
 
     Parameters
     ----------
@@ -56,8 +72,21 @@ def load(
         Allow downloading from the official mirrors when no local copy exists.
     progress : bool or None
         Show progress on stderr; None shows it only when stderr is a terminal.
-    classes : list of str, optional
-        Class names for files that carry none (default "0", "1", ...).
+    classes : list of str, dict or path, optional
+        Class names for files that carry none: the names in label order, a mapping from the
+        file's labels to names (labels are then renumbered 0..K-1), or a text file of either
+        (see :func:`mnistlab.data.formats.read_classes`; EMNIST's ``mapping.txt`` works).
+    name : str, optional
+        The dataset's name in results and reports (default: the file's or folder's name; a
+        file named ``train.csv`` or ``data.npz`` is named after its folder).
+    test_size : float or int, optional
+        For a dataset with only a training split: hold out this share (0..1) or number of its
+        images as a stratified test split, seeded by ``seed`` (see :meth:`Dataset.hold_out`).
+    seed : int
+        The seed of the hold-out.
+    invert : bool
+        Store ``255 - value``: for dark ink on light paper, so the ink is bright as in MNIST.
+        Loading such a dataset without it warns.
 
     Returns
     -------
@@ -71,80 +100,170 @@ def load(
     ((1347, 8, 8), ('0', '1', '2'))
     """
     if isinstance(name_or_path, DatasetSpec):
-        return load_named(name_or_path, download=download, progress=progress)
-    text = str(name_or_path)
-    if not text.strip():
-        raise ValueError("empty dataset name or path.")
-    path = Path(name_or_path)
-    if path.exists():
-        return load_path(path, classes=classes)
-    if os.sep in text or path.suffix.lower() in {".csv", ".npz", ".gz", ".png"}:
-        raise FileNotFoundError(f"No such file or folder: {text!r}.")
-    return load_named(get_spec(text), download=download, progress=progress)
+        _refuse_classes_for_named(name_or_path.name, classes)
+        ds = load_named(name_or_path, download=download, progress=progress)
+    else:
+        text = str(name_or_path)
+        if not text.strip():
+            raise ValueError("empty dataset name or path.")
+        path = Path(name_or_path)
+        if path.exists():
+            ds = load_path(path, classes=classes, progress=progress)
+        elif os.sep in text or path.suffix.lower() in {".csv", ".npz", ".gz", ".png"}:
+            raise FileNotFoundError(f"No such file or folder: {text!r}.")
+        else:
+            spec = get_spec(text)
+            _refuse_classes_for_named(spec.name, classes)
+            ds = load_named(spec, download=download, progress=progress)
+    return _as_asked(ds, name=name, test_size=test_size, seed=seed, invert=invert)
 
 
-def load_path(path: str | os.PathLike, *, classes: list[str] | None = None) -> Dataset:
+def _refuse_classes_for_named(name: str, classes) -> None:
+    if classes is not None:
+        raise ValueError(f"{name} has its own class names; classes= is for files without them.")
+
+
+def _as_asked(ds: Dataset, *, name, test_size, seed, invert) -> Dataset:
+    """Apply the options of :func:`load` that change a loaded dataset."""
+    if name is not None:
+        formats.check_name(str(name), source="name", what="dataset name")
+        ds = dataclasses.replace(ds, name=str(name))
+    if invert:
+        ds = ds.inverted()
+    elif ds.source:
+        polarity = ds.polarity()
+        if polarity.inverted:
+            warnings.warn(
+                f"{ds.source}: the images are {polarity.description}; MNIST-like data, "
+                "and mnistlab's figures, have light ink on dark. Load with invert=True "
+                "(--invert) to store 255 - value.",
+                stacklevel=3,
+            )
+    if test_size is not None:
+        ds = ds.hold_out(test_size, seed=seed)
+    return ds
+
+
+#: File names that say what a file holds, not which dataset: such a file is named after its folder.
+_GENERIC_STEMS = re.compile(
+    r"(?i)^(.*?)[-_. ]*(train|training|test|testing|data|dataset|images|all|full)?$"
+)
+
+
+def default_name(path: str | os.PathLike) -> str:
+    """The name a dataset loaded from ``path`` gets: the file's name without its suffix and a
+    trailing ``train``/``test``/``data`` word (``mnist_train.csv`` -> ``mnist``), the folder's
+    name when nothing is left (Kaggle's ``digits/train.csv`` -> ``digits``).
+
+    >>> default_name("kaggle/fashion/train.csv"), default_name("emnist-letters-train.csv")
+    ('fashion', 'emnist-letters')
+    """
+    path = Path(path)
+    if path.is_dir() or not path.suffix:
+        stem = path.resolve().name if path.name in ("", ".", "..") else path.name
+        if stem.lower() in _SPLIT_DIRS["train"] + _SPLIT_DIRS["test"] + _VALIDATION_DIRS:
+            return path.resolve().parent.name or stem
+        return stem
+    stem = path.stem
+    base = _GENERIC_STEMS.fullmatch(stem)[1]
+    return base or path.resolve().parent.name or stem
+
+
+def load_path(
+    path: str | os.PathLike,
+    *,
+    classes: list[str] | dict[int, str] | str | os.PathLike | None = None,
+    progress: bool | None = None,
+) -> Dataset:
     """Load a Dataset from a file or folder (see :func:`load` for the layouts understood)."""
     path = Path(path)
     if not path.is_file() and not path.is_dir():
         raise FormatError(f"{path}: neither a regular file nor a folder.")
-    name = path.stem if path.is_file() else path.name
+    name = default_name(path)
+    if isinstance(classes, (str, os.PathLike)):
+        classes = formats.read_classes(classes)
+    elif classes is None:
+        classes = _class_file(path.parent if path.is_file() else path)
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix == ".npz":
             a = formats.read_npz(path)
-            test = (a["x_test"], a["y_test"]) if "x_test" in a else None
+            splits = {k: (a[f"x_{k}"], a[f"y_{k}"]) for k in ("train", "test", "val") if f"x_{k}" in a}
             if classes is None and "classes" in a:
                 classes = _npz_class_names(a["classes"], path)
-            return _from_arrays(name, (a["x_train"], a["y_train"]), test, classes, path)
+            return _from_arrays(name, splits, classes, path)
         if suffix == ".csv":
-            return _from_arrays(name, formats.read_csv(path), None, classes, path)
+            return _from_arrays(name, {"train": formats.read_csv(path)}, classes, path)
         raise FormatError(
             f"{path}: cannot tell the format from the name; pass a .npz or .csv file, or the "
             "folder holding the IDX files or the class sub-folders of images."
         )
-    listing = path / CLASSES_FILE
-    if classes is None and listing.is_file():
-        classes = formats.read_class_names(listing)
     idx = _match_files(path, _IDX_PATTERNS)
     if idx:
-        return _from_arrays(name, *_read_idx_splits(path, idx), classes, path)
-    csvs = _match_files(path, {"train": r"train.*\.csv$", "test": r"test.*\.csv$"})
+        return _from_arrays(name, _read_idx_splits(path, idx), classes, path)
+    csvs = _match_files(path, _CSV_PATTERNS)
     if csvs.get("train"):
-        test = None
-        if csvs.get("test") and formats.csv_has_labels(csvs["test"]):
-            test = formats.read_csv(csvs["test"])
-        elif csvs.get("test"):
-            warnings.warn(
-                f"{csvs['test']} has no label column (Kaggle's competition layout): "
-                "loaded the training split only.",
-                stacklevel=2,
-            )
-        return _from_arrays(name, formats.read_csv(csvs["train"]), test, classes, path)
+        splits = {"train": formats.read_csv(csvs["train"])}
+        for split in ("test", "val"):
+            if csvs.get(split) and formats.csv_has_labels(csvs[split]):
+                splits[split] = formats.read_csv(csvs[split])
+            elif csvs.get(split):
+                warnings.warn(
+                    f"{csvs[split]} has no label column (Kaggle's competition layout): "
+                    "loaded the training split only.",
+                    stacklevel=2,
+                )
+        return _from_arrays(name, splits, classes, path)
+    return _load_image_folders(path, name, classes, progress)
+
+
+#: A folder of this many image files is worth converting once to a format that loads fast.
+MANY_IMAGE_FILES = 10_000
+
+
+def _load_image_folders(path: Path, name: str, classes, progress) -> Dataset:
     split_dirs = {
         split: next((path / d for d in dirs if (path / d).is_dir()), None)
-        for split, dirs in _SPLIT_DIRS.items()
+        for split, dirs in {**_SPLIT_DIRS, "val": _VALIDATION_DIRS}.items()
     }
     if split_dirs["train"] is not None:
-        for other in (path / d for d in _VALIDATION_DIRS if (path / d).is_dir()):
-            warnings.warn(
-                f"{other}: a validation split is not read (mnistlab reads train and test); load it "
-                f"on its own (mnistlab.load('{other}')) or merge it into train.",
-                stacklevel=2,
-            )
-        x, y, found = formats.read_image_folder(split_dirs["train"], classes)
-        test = None
-        if split_dirs["test"] is not None:
-            tx, ty, _ = formats.read_image_folder(split_dirs["test"], found)
-            test = (tx, ty)
-        return _from_arrays(name, (x, y), test, list(found), path)
-    if formats.class_folders(path):
-        x, y, found = formats.read_image_folder(path, classes)
-        return _from_arrays(name, (x, y), None, list(found), path)
-    raise FormatError(
-        f"{path}: found no dataset here: no IDX files (train-images-idx3-ubyte...), no "
-        "*train*.csv, and no class sub-folders of images."
-    )
+        found = {}
+        for split, folder in split_dirs.items():
+            if folder is not None:
+                found[split] = formats.read_image_folder(folder, classes, progress=progress)
+                classes = classes if classes is not None else list(found[split].classes)
+    elif formats.class_folders(path):
+        found = {"train": formats.read_image_folder(path, classes, progress=progress)}
+    else:
+        raise FormatError(
+            f"{path}: found no dataset here: no IDX files (train-images-idx3-ubyte...), no "
+            "*train*.csv, and no class sub-folders of images."
+        )
+    n = sum(len(f.files) for f in found.values())
+    if n >= MANY_IMAGE_FILES:
+        warnings.warn(
+            f"{path}: read {n:,} image files; every command reads them again. Convert the folder "
+            f"once to a format that loads in a second: mnistlab convert {path} --to npz -o FOLDER, "
+            f"then use FOLDER/{name}.npz.",
+            stacklevel=3,
+        )
+    splits = {k: (f.images, f.labels) for k, f in found.items()}
+    files = {k: f.files for k, f in found.items()}
+    return _from_arrays(name, splits, list(found["train"].classes), path, files=files)
+
+
+def _class_file(folder: Path) -> list[str] | dict[int, str] | None:
+    """Class names from ``classes.txt`` or a single ``*mapping.txt`` in ``folder``, if any."""
+    listing = folder / CLASSES_FILE
+    if listing.is_file():
+        return formats.read_classes(listing)
+    mappings = sorted(folder.glob("*mapping.txt"))
+    if len(mappings) > 1:
+        raise FormatError(
+            f"{folder}: several label mappings ({', '.join(m.name for m in mappings)}); pass the "
+            "right one as classes (--classes FILE)."
+        )
+    return formats.read_classes(mappings[0]) if mappings else None
 
 
 def _read_idx_splits(folder: Path, idx: dict[str, Path]):
@@ -152,11 +271,10 @@ def _read_idx_splits(folder: Path, idx: dict[str, Path]):
 
     The counts are compared from the headers alone, before any payload is read.
     """
-    splits = []
-    for split in ("train", "test"):
+    splits = {}
+    for split in ("train", "test", "val"):
         images, labels = idx.get(f"{split}_images"), idx.get(f"{split}_labels")
         if images is None and labels is None:
-            splits.append(None)
             continue
         if images is None or labels is None:
             have, lack = (images, "labels") if labels is None else (labels, "images")
@@ -167,10 +285,10 @@ def _read_idx_splits(folder: Path, idx: dict[str, Path]):
                 f"{folder}: {images.name} declares {n_images:,} images but {labels.name} "
                 f"{n_labels:,} labels; they must match."
             )
-        splits.append((formats.read_idx(images), formats.read_idx(labels)))
-    if splits[0] is None:
+        splits[split] = (formats.read_idx(images), formats.read_idx(labels))
+    if "train" not in splits:
         raise FormatError(f"{folder}: IDX test files but no train-images/train-labels files.")
-    return splits[0], splits[1]
+    return splits
 
 
 def _npz_class_names(values: np.ndarray, path: Path) -> list[str]:
@@ -197,22 +315,35 @@ def _match_files(folder: Path, patterns: dict[str, str]) -> dict[str, Path]:
     return out
 
 
-def _from_arrays(name, train, test, classes, path) -> Dataset:
+def _from_arrays(name, splits: dict, classes, path, files=None) -> Dataset:
+    """A Dataset from ``{"train"|"test"|"val": (images, labels)}`` read from ``path``."""
     source = str(path)
-    images, labels = train
-    if np.asarray(images).ndim == 2:  # flattened square images (e.g. an NPZ of vectors)
-        shape = formats.square_shape(np.asarray(images).shape[1], source=source)
-        images = np.asarray(images).reshape(-1, *shape)
-        if test is not None:
-            test = (np.asarray(test[0]).reshape(-1, *shape), test[1])
+    shape = None
+    pairs = {}
+    for split, (images, labels) in splits.items():
+        images = np.asarray(images)
+        if images.ndim == 2:  # flattened square images (e.g. an NPZ of vectors)
+            shape = shape or formats.square_shape(images.shape[1], source=source)
+            images = images.reshape(-1, *shape)
+        pairs["validation" if split == "val" else split] = (images, labels)
+    if files is not None:
+        files = {("validation" if k == "val" else k): v for k, v in files.items()}
     try:
-        return Dataset.from_arrays(name, (images, labels), test, classes=classes, source=source)
+        return Dataset.from_arrays(
+            name,
+            pairs["train"],
+            pairs.get("test"),
+            classes=classes,
+            source=source,
+            validation=pairs.get("validation"),
+            files=files,
+        )
     except FormatError as exc:
         message = str(exc)
         if not message.startswith(source):
             message = f"{source}: {message}"
         if classes is not None and "no class name" in message:
-            message += f" (class names from {CLASSES_FILE} or the file's class list)"
+            message += f" (class names from {CLASSES_FILE}, a mapping file or the file's class list)"
         raise FormatError(message) from exc
 
 
@@ -262,19 +393,17 @@ def _save_plan(dataset: Dataset, to: str) -> list[tuple[str, Callable[[Path], No
     """(file or folder name, function writing it to a given path) for every output."""
     label_dtype = np.uint8 if len(dataset.classes) <= 256 else np.int32
     if to == "npz":
-        arrays = {"x_train": dataset.train.images, "y_train": dataset.train.labels.astype(label_dtype)}
-        if dataset.test is not None:
-            arrays |= {
-                "x_test": dataset.test.images,
-                "y_test": dataset.test.labels.astype(label_dtype),
-            }
+        arrays = {}
+        for split_name, split in dataset.splits.items():
+            key = "val" if split_name == "validation" else split_name
+            arrays |= {f"x_{key}": split.images, f"y_{key}": split.labels.astype(label_dtype)}
         # A unicode array loads without pickle; Keras-style readers ignore the extra key.
         arrays["classes"] = np.array(dataset.classes, dtype=str)
         return [(f"{dataset.name}.npz", lambda p: formats.write_npz(p, arrays))]
     plan: list[tuple[str, Callable[[Path], None]]] = []
     for split_name, split in dataset.splits.items():
         if to == "idx":
-            prefix = "train" if split_name == "train" else "t10k"
+            prefix = {"train": "train", "test": "t10k", "validation": "val"}[split_name]
             plan.append(
                 (f"{prefix}-images-idx3-ubyte.gz", lambda p, s=split: formats.write_idx(p, s.images))
             )

@@ -46,7 +46,10 @@ def build_report(
     loaded = [d if isinstance(d, Dataset) else load(d, progress=progress) for d in datasets]
     names = [d.name for d in loaded]
     if len(set(names)) != len(names):
-        raise ValueError(f"each dataset may appear once in a report, got {names}.")
+        raise ValueError(
+            f"each dataset may appear once in a report, got {names}; name them apart "
+            "(load(..., name=...), --name)."
+        )
     panels: dict[str, dict[str, Panel]] = {s.id: {} for s in SECTIONS}
     analyses = {ds.name: Analyses(ds, models) for ds in loaded}
     timings = _build_panels(SECTIONS, analyses, panels, progress)
