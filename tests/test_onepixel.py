@@ -439,7 +439,7 @@ def test_cli_refuses_bad_options_before_writing(tmp_path):
         (["digits", "--C", "0"], "positive"),
         (["digits", "-o", str(tmp_path / "file")], "not a folder"),
         (["nonexistent-dataset"], "nonexistent"),
-        (["digits", "digits"], "once"),
+        (["digits", "digits"], "two datasets are named 'digits'; tell them apart with --name"),
     ]:
         output = [] if "-o" in args else ["-o", str(tmp_path / "out")]
         result = runner.invoke(app, ["onepixel", *args, *output])
