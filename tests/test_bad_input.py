@@ -431,6 +431,17 @@ def test_16_bit_and_1_bit_pngs_are_scaled(tmp_path):
     Image.fromarray(np.ones((4, 4), bool)).convert("1").save(tmp_path / "a" / "1.png")
     ds = mnistlab.load(tmp_path)
     assert ds.train.images.max() == 255 and ds.train.images.min() == 255
+    # A dark 16-bit image (every value <= 255) is scaled by its bit depth like any other,
+    # not read as 8-bit values: 200 of 65535 is 1 of 255, not 200.
+    _png(tmp_path / "a" / "dark.png", np.full((4, 4), 200, np.uint16))
+    image = formats.read_image_file(tmp_path / "a" / "dark.png")
+    assert image.dtype == np.uint8 and image.max() == 1
+
+
+def test_boolean_arrays_are_ink_or_background():
+    """A bool image array is ink (255) or background (0), as a 1-bit PNG is; not 0 and 1."""
+    images = formats.as_uint8_images(np.eye(3, dtype=bool)[None], source="s")
+    assert images.dtype == np.uint8 and images.max() == 255 and images.sum() == 3 * 255
 
 
 # --------------------------------------------------------------------------------------------

@@ -225,10 +225,15 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool | No
 
 
 def as_uint8_images(values: np.ndarray, *, source: str, name: str = "images") -> np.ndarray:
-    """Return ``values`` as uint8, or raise if any value is NaN, fractional or outside 0..255."""
+    """Return ``values`` as uint8, or raise if any value is NaN, fractional or outside 0..255.
+
+    Booleans are ink (255) or background (0).
+    """
     values = np.asarray(values)
     if values.dtype == np.uint8:
         return values
+    if values.dtype == np.bool_:  # ink or background, as in a 1-bit image
+        return values.astype(np.uint8) * np.uint8(255)
     if values.dtype.kind == "f":
         if np.isnan(values).any():
             raise FormatError(f"{source}: {name} contain NaN values.")
@@ -759,8 +764,10 @@ def read_image_file(path: str | os.PathLike) -> np.ndarray:
         raise FormatError(f"{path}: an image of shape {image.shape} (animated or multi-page?).")
     if image.dtype == np.bool_:  # 1-bit images: ink is 255, as in 8-bit files
         image = image.astype(np.uint8) * 255
-    elif image.dtype.kind in "ui" and image.dtype.itemsize > 1 and image.max() > 255:
-        image = np.round(image.astype(np.float64) / 257).astype(np.uint8)  # 16 bit -> 8 bit
+    elif image.dtype.kind in "ui" and image.dtype.itemsize > 1:
+        # 16-bit files (Pillow gives uint16 or int32): scaled by the bit depth, whatever the
+        # values, so a dark image is as dark as its 8-bit version.
+        image = np.round(image.clip(0, 65535).astype(np.float64) / 257).astype(np.uint8)
     if image.ndim == 3:
         if image.shape[2] == 4:
             image = color.rgba2rgb(image)
