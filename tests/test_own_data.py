@@ -334,3 +334,20 @@ def test_large_folders_show_progress_and_advise_converting(tmp_path, monkeypatch
     monkeypatch.setattr(progress, "console", Console(file=sink, force_terminal=True, width=100))
     mnistlab.load(tmp_path / "big", progress=True)
     assert "reading 6 images in" in sink.getvalue()
+
+
+def test_a_failed_save_leaves_no_new_folders(five_class, tmp_path, monkeypatch):
+    """convert on a full disk left an empty output folder; the folders it made are removed."""
+    import errno
+
+    def full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(formats, "write_idx", full)
+    with pytest.raises(OSError, match="No space left"):
+        mnistlab.save(five_class, tmp_path / "new" / "deeper", "idx")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(OSError):
+        mnistlab.save(five_class, tmp_path / "kept", "idx")
+    assert (tmp_path / "kept").is_dir() and list((tmp_path / "kept").iterdir()) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -379,13 +380,20 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
                 raise FileExistsError(f"{target}: already exists; write PNG folders into a new folder.")
         elif target.exists() and not target.is_file():
             raise FileExistsError(f"{target}: exists and is not a regular file; not replacing it.")
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
     folder.mkdir(parents=True, exist_ok=True)
     formats.remove_stale_temporaries(folder)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=formats.staging_prefix()) as staging:
-        for name, write in plan:
-            write(Path(staging) / name)
-        for name, _ in plan:
-            os.replace(Path(staging) / name, folder / name)
+    try:
+        with tempfile.TemporaryDirectory(dir=folder, prefix=formats.staging_prefix()) as staging:
+            for name, write in plan:
+                write(Path(staging) / name)
+            for name, _ in plan:
+                os.replace(Path(staging) / name, folder / name)
+    except BaseException:
+        for made in created:  # a failed save leaves no empty folders behind
+            with contextlib.suppress(OSError):
+                made.rmdir()
+        raise
     return [folder / name for name, _ in plan]
 
 
