@@ -17,12 +17,12 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from conftest import make_arrays
+from conftest import make_arrays, peak_memory
 from mnistlab import Dataset
 from mnistlab.errors import MissingExtraError, ModelError
 from mnistlab.models import MODEL_SETS, MODELS, load_model, resolve_models, train
 from mnistlab.models.catalogue import build_estimator
-from mnistlab.models.trained import META
+from mnistlab.models.trained import META, payload_bound
 
 
 def test_model_sets_and_names():
@@ -385,17 +385,21 @@ def test_zero_one_datasets_train_and_predict_and_one_class_is_refused(tmp_path, 
             train(five_class, "tree", seed=seed)
 
 
-def _forged_tree_file(tmp_path, dataset, model: str, mutate) -> Path:
-    """A saved ``model`` whose estimator was edited by ``mutate`` after training, as a forger
-    with skops would do it."""
+def _forged_file(tmp_path, dataset, model: str, mutate) -> Path:
+    """A saved ``model`` whose pipeline was edited by ``mutate`` after training, as a forger with
+    skops would do it."""
     import skops.io
 
     small = {"boosting": {"max_iter": 3}, "forest": {"n_estimators": 3}}.get(model, {})
     trained = train(dataset, model, **small)
     path = trained.save(tmp_path / f"{model}.mnistlab")
-    mutate(trained.estimator.steps[1][1])
+    mutate(trained.estimator)
     payload = skops.io.dumps(trained.estimator)
     return _rewrite(path, tmp_path / f"forged-{model}.mnistlab", member="model.skops", payload=payload)
+
+
+def _forged_tree_file(tmp_path, dataset, model: str, mutate) -> Path:
+    return _forged_file(tmp_path, dataset, model, lambda pipeline: mutate(pipeline.steps[1][1]))
 
 
 def _first_tree(model):
@@ -458,3 +462,292 @@ def test_a_forged_boosting_tree_is_refused(tmp_path, five_class, field, value):
 def test_untouched_tree_models_still_load(tmp_path, five_class, model):
     path = _forged_tree_file(tmp_path, five_class, model, lambda m: None)
     assert load_model(path).predict(five_class.test.images).shape == (25,)
+
+
+def _low_entropy(size: int) -> bytes:
+    """Bytes that deflate about 100-fold: more than real data, less than the zip-bomb limit."""
+    rng = np.random.default_rng(0)
+    data = np.zeros(size, np.uint8)
+    data[rng.integers(0, size, size // 500)] = 1 + rng.integers(0, 255, size // 500)
+    return data.tobytes()
+
+
+def _with_declared_size(path: Path, member: str, size: int, compressed: int) -> Path:
+    """``path`` with the sizes of ``member`` in the zip directory replaced: what it declares."""
+    data = bytearray(path.read_bytes())
+    start = 0
+    while (start := data.find(b"PK\x01\x02", start + 1)) != -1:
+        length = int.from_bytes(data[start + 28 : start + 30], "little")
+        if data[start + 46 : start + 46 + length] == member.encode():
+            data[start + 20 : start + 28] = compressed.to_bytes(4, "little") + size.to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _payload_plus(path: Path, out: Path, name: str, data: bytes) -> Path:
+    """``path`` whose skops payload also holds the member ``name`` (which skops never reads)."""
+    with zipfile.ZipFile(path) as archive:
+        payload = io.BytesIO(archive.read("model.skops"))
+    with zipfile.ZipFile(payload, "a") as inner:
+        inner.writestr(name, data)
+    with zipfile.ZipFile(path) as archive, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as copy:
+        copy.writestr(META, archive.read(META))
+        copy.writestr("model.skops", payload.getvalue())
+    return out
+
+
+@pytest.mark.parametrize("how", ["unpacks to it", "declares it"])
+def test_a_payload_bigger_than_its_model_can_need_is_refused_before_unpacking(
+    tmp_path, saved_logreg, how
+):
+    bound = payload_bound(json.loads(zipfile.ZipFile(saved_logreg).read(META)))
+    assert bound < 1 << 20  # a logistic regression of 12x10 images and 5 classes is small
+    if how == "unpacks to it":  # 8 MB from 80 kB: no zip bomb, but 16 times what the model needs
+        path = _payload_plus(saved_logreg, tmp_path / "big.mnistlab", "padding", _low_entropy(8 << 20))
+        declared = zipfile.ZipFile(path).getinfo("model.skops").file_size
+    else:  # 3 GiB from 20 MB, as the zip directory says: under the old 4 GiB and 200-fold limits
+        path = _with_declared_size(saved_logreg, "model.skops", declared := 3 << 30, 20 << 20)
+    with peak_memory() as peak, pytest.raises(ModelError) as info:
+        load_model(path)
+    assert str(info.value) == (
+        f"{path}: model.skops declares {declared:,} bytes, more than the {bound:,} that a logreg "
+        "model of 12x10 images, 5 classes and 60 training images can need; refusing to unpack it."
+    )
+    assert peak[0] < 2 << 20  # refused from the zip directory: nothing was unpacked
+
+
+def _deflated_array(pipeline):
+    pipeline.steps[1][1].estimators_[0].coef_ = np.zeros((1, 4_000_000))  # 32 MB
+
+
+def _shared_arrays(pipeline):  # 400 arrays; the file is rewritten so that all name one member
+    pipeline.steps[1][1].estimators_[0].forged_ = [np.full(16_384, i, float) for i in range(400)]
+
+
+def _edit_payload(path: Path, out: Path, edit) -> Path:
+    """``path`` with its skops payload's members (name: bytes) and compression changed by
+    ``edit``, which may also rewrite ``schema.json``."""
+    with zipfile.ZipFile(path) as archive:
+        payload = archive.read("model.skops")
+    with zipfile.ZipFile(io.BytesIO(payload)) as inner:
+        members = {n: inner.read(n) for n in inner.namelist()}
+    compression = edit(members)
+    payload = io.BytesIO()
+    with zipfile.ZipFile(payload, "w", compression) as inner:
+        for name, data in members.items():
+            inner.writestr(name, data)
+    return _rewrite(path, out, member="model.skops", payload=payload.getvalue())
+
+
+def _deflate(members):
+    return zipfile.ZIP_DEFLATED
+
+
+def _name_one_member(members):
+    shared = sorted(n for n, d in members.items() if len(d) == 128 + 16_384 * 8)
+    assert len(shared) == 400
+    schema = members["schema.json"].decode()
+    for name in shared[1:]:
+        schema = schema.replace(f'"{name}"', f'"{shared[0]}"')
+        del members[name]
+    members["schema.json"] = schema.encode()
+    return zipfile.ZIP_STORED
+
+
+def _lying_header(members):
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**8,)}
+    )
+    name = next(n for n, d in members.items() if n.endswith(".npy") and np.load(io.BytesIO(d)).size)
+    members[name] = header.getvalue() + bytes(8)  # 800 MB declared, 8 bytes held
+    return zipfile.ZIP_STORED
+
+
+@pytest.mark.parametrize(
+    ("forgery", "edit", "message"),
+    [
+        (_deflated_array, _deflate, r"declares [\d,]+ bytes unpacked, more than the [\d,]+ it can"),
+        (_shared_arrays, _name_one_member, r"reads [\d,]+ bytes of arrays, more than the [\d,]+ it"),
+        (lambda pipeline: None, _lying_header, "an array whose header does not describe its data"),
+    ],
+)
+def test_a_payload_whose_arrays_would_unpack_beyond_the_bound_is_refused(
+    tmp_path, five_class, forgery, edit, message
+):
+    forged = _forged_file(tmp_path, five_class, "logreg", forgery)
+    path = _edit_payload(forged, tmp_path / "edited.mnistlab", edit)
+    assert zipfile.ZipFile(path).getinfo("model.skops").file_size < 1 << 20  # within the bound
+    with peak_memory() as peak, pytest.raises(ModelError, match=message):
+        load_model(path)
+    assert peak[0] < 8 << 20
+
+
+def test_a_member_longer_than_it_declares_is_refused_and_read_no_further(
+    tmp_path, saved_logreg, monkeypatch
+):
+    opened = zipfile.ZipFile.open
+    asked = []
+
+    class Endless(io.RawIOBase):
+        def read(self, size=-1):
+            asked.append(size)
+            return b"x" * size
+
+    def open_member(self, name, *args, **kwargs):
+        if getattr(name, "filename", name) == "model.skops":
+            return Endless()
+        return opened(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", open_member)
+    declared = zipfile.ZipFile(saved_logreg).getinfo("model.skops").file_size
+    with pytest.raises(ModelError, match=f"unpacks to more than the {declared:,} bytes it declares"):
+        load_model(saved_logreg)
+    assert sum(asked) == declared + 1
+
+
+def _set_attr(name, value):
+    return lambda model: setattr(model, name, value(model) if callable(value) else value)
+
+
+def _keep_images(model, n: int):
+    model._fit_X, model._y, model.n_samples_fit_ = model._fit_X[:n], model._y[:n], n
+
+
+def _five_columns(model):
+    return model.coef_[:, :5]
+
+
+FITTED_FORGERIES = {
+    "svm support counts": ("rbf-svm", _set_attr("_n_support", lambda m: m._n_support * 2)),
+    "svm coefficients cut": ("rbf-svm", _set_attr("_dual_coef_", lambda m: m._dual_coef_[:, :3])),
+    "svm intercepts cut": ("rbf-svm", _set_attr("_intercept_", lambda m: m._intercept_[:1])),
+    "svm NaN vector": ("rbf-svm", lambda m: _set(m.support_vectors_, (0, 0), np.nan)),
+    "svm float32": ("rbf-svm", _set_attr("support_vectors_", lambda m: m.support_vectors_.astype("f4"))),
+    "svm without gamma": ("rbf-svm", lambda m: delattr(m, "_gamma")),
+    "knn negative labels": ("knn", _set_attr("_y", lambda m: m._y - 3)),
+    "knn narrow images": ("knn", _set_attr("_fit_X", lambda m: m._fit_X[:, :5])),
+    "knn many neighbours": ("knn", _set_attr("n_neighbors", 1000)),
+    "knn kd-tree": ("knn", _set_attr("_fit_method", "kd_tree")),
+    "knn fewer images": ("knn", lambda m: _keep_images(m, 9)),
+    "logreg coefficients cut": ("logreg", lambda m: _set_attr("coef_", _five_columns)(m.estimators_[0])),
+    "logreg NaN intercept": ("logreg", lambda m: _set(m.estimators_[1].intercept_, 0, np.nan)),
+    "logreg classifier missing": ("logreg", _set_attr("estimators_", lambda m: m.estimators_[:-1])),
+    "linear-svm rows cut": ("linear-svm", _set_attr("coef_", lambda m: m.coef_[:2])),
+    "centroid infinite": ("centroid", lambda m: _set(m.centroids_, (0, 0), np.inf)),
+    "centroid deviations cut": ("centroid", _set_attr("deviations_", lambda m: m.deviations_[:, :3])),
+}
+
+
+@pytest.mark.parametrize("forgery", list(FITTED_FORGERIES))
+def test_a_forged_fitted_model_is_refused_before_predict_can_misuse_it(tmp_path, five_class, forgery):
+    model, mutate = FITTED_FORGERIES[forgery]
+    path = _forged_file(tmp_path, five_class, model, lambda pipeline: mutate(pipeline.steps[1][1]))
+    with pytest.raises(ModelError, match="damaged or forged"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("scale", [0.0, np.nan])
+def test_a_forged_scaler_is_refused(tmp_path, five_class, scale):
+    path = _forged_file(tmp_path, five_class, "knn", lambda p: _set(p.steps[0][1].scale_, 3, scale))
+    with pytest.raises(ModelError, match=r"scale.*damaged or forged"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_catalogue_model_records_its_training_set_and_loads_within_its_bound(
+    tmp_path, five_class, name
+):
+    small = {"forest": {"n_estimators": 3}, "boosting": {"max_iter": 3}}
+    params = {"epochs": 1} if MODELS[name].neural else small.get(name, {})
+    trained = train(five_class, name, progress=False, **params)
+    path = trained.save(tmp_path / f"{name}.mnistlab")
+    with zipfile.ZipFile(path) as archive:
+        meta = json.loads(archive.read(META))
+        size = archive.getinfo("model.safetensors" if MODELS[name].neural else "model.skops").file_size
+    assert meta["train_images"] == 60 and trained.train_images == 60
+    assert size * 1.5 < payload_bound(meta)
+    loaded = load_model(path)
+    assert loaded.train_images == 60
+    np.testing.assert_array_equal(
+        loaded.predict(five_class.test.images), trained.predict(five_class.test.images)
+    )
+
+
+#: The payloads of the catalogue's models trained on MNIST (60,000 images of 28x28, seed 0),
+#: measured with scikit-learn 1.9.1, skops 0.16.0 and torch 2.13.
+MNIST_PAYLOADS = {
+    "centroid": 168_856,
+    "knn": 188_682_473,
+    "logreg": 243_941,
+    "tree": 309_873,
+    "boosting": 9_011_793,
+    "forest": 135_611_429,
+    "mlp": 407_368,
+    "cnn": 1_689_432,
+}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_the_bound_holds_the_models_trained_on_mnist_and_little_more(name):
+    meta = {
+        "model": name,
+        "image_shape": [28, 28],
+        "trained_labels": list(range(10)),
+        "params": MODELS[name].describe_params(),
+        "train_images": 60_000,
+        "architecture": MODELS[name].params.get("architecture"),
+    }
+    bound = payload_bound(meta)
+    if name in MNIST_PAYLOADS:
+        assert bound > 1.5 * MNIST_PAYLOADS[name]
+        # A forest's 100 trees may grow to one leaf per image: 13 times what they did on MNIST.
+        assert bound < (13 if name == "forest" else 4) * MNIST_PAYLOADS[name]
+    assert bound < (2 << 30 if name == "forest" else 400 << 20)
+    # Without the number of training images (files saved before it was recorded) the models
+    # that keep training images or grow with them are bounded by UNRECORDED_TRAIN_IMAGES.
+    unrecorded = payload_bound({**meta, "train_images": None})
+    assert unrecorded >= bound
+    assert (unrecorded == bound) == (name not in ("knn", "rbf-svm", "forest"))
+
+
+def test_files_without_the_training_set_size_still_load_and_a_false_one_is_refused(tmp_path, five_class):
+    path = train(five_class, "knn").save(tmp_path / "knn.mnistlab")
+    out = tmp_path / "edited.mnistlab"
+    older = _rewrite(path, out, meta=lambda m: {k: v for k, v in m.items() if k != "train_images"})
+    loaded = load_model(older)
+    assert loaded.train_images is None and loaded.predict(five_class.test.images).shape == (25,)
+    with pytest.raises(ModelError, match="does not hold the training images it describes"):
+        load_model(_rewrite(path, out, meta=lambda m: {**m, "train_images": 59}))
+    for impossible in (4, True, "60", 2**41):
+        with pytest.raises(ModelError, match="impossible train_images"):
+            load_model(_rewrite(path, out, meta=lambda m, n=impossible: {**m, "train_images": n}))
+
+
+def _long_schema(members):
+    members["schema.json"] += b" " * (1 << 20)  # still the same JSON
+    return zipfile.ZIP_STORED
+
+
+def _many_members(members):
+    members.update({f"{i}.npy": b"" for i in range(6000)})  # a zip directory of 330 kB
+    return zipfile.ZIP_STORED
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (_long_schema, r"schema\.json of 1,0[\d,]+ bytes, more than the 262,144 it can need"),
+        (_many_members, r"zip directory of 3[\d,]+ bytes, more than the 262,144 it can need"),
+    ],
+)
+def test_a_payload_whose_format_would_parse_beyond_the_bound_is_refused(tmp_path, edit, message):
+    # A k-NN model of 2,000 images: room for 2 MB of numbers, but only 256 kB of JSON and zip
+    # directory, which take several times their size once parsed.
+    images = Dataset.from_arrays(
+        "more", make_arrays(2000, 5, shape=(12, 10), seed=1), make_arrays(25, 5, shape=(12, 10))
+    )
+    path = train(images, "knn").save(tmp_path / "knn.mnistlab")
+    edited = _edit_payload(path, tmp_path / "edited.mnistlab", edit)
+    with pytest.raises(ModelError, match=message):
+        load_model(edited)
