@@ -659,11 +659,17 @@ def test_per_class_is_capped_by_the_class_size(tmp_path):
     assert Image.open(tmp_path / "a.png").size[0] < 2000
 
 
-def test_pairs_refuses_too_many_classes(tmp_path):
-    labels = np.arange(40)
-    path = npz(tmp_path / "c40.npz", x_train=np.zeros((40, 2, 2), np.uint8), y_train=labels)
+def test_pairs_of_many_classes_draws_the_closest_pairs(tmp_path):
+    """40 classes were refused ("at most 30"); now the closest pairs are drawn, capped in size."""
+    from PIL import Image
+
+    labels = np.arange(200) % 40
+    images = np.random.default_rng(0).integers(0, 256, (200, 4, 4), dtype=np.uint8)
+    path = npz(tmp_path / "c40.npz", x_train=images, y_train=labels)
     result = cli("pairs", path, "-o", tmp_path / "p.png")
-    assert result.exit_code == 1 and "at most 30" in result.output
+    assert result.exit_code == 0, result.output
+    assert "the 24 closest pairs' centroid differences" in result.output
+    assert max(Image.open(tmp_path / "p.png").size) <= 2000
 
 
 def test_hidden_files_are_ignored(tmp_path):

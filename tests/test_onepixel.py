@@ -526,18 +526,100 @@ def test_features_far_from_zero_and_tiny_penalties():
     assert pinned.coef_ == 0 and pinned.intercept_ == pytest.approx(np.log(y.mean() / (1 - y.mean())))
 
 
-def test_cli_many_classes_or_no_pairs_write_tables_without_figures(tmp_path):
+def test_cli_many_classes_write_capped_figures_and_no_pairs_none(tmp_path):
+    """31 classes used to write the table without figures; now the figures show a subset."""
+    from PIL import Image
+
+    from mnistlab import plots
+
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(31), 3)
     many = Dataset.from_arrays("many", (rng.integers(0, 256, (93, 3, 3)), labels), None)
     one = Dataset.from_arrays("one", (rng.integers(0, 256, (5, 3, 3)), np.zeros(5, int)), None)
-    for ds, rows in ((many, 31 * 30 // 2), (one, 0)):
+    for ds, rows, figures in ((many, 31 * 30 // 2, 2), (one, 0, 0)):
         save(ds, tmp_path / ds.name, "npz")
         out = tmp_path / f"out-{ds.name}"
         result = CliRunner().invoke(
             app, ["onepixel", str(tmp_path / ds.name / f"{ds.name}.npz"), "-o", str(out)]
         )
         assert result.exit_code == 0, result.output
-        assert "no heat map" in result.stderr
+        assert ("no heat map" in result.stderr) == (figures == 0)
         assert len(pd.read_csv(out / "separability.csv")) == rows
-        assert not list(out.glob("*.png"))
+        pngs = list(out.glob("*.png"))
+        assert len(pngs) == figures
+        for png in pngs:
+            assert max(Image.open(png).size) <= plots.MAX_FIGURE_INCHES * plots.DPI
+
+
+# --------------------------------------------------------------------------------------------
+# Many classes
+
+
+def many_classes(k: int, per_class: int = 2, side: int = 4, seed: int = 0) -> Dataset:
+    rng = np.random.default_rng(seed)
+    n = k * per_class
+    x = rng.integers(0, 256, (n, side, side), dtype=np.uint8)
+    y = np.arange(n) % k
+    return Dataset.from_arrays(f"many{k}", (x, y), (x[: n // 2], y[: n // 2]))
+
+
+def test_200_classes_fit_every_pair_in_seconds():
+    """19,900 pairs: the left-out pairs were found by rebuilding a set of all pairs once per pair
+    (quadratic in the pairs: half a minute here); every pair is fitted, with numbers per class."""
+    import time
+
+    ds = many_classes(200)
+    started = time.perf_counter()
+    result = one_pixel_separability(ds, progress=False)
+    assert time.perf_counter() - started < 15
+    assert len(result.pairs) == result.class_pairs == 19_900 and not result.bounded
+    s = result.summary()
+    assert s["class_pairs"] == 19_900 and s["bounded"] is False
+    per_class = result.per_class()
+    assert len(per_class) == 200 and (per_class["pairs"] == 199).all()
+    assert per_class["mean"].notna().all() and per_class["hardest"].notna().all()
+    # Each class's hardest partner and minimum come from its own pairs.
+    matrix = result.matrix().to_numpy()
+    np.testing.assert_allclose(per_class["min"], np.nanmin(matrix, axis=1))
+    np.testing.assert_allclose(per_class["mean"], np.nanmean(matrix, axis=1))
+    for r in per_class.head(5).itertuples():
+        assert matrix[r.label, int(r.hardest)] == r.min
+    hardest = result.hardest(10)
+    assert hardest[result.measure].is_monotonic_increasing
+    assert hardest[result.measure].iloc[0] == result.pairs[result.measure].min()
+
+
+def test_too_many_pairs_fit_the_closest_centroids_and_say_so(monkeypatch):
+    from mnistlab import onepixel, stats
+
+    ds = many_classes(30, per_class=3)
+    monkeypatch.setattr(onepixel, "MAX_FITS", 100 * 16)  # 100 pairs of 16 pixels
+    with pytest.warns(UserWarning, match="30 classes make 435 pairs: only the 100 with the closest"):
+        result = one_pixel_separability(ds, progress=False)
+    assert result.bounded and len(result.pairs) == 100 and result.class_pairs == 435
+    assert result.summary()["bounded"] is True
+    centroids = stats.centroids(ds.train.images, ds.train.labels, ds.classes)
+    closest = onepixel.closest_class_pairs(centroids, 100)
+    fitted = set(zip(result.pairs.class_a, result.pairs.class_b, strict=True))
+    assert fitted == set(zip(closest.class_a, closest.class_b, strict=True))
+    # Given pairs are never bounded; the fits of the chosen pairs are those of a full run.
+    chosen = sorted(fitted)[:5]
+    direct = one_pixel_separability(ds, pairs=chosen, progress=False).pairs
+    pd.testing.assert_frame_equal(direct, result.pairs.head(5).reset_index(drop=True))
+
+
+def test_closest_class_pairs_match_a_direct_computation():
+    from mnistlab import onepixel, stats
+
+    ds = many_classes(12, per_class=3)
+    labels = ds.train.labels.copy()
+    labels[labels == 5] = 4  # class 5 has no images: left out
+    centroids = stats.centroids(ds.train.images, labels, ds.classes)
+    found = onepixel.closest_class_pairs(centroids)
+    assert len(found) == 11 * 10 // 2 and 5 not in set(found.class_a) | set(found.class_b)
+    flat = centroids.means.reshape(12, -1)
+    for r in found.sample(10, random_state=0).itertuples():
+        assert r.rms == pytest.approx(np.sqrt(np.mean((flat[r.class_a] - flat[r.class_b]) ** 2)))
+    assert found.rms.is_monotonic_increasing
+    i, j, rms = centroids.closest_pair()
+    assert (found.class_a[0], found.class_b[0]) == (i, j) and found.rms[0] == pytest.approx(rms)

@@ -108,3 +108,142 @@ def test_value_figures_refuse_what_they_cannot_write():
         plots.pixel_values(np.zeros((65, 10), np.uint8))
     with pytest.raises(ValueError, match="uint8"):
         plots.flattening(np.zeros((4, 4)), index=0, label=0, class_name="a")
+
+
+# --------------------------------------------------------------------------------------------
+# Many classes: every figure keeps its size and says what it shows
+
+
+def many_classes(k: int = 200, per_class: int = 4, side: int = 6, seed: int = 0):
+    """A dataset of ``k`` classes, ``per_class`` tiny train images each, half as many test."""
+    from mnistlab import Dataset
+
+    rng = np.random.default_rng(seed)
+    n = k * per_class
+    x = rng.integers(0, 256, (n, side, side), dtype=np.uint8)
+    y = np.arange(n) % k
+    return Dataset.from_arrays(f"many{k}", (x, y), (x[: n // 2], y[: n // 2]))
+
+
+def png_size(fig) -> tuple[int, int]:
+    """Width and height in pixels of the PNG the figure renders to."""
+    import struct
+
+    data = plots.to_png_bytes(fig)
+    return struct.unpack(">II", data[16:24])
+
+
+def all_texts(fig) -> str:
+    """Every title and text of a figure, joined (suptitle, axes titles, figure texts)."""
+    texts = [fig.get_suptitle(), *(t.get_text() for t in fig.texts)]
+    texts += [ax.get_title() for ax in fig.axes]
+    return "\n".join(texts)
+
+
+@pytest.mark.filterwarnings("error")
+def test_every_figure_of_200_classes_is_capped_and_says_what_it_shows():
+    """The issue's 200 classes made a 9449x9405 px confusion matrix and a 16,769 px gallery;
+    the pair figures refused. Now each stays within MAX_FIGURE_INCHES a side and its title says
+    which subset it shows."""
+    from mnistlab.onepixel import one_pixel_separability
+
+    ds = many_classes(200)
+    split, k = ds.train, 200
+    centroids = stats.centroids(split.images, split.labels, split.classes)
+    typicality = stats.typicality(split.images, split.labels, split.classes, split.indices)
+    counts = stats.pixel_value_counts_by_class(split.images, split.labels, k)
+    predicted = (ds.test.labels + (np.arange(len(ds.test)) % 3 == 0)) % k
+    evaluation = evaluate(ds.test.labels, predicted, ds.classes)
+    separability = one_pixel_separability(ds, progress=False)
+    cases = {
+        "centroid_grid": (plots.centroid_grid(centroids), "60 of 200 classes"),
+        "pixel_histograms_by_class": (
+            plots.pixel_histograms_by_class(counts, split.classes),
+            f"{plots.MAX_HISTOGRAM_CLASSES} of 200 classes",
+        ),
+        "distance_boxplot": (plots.distance_boxplot(typicality), "30 of 200 classes"),
+        "typicality_gallery": (
+            plots.typicality_gallery(split, typicality, per_class=1000),
+            "20 of 200 classes",
+        ),
+        "pair_differences": (plots.pair_differences(centroids), "24 of 19,900 pairs"),
+        "confusion_matrix": (plots.confusion_matrix(evaluation, title="t"), "30 of 200 classes"),
+        "separability_heatmap": (plots.separability_heatmap(separability), "30 of 200 classes"),
+        "best_pixels": (plots.best_pixels(separability, centroids), "24 of 19,900 pairs"),
+    }
+    limit = plots.MAX_FIGURE_INCHES * plots.DPI
+    for name, (fig, said) in cases.items():
+        assert said in all_texts(fig), name
+        inches = fig.get_size_inches()
+        assert (inches <= plots.MAX_FIGURE_INCHES).all(), (name, inches)
+        width, height = png_size(fig)
+        assert width <= limit and height <= limit, (name, width, height)
+
+
+def test_subset_figures_show_the_classes_that_matter():
+    """Beyond the caps: the confusion matrix shows the most confused classes, the gallery and
+    box plot the classes with the farthest outlier, the pair figures the closest/hardest pairs."""
+    ds = many_classes(60, per_class=3)
+    split = ds.train
+    # Classes 7 and 41 swap all their test images; class 50 is predicted as 51 once.
+    predicted = ds.test.labels.copy()
+    predicted[ds.test.labels == 7], predicted[ds.test.labels == 41] = 41, 7
+    predicted[np.flatnonzero(ds.test.labels == 50)[0]] = 51
+    evaluation = evaluate(ds.test.labels, predicted, ds.classes)
+    assert list(evaluation.most_confused_classes(5)) == [7, 41, 50, 51, 0]
+    fig = plots.confusion_matrix(evaluation)
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert len(ticks) == plots.MAX_CONFUSION_CLASSES and {"7", "41", "50", "51"} <= set(ticks)
+    assert ticks == sorted(ticks, key=int)  # shown in label order
+
+    images = split.images.copy()
+    images[split.labels == 33] = 0
+    images[np.flatnonzero(split.labels == 33)[0]] = 255  # class 33 has the farthest outlier
+    typicality = stats.typicality(images, split.labels, split.classes, split.indices)
+    gallery = plots.typicality_gallery(Split(images, split.labels, split.classes), typicality)
+    rows = [ax.get_ylabel() for ax in gallery.axes if ax.get_ylabel()]
+    assert len(rows) == plots.MAX_GALLERY_CLASSES and rows[0] == "33"
+    box = plots.distance_boxplot(typicality)
+    assert "33" in [t.get_text() for t in box.axes[0].get_xticklabels()]
+
+    centroids = stats.centroids(split.images, split.labels, split.classes)
+    pairs = plots.pair_differences(centroids)
+    i, j, rms = centroids.closest_pair()
+    first = next(ax.get_title() for ax in pairs.axes if ax.get_title())
+    assert first == f"{min(i, j)} - {max(i, j)}\nRMS {rms:.1f}"
+
+
+def test_figures_up_to_the_caps_are_drawn_whole():
+    """Up to the caps nothing changes: every class, no subset line."""
+    ds = many_classes(plots.MAX_BOX_CLASSES, per_class=2)
+    split = ds.train
+    centroids = stats.centroids(split.images, split.labels, split.classes)
+    typicality = stats.typicality(split.images, split.labels, split.classes, split.indices)
+    box = plots.distance_boxplot(typicality)
+    assert len(box.axes[0].get_xticklabels()) == plots.MAX_BOX_CLASSES
+    grid = plots.centroid_grid(centroids)
+    assert sum(ax.axison for ax in grid.axes) == plots.MAX_BOX_CLASSES
+    few = many_classes(12, per_class=2).train
+    pairs = plots.pair_differences(stats.centroids(few.images, few.labels, few.classes))
+    assert len(pairs.axes) == 12 * 12 + 1  # the k x k grid and its colour bar
+    for fig in (box, grid, pairs):
+        assert " of " not in all_texts(fig)
+        plots.to_png_bytes(fig)
+
+
+def test_benchmark_command_writes_a_capped_confusion_matrix_for_many_classes(tmp_path):
+    """Beyond 30 classes the benchmark command wrote no confusion matrix at all."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from mnistlab import save
+    from mnistlab.cli import app
+
+    save(many_classes(40, per_class=4), tmp_path / "data", "npz")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["benchmark", str(tmp_path / "data" / "many40.npz"), "--models", "centroid", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    width, height = Image.open(out / "confusion-many40-centroid.png").size
+    assert max(width, height) <= plots.MAX_FIGURE_INCHES * plots.DPI

@@ -813,7 +813,8 @@ def pairs(
         _print_json({"output": str(output), "dataset": ds.name, "split": split, "closest_pair": closest})
         return
     k = len(result.classes)
-    said = f"wrote {output}: {k}x{k} centroid differences of {ds.name}"
+    shown = f"{k}x{k}" if k <= plots.MAX_PAIR_CLASSES else f"the {plots.MAX_PAIR_PANELS} closest pairs'"
+    said = f"wrote {output}: {shown} centroid differences of {ds.name}"
     if closest is not None:
         said += f"; closest centroids: {' and '.join(closest['classes'])} (RMS difference {rms:.1f})"
     out.print(said, highlight=False)
@@ -915,9 +916,8 @@ def _write_onepixel(output: Path, loaded, results, payload) -> None:
     files: dict[str, bytes] = {}
     for ds, result in zip(loaded, results, strict=True):
         name = safe_filename(ds.name)
-        if len(ds.classes) > plots.MAX_PAIR_CLASSES or len(result.pairs) == 0:
-            why = f"{len(ds.classes)} classes" if len(result.pairs) else "no pairs"
-            warnings.warn(f"{ds.name}: {why}, so no heat map or best-pixel figure.", stacklevel=1)
+        if len(result.pairs) == 0:
+            warnings.warn(f"{ds.name}: no pairs, so no heat map or best-pixel figure.", stacklevel=1)
             continue
         means = stats.centroids(ds.train.images, ds.train.labels, ds.classes)
         files[f"heatmap-{name}.png"] = plots.to_png_bytes(plots.separability_heatmap(result))
@@ -1301,11 +1301,10 @@ def _benchmark_files(loaded, results) -> dict[str, bytes]:
     files["per-class.csv"] = table[columns].to_csv(index=False).encode()
     for r in results:
         stem = f"{safe_filename(r.dataset)}-{r.model}"
-        if len(r.evaluation.classes) <= plots.MAX_PAIR_CLASSES:
-            title = f"{r.dataset} · {r.model}: {r.evaluation.accuracy:.1%}"
-            files[f"confusion-{stem}.png"] = plots.to_png_bytes(
-                plots.confusion_matrix(r.evaluation, title=title)
-            )
+        title = f"{r.dataset} · {r.model}: {r.evaluation.accuracy:.1%}"
+        files[f"confusion-{stem}.png"] = plots.to_png_bytes(
+            plots.confusion_matrix(r.evaluation, title=title)
+        )
         mistakes = plots.confident_mistakes(by_name[r.dataset], r)
         if mistakes is not None:
             files[f"mistakes-{stem}.png"] = plots.to_png_bytes(mistakes)

@@ -314,17 +314,23 @@ def _scaled_values(scale: str) -> np.ndarray:
 
 
 def _histogram_problems(
-    counts_a: np.ndarray, counts_b: np.ndarray, values: np.ndarray
-) -> tuple[Problems, np.ndarray]:
-    """Problems from per-pixel histograms (m, 256) of class a and class b; the empty bins dropped.
+    hist: np.ndarray, nonzero: np.ndarray, a: np.ndarray, b: np.ndarray, values: np.ndarray
+) -> Problems:
+    """Problems from per-class, per-pixel histograms ``hist`` (k, m, 256) for the pairs
+    ``(a[i], b[i])``: one problem per pair and pixel, pair-major, the empty bins dropped.
 
-    Returns the problems and the number of points each has.
+    ``nonzero`` is ``hist > 0``: only the bins some image of a or b takes are gathered, so a
+    batch costs its points, not ``256 * m`` counts per pair (few images, many classes).
     """
-    keep = (counts_a + counts_b) > 0
-    sizes = keep.sum(axis=1)
+    keep = nonzero[a] | nonzero[b]
+    per_pair = hist.shape[1] * 256
+    row, rest = np.divmod(np.flatnonzero(keep), per_pair)
+    sizes = keep.sum(axis=2).ravel()
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    grid = np.broadcast_to(values, counts_a.shape)
-    return Problems(grid[keep], counts_a[keep], counts_b[keep], starts), sizes
+    flat = hist.reshape(-1)
+    return Problems(
+        values[rest % 256], flat[a[row] * per_pair + rest], flat[b[row] * per_pair + rest], starts
+    )
 
 
 def l2_normalise(images: np.ndarray) -> np.ndarray:
@@ -355,11 +361,12 @@ def _divisors(flat: np.ndarray, scale: str) -> np.ndarray:
 
 @dataclass
 class _SortedColumns:
-    """The non-zero values of every pixel of a split, sorted by (pixel, value), with labels."""
+    """The non-zero values of every pixel of a split, grouped by class, each class's sorted by
+    (pixel, value): a pair's problems cost its own two classes' values, not the whole split's."""
 
     pixel: np.ndarray
     value: np.ndarray
-    label: np.ndarray
+    starts: np.ndarray  # (n_classes + 1,): class c's values are starts[c]:starts[c + 1]
     zeros: np.ndarray  # (n_classes, n_pixels): images of each class where the pixel is 0
 
     @classmethod
@@ -390,13 +397,16 @@ class _SortedColumns:
         nonzero = np.bincount(label * n_pixels + column, minlength=k * n_pixels)
         counts = np.bincount(split.labels, minlength=k)
         zeros = counts[:, None] - nonzero.reshape(k, n_pixels)
-        return cls(column, value, label, zeros)
+        by_class = np.argsort(label, kind="stable")  # keeps (pixel, value) order within a class
+        starts = np.searchsorted(label[by_class], np.arange(k + 1))
+        return cls(column[by_class], value[by_class], starts, zeros)
 
     def problems(self, a: int, b: int) -> Problems:
         """One problem per pixel for classes a (0) and b (1); each pixel's zeros are one point."""
-        mine = (self.label == a) | (self.label == b)
-        column, value = self.pixel[mine], self.value[mine]
-        is_b = (self.label[mine] == b).astype(np.float64)
+        mine = np.r_[self.starts[a] : self.starts[a + 1], self.starts[b] : self.starts[b + 1]]
+        is_b = (np.arange(len(mine)) >= self.starts[a + 1] - self.starts[a]).astype(np.float64)
+        order = np.lexsort((self.value[mine], self.pixel[mine]))
+        column, value, is_b = self.pixel[mine][order], self.value[mine][order], is_b[order]
         n_pixels = self.zeros.shape[1]
         nonzero = np.bincount(column, minlength=n_pixels)
         first = np.concatenate(([0], np.cumsum(nonzero)[:-1]))
@@ -464,6 +474,9 @@ class OnePixelSeparability:
         image of either class it is NaN (and with no test split at all, every one is).
     pixel_accuracy : ndarray (n_pairs, h, w)
         Training accuracy of every pixel's fit, pair by pair; NaN for pixels not examined.
+    bounded : bool
+        True when the dataset has too many class pairs to fit them all (``MAX_FITS``) and only
+        those with the closest class centroids were fitted.
     """
 
     dataset: str
@@ -474,6 +487,12 @@ class OnePixelSeparability:
     pairs: pd.DataFrame
     pixel_accuracy: np.ndarray = field(repr=False)
     skipped: tuple[tuple[int, int], ...] = ()
+    bounded: bool = False
+
+    @property
+    def class_pairs(self) -> int:
+        """How many pairs of classes the dataset has, fitted or not: k (k - 1) / 2."""
+        return len(self.classes) * (len(self.classes) - 1) // 2
 
     @property
     def measure(self) -> str:
@@ -505,6 +524,8 @@ class OnePixelSeparability:
             "C": self.C,
             "pairs": len(self.pairs),
             "pairs_measured": int(np.isfinite(values).sum()),
+            "class_pairs": self.class_pairs,
+            "bounded": self.bounded,
         }
         if not np.isfinite(values).any():
             return out | {"min": None, "max": None, "mean": None, "min_pairs": [], "max_pairs": []}
@@ -520,10 +541,81 @@ class OnePixelSeparability:
             out[f"pairs_at_least_{level:g}"] = int(np.sum(values >= level))
         return out
 
+    def hardest(self, n: int | None = None) -> pd.DataFrame:
+        """The pairs, hardest first: lowest :attr:`measure` (unmeasured last), then by labels;
+        the first ``n`` (default all)."""
+        order = self.pairs.sort_values(
+            [self.measure, "class_a", "class_b"], na_position="last", kind="stable"
+        )
+        return order.head(n) if n is not None else order
+
+    def hardest_classes(self, n: int) -> list[int]:
+        """The first ``n`` distinct classes met going down :meth:`hardest` (labels, in that order)."""
+        found: dict[int, None] = {}
+        for a, b in zip(self.hardest()["class_a"], self.hardest()["class_b"], strict=True):
+            found.update(dict.fromkeys((int(a), int(b))))
+            if len(found) >= n:
+                break
+        return list(found)[:n]
+
+    def per_class(self) -> pd.DataFrame:
+        """One row per class: ``label, class, pairs`` (fitted pairs it is in), the ``mean`` and
+        ``min`` of :attr:`measure` over them, and ``hardest``, the other class of its hardest
+        pair (ties: the lowest label; None when it has no measured pair)."""
+        p = self.pairs
+        v = p[self.measure].to_numpy(dtype=np.float64)
+        label = np.concatenate((p["class_a"], p["class_b"]))
+        both = pd.DataFrame(
+            {"label": label, "other": np.concatenate((p["class_b"], p["class_a"])), "v": np.tile(v, 2)}
+        )
+        grouped = both.groupby("label")["v"]
+        k = len(self.classes)
+        worst = both.dropna().sort_values(["label", "v", "other"]).drop_duplicates("label")
+        hardest = np.full(k, None, dtype=object)
+        hardest[worst["label"].to_numpy()] = [self.classes[o] for o in worst["other"]]
+        return pd.DataFrame(
+            {
+                "label": np.arange(k),
+                "class": list(self.classes),
+                "pairs": grouped.size().reindex(range(k), fill_value=0).to_numpy(),
+                "mean": grouped.mean().reindex(range(k)).to_numpy(dtype=np.float64),
+                "min": grouped.min().reindex(range(k)).to_numpy(dtype=np.float64),
+                "hardest": hardest,
+            }
+        )
+
     def to_dict(self) -> dict:
         """``{"pairs": [...], "summary": {...}}`` with plain Python values (NaN kept as float)."""
         records = self.pairs.astype(object).where(self.pairs.notna(), None).to_dict(orient="records")
         return {"pairs": records, "summary": self.summary()}
+
+
+def closest_class_pairs(centroids: stats.Centroids, n: int | None = None) -> pd.DataFrame:
+    """Pairs of classes by the RMS difference of their centroids (0..255 scale), closest first.
+
+    Columns ``class_a, class_b`` (labels, a < b), ``name_a, name_b, rms``; only classes with
+    images; the ``n`` closest (default all k (k - 1) / 2, ties in label order).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> means = np.array([0, 10, 250], np.float64).reshape(3, 1, 1)
+    >>> c = stats.Centroids(means, np.array([1, 1, 1]), ("a", "b", "c"))
+    >>> closest_class_pairs(c, 2)[["name_a", "name_b", "rms"]].values.tolist()
+    [['a', 'b', 10.0], ['b', 'c', 240.0]]
+    """
+    from scipy.spatial.distance import pdist
+
+    present = np.flatnonzero(np.asarray(centroids.counts) > 0)
+    flat = centroids.means[present].reshape(len(present), -1)
+    rms = np.sqrt(pdist(flat, "sqeuclidean") / max(flat.shape[1], 1))
+    order = np.argsort(rms, kind="stable")[:n]
+    i, j = np.triu_indices(len(present), 1)
+    a, b = present[i[order]], present[j[order]]
+    names = np.array(centroids.classes, dtype=object)
+    return pd.DataFrame(
+        {"class_a": a, "class_b": b, "name_a": names[a], "name_b": names[b], "rms": rms[order]}
+    )
 
 
 def _check_pairs(pairs, split: Split) -> list[tuple[int, int]]:
@@ -536,7 +628,8 @@ def _check_pairs(pairs, split: Split) -> list[tuple[int, int]]:
     pairs = list(pairs)
     if not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in pairs):
         raise ValueError(f"pairs must be a list of (a, b) class pairs, got {pairs!r}.")
-    out = []
+    out: list[tuple[int, int]] = []
+    seen: set[tuple[int, int]] = set()
     for first, second in pairs:
         for given in (first, second):
             if isinstance(given, bool) or not isinstance(given, (str, Integral)):
@@ -544,8 +637,9 @@ def _check_pairs(pairs, split: Split) -> list[tuple[int, int]]:
         a, b = sorted((split.class_index(first), split.class_index(second)))
         if a == b:
             raise ValueError(f"pair ({first!r}, {second!r}) names one class twice.")
-        if (a, b) in out:
+        if (a, b) in seen:
             raise ValueError(f"pair ({first!r}, {second!r}) is given twice.")
+        seen.add((a, b))
         out.append((a, b))
     return out
 
@@ -572,6 +666,12 @@ def _check_C(C) -> float:
     return float(C)
 
 
+#: Without ``pairs``, at most this many (pair, pixel) fits are made: every pair of up to 200
+#: classes of 12x12 images, of 101 classes of 28x28 (about a minute on two cores). The cost grows
+#: with the square of the class count (3,832 classes make 7.3 million pairs): beyond, only the
+#: pairs whose class centroids are closest, the likeliest to be hard, are fitted, with a warning,
+#: and the result says so (``bounded``).
+MAX_FITS = 4_000_000
 #: Pairs fitted together with the histogram scales: bounds memory to about 100 MB per batch.
 HISTOGRAM_POINTS = 4_000_000
 #: Largest per-pixel histograms (bytes) worth building; beyond, the values are sorted instead.
@@ -601,7 +701,8 @@ def one_pixel_separability(
     pairs : sequence of (a, b), optional
         Only these pairs of classes, each given by label or name (``(3, 5)``,
         ``("Coat", "Shirt")``); each pair is reported with ``class_a < class_b``. Default: every
-        pair.
+        pair while pairs x pixels stays within ``MAX_FITS``; beyond, only the pairs whose class
+        centroids are closest, as many as fit, with a warning (``bounded`` in the result).
     pixels : sequence of int, optional
         Only these row-major pixel indices (``y * width + x``) are candidates, for the logistic
         fits and for the decision stump alike; default every pixel.
@@ -635,11 +736,27 @@ def one_pixel_separability(
     k = len(train.classes)
     h, w = train.image_shape
     chosen = _check_pixels(pixels, h * w)
-    wanted = _check_pairs(pairs, train)
     train_counts = np.bincount(train.labels, minlength=k)
     test_counts = np.bincount(test.labels, minlength=k) if test is not None else np.zeros(k, int)
+    limit = max(1, MAX_FITS // len(chosen))
+    bounded = pairs is None and k * (k - 1) // 2 > limit
+    if bounded:
+        # Every pair would cost k**2 / 2 fits of every pixel: fit the likeliest hard ones.
+        means = stats.centroids(train.images, train.labels, train.classes)
+        closest = closest_class_pairs(means, limit)
+        wanted = sorted(zip(closest.class_a.tolist(), closest.class_b.tolist(), strict=True))
+        empty = np.flatnonzero(train_counts == 0).tolist()
+        wanted += sorted({(min(e, c), max(e, c)) for e in empty for c in range(k) if c != e})
+        warnings.warn(
+            f"{k} classes make {k * (k - 1) // 2:,} pairs: only the {limit:,} with the closest "
+            f"class centroids are fitted ({len(chosen):,} pixels each, at most "
+            f"onepixel.MAX_FITS = {MAX_FITS:,} fits; pass pairs= to choose others).",
+            stacklevel=2,
+        )
+    else:
+        wanted = _check_pairs(pairs, train)
     fitted = [(a, b) for a, b in wanted if train_counts[a] and train_counts[b]]
-    skipped = tuple(p for p in wanted if p not in set(fitted))
+    skipped = tuple((a, b) for a, b in wanted if not (train_counts[a] and train_counts[b]))
     if skipped:
         empty = sorted({train.classes[c] for p in skipped for c in p if not train_counts[c]})
         warnings.warn(
@@ -648,9 +765,12 @@ def one_pixel_separability(
         )
 
     n_pixels = len(chosen)
+    # Training accuracy of every fit (the pixel_accuracy table); the fit itself is kept for the
+    # best pixel of each pair only: memory of one (pairs, pixels) array, not three.
     correct = np.zeros((len(fitted), n_pixels))
-    coef = np.zeros((len(fitted), n_pixels))
-    intercept = np.zeros((len(fitted), n_pixels))
+    best = np.zeros(len(fitted), dtype=np.int64)
+    coef = np.zeros(len(fitted))
+    intercept = np.zeros(len(fitted))
     stump = np.zeros(len(fitted))
     not_converged = 0
 
@@ -659,9 +779,12 @@ def one_pixel_separability(
         fits = fit_logistic(problems, C)
         not_converged += int((~fits.converged).sum())
         shape = (-1, n_pixels)
-        correct[rows] = problems.correct(fits.coef, fits.intercept).reshape(shape)
-        coef[rows] = fits.coef.reshape(shape)
-        intercept[rows] = fits.intercept.reshape(shape)
+        right = problems.correct(fits.coef, fits.intercept).reshape(shape)
+        correct[rows] = right
+        winner = np.argmax(right, axis=1)
+        best[rows] = winner
+        coef[rows] = np.take_along_axis(fits.coef.reshape(shape), winner[:, None], 1)[:, 0]
+        intercept[rows] = np.take_along_axis(fits.intercept.reshape(shape), winner[:, None], 1)[:, 0]
         stump[rows] = problems.stump_correct().reshape(shape).max(axis=1)
 
     # Histograms cost k * pixels * 256 counts whatever the number of images: for large images
@@ -679,14 +802,14 @@ def one_pixel_separability(
             stats.map_blocks(fit_pairs, len(fitted), 1)
         else:
             values = _scaled_values(scale)
-            hist = stats.pixel_histograms(train.images, train.labels, k)[:, chosen]
+            # Contiguous, so that the per-batch gathers read it as one flat array (a fancy index
+            # on the middle axis leaves it strided, and each batch would copy it whole).
+            hist = np.ascontiguousarray(stats.pixel_histograms(train.images, train.labels, k)[:, chosen])
+            nonzero = hist > 0
 
             def fit_pairs(start: int, stop: int) -> None:
                 a, b = (np.array(side) for side in zip(*fitted[start:stop], strict=True))
-                problems, _ = _histogram_problems(
-                    hist[a].reshape(-1, 256), hist[b].reshape(-1, 256), values
-                )
-                record(slice(start, stop), problems)
+                record(slice(start, stop), _histogram_problems(hist, nonzero, a, b, values))
                 for _ in range(start, stop):
                     advance()
 
@@ -695,22 +818,23 @@ def one_pixel_separability(
     if not_converged:
         warnings.warn(f"{not_converged} one-pixel fits did not converge.", stacklevel=2)
 
-    best = np.argmax(correct, axis=1) if n_pixels else np.zeros(len(fitted), int)
+    totals = np.array([train_counts[a] + train_counts[b] for a, b in fitted], dtype=np.float64)
+    correct /= totals.reshape(-1, 1)  # now training accuracies
     if test is not None:
         test_flat = test.images.reshape(len(test), -1)
         test_divisors = _divisors(test_flat, scale)
+        members = [np.flatnonzero(test.labels == c) for c in range(k)]
     rows = []
     for i, (a, b) in enumerate(fitted):
         j = best[i]
         pixel = int(chosen[j])
-        n_train = train_counts[a] + train_counts[b]
-        w_ab, b_ab = coef[i, j], intercept[i, j]
+        w_ab, b_ab = coef[i], intercept[i]
         test_accuracy = np.nan
         if test is not None and test_counts[a] + test_counts[b]:
-            mine = (test.labels == a) | (test.labels == b)
+            mine = np.concatenate((members[a], members[b]))
             x = test_flat[mine, pixel] / test_divisors[mine]
             right = np.sum((w_ab * x + b_ab > 0) == (test.labels[mine] == b))
-            test_accuracy = right / mine.sum()
+            test_accuracy = right / len(mine)
         rows.append(
             (
                 a,
@@ -718,11 +842,11 @@ def one_pixel_separability(
                 pixel,
                 pixel % w,
                 pixel // w,
-                correct[i, j] / n_train,
+                correct[i, j],
                 test_accuracy,
                 w_ab,
                 b_ab,
-                stump[i] / n_train,
+                stump[i] / totals[i],
                 train.classes[a],
                 train.classes[b],
                 int(train_counts[a]),
@@ -732,9 +856,11 @@ def one_pixel_separability(
             )
         )
     table = pd.DataFrame(rows, columns=PAIR_COLUMNS).astype(PAIR_DTYPES)
-    accuracy = np.full((len(fitted), h * w), np.nan)
-    totals = np.array([train_counts[a] + train_counts[b] for a, b in fitted], dtype=np.float64)
-    accuracy[:, chosen] = correct / totals[:, None]
+    if n_pixels == h * w:
+        accuracy = correct  # every pixel examined: no copy
+    else:
+        accuracy = np.full((len(fitted), h * w), np.nan)
+        accuracy[:, chosen] = correct
     return OnePixelSeparability(
         dataset=name,
         classes=tuple(train.classes),
@@ -744,6 +870,7 @@ def one_pixel_separability(
         pairs=table,
         pixel_accuracy=accuracy.reshape(len(fitted), h, w),
         skipped=skipped,
+        bounded=bounded,
     )
 
 

@@ -46,6 +46,41 @@ DPI = 110
 #: Pixel values 0 and 255 are drawn in this colour in every histogram.
 EXTREME_COLOUR = "#d0632b"
 
+# Caps on what one figure draws, so that no figure grows with the number of classes: beyond
+# them a figure shows a subset (or the hardest pairs) and its title says which. Every figure
+# stays within MAX_FIGURE_INCHES a side (about 2,000 pixels at DPI).
+MAX_FIGURE_INCHES = 18.0
+#: Mean images in the centroid grid (the first classes by label beyond).
+MAX_GRID_CLASSES = 60
+#: Small multiples in the per-class pixel histograms (the first classes by label beyond).
+MAX_HISTOGRAM_CLASSES = 30
+#: Boxes in the distance box plot (beyond: the classes with the farthest outlier).
+MAX_BOX_CLASSES = 30
+#: Rows (classes) of the typicality gallery (beyond: the classes with the farthest outlier) and
+#: images per class in each of its two blocks.
+MAX_GALLERY_CLASSES = 20
+MAX_GALLERY_PER_CLASS = 12
+#: Class-by-class grids and heat maps (pair differences, one-pixel heat map and best pixels)
+#: are drawn whole up to this many classes; beyond, the heat map shows this many classes (those
+#: in the hardest pairs) and the pair figures show the MAX_PAIR_PANELS closest or hardest pairs.
+MAX_PAIR_CLASSES = 30
+MAX_PAIR_PANELS = 24
+#: Rows and columns of a confusion matrix (beyond: the most confused classes).
+MAX_CONFUSION_CLASSES = 30
+
+
+def _subset(shown: int, total: int, which: str, unit: str = "classes") -> str:
+    """The title line of a figure that shows part of what there is; empty when it shows all."""
+    return f"{shown:,} of {total:,} {unit}: {which}" if shown < total else ""
+
+
+def _farthest_classes(typicality: stats.Typicality, n: int) -> np.ndarray:
+    """Labels of the ``n`` classes whose farthest image lies farthest from their centroid,
+    farthest first (ties and classes without images: label order)."""
+    farthest = np.full(len(typicality.classes), -np.inf)
+    np.maximum.at(farthest, typicality.labels, typicality.distances)
+    return np.argsort(-farthest, kind="stable")[:n]
+
 
 @_literal_text
 def image_grid(
@@ -94,6 +129,24 @@ def image_grid(
     return fig
 
 
+#: Where the log-scale histograms put a share of zero: below their axis (which starts at 1e-6).
+_LOG_FLOOR = 1e-9
+
+
+def _middle_values(ax, share: np.ndarray) -> None:
+    """The shares of values 1..254 as bars of width 1, drawn as one filled step outline (254
+    patches per panel made the per-class figure slow); zero shares stay below the log axis."""
+    middle = share[1:255]
+    ax.stairs(
+        np.where(middle > 0, middle, _LOG_FLOOR),
+        np.arange(0.5, 255.5),
+        baseline=_LOG_FLOOR,
+        fill=True,
+        color="#3b6ea5",
+        linewidth=0,
+    )
+
+
 @_literal_text
 def pixel_histogram(counts: np.ndarray, *, title: str | None = None) -> Figure:
     """Share of pixels taking each value 0..255 (log scale), the two extremes labelled.
@@ -104,9 +157,7 @@ def pixel_histogram(counts: np.ndarray, *, title: str | None = None) -> Figure:
     counts = np.asarray(counts)
     fig, ax = plt.subplots(figsize=(5.4, 3.0), dpi=DPI)
     share = counts / max(counts.sum(), 1)
-    values = np.arange(256)
-    middle = values[1:255][share[1:255] > 0]  # zero has no place on a log axis
-    ax.bar(middle, share[middle], width=1.0, color="#3b6ea5", linewidth=0)
+    _middle_values(ax, share)
     for v, align in ((0, "left"), (255, "right")):
         # At one unit wide the extremes vanish against the axes: mark their tops as well.
         if share[v] > 0:
@@ -183,7 +234,7 @@ def save(fig: Figure, path: str | Path) -> Path:
 
 
 def _grid_shape(n: int, columns: int | None = None) -> tuple[int, int]:
-    columns = columns or (5 if n == 10 else min(n, 6))
+    columns = columns or (5 if n == 10 else min(n, 6) if n <= 36 else 10)
     return math.ceil(n / columns), columns
 
 
@@ -196,24 +247,30 @@ def _frame(ax) -> None:
 
 @_literal_text
 def centroid_grid(centroids: stats.Centroids, *, columns: int | None = None) -> Figure:
-    """The mean image of every class (white = 0, black = 255), class names as titles."""
-    k = len(centroids.classes)
+    """The mean image of every class (white = 0, black = 255), class names as titles.
+
+    At most ``MAX_GRID_CLASSES`` classes, the first by label; the title says when there are more.
+    """
+    total = len(centroids.classes)
+    k = min(total, MAX_GRID_CLASSES)
     rows, columns = _grid_shape(k, columns)
-    height = rows * 1.55 + 0.3
+    subset = _subset(k, total, "the first by label")
+    height = rows * 1.55 + (0.5 if subset else 0.3)
     fig, axes = plt.subplots(
         rows, columns, figsize=(columns * 1.2, height), squeeze=False, dpi=DPI, layout="constrained"
     )
     for ax in axes.ravel():
         ax.set_axis_off()
     for ax, mean, name, n in zip(
-        axes.ravel(), centroids.means, centroids.classes, centroids.counts, strict=False
+        axes.ravel(), centroids.means[:k], centroids.classes[:k], centroids.counts[:k], strict=False
     ):
         ax.set_axis_on()
         _frame(ax)
         ax.imshow(mean, cmap=IMAGE_CMAP, vmin=0, vmax=255, interpolation="nearest")
         ax.set_title(name, fontsize=8, pad=2)
         ax.set_xlabel(f"n={n:,}", fontsize=6.5, labelpad=1, color="#555")
-    fig.suptitle("Mean image per class (white = 0, black = 255)", fontsize=9)
+    title = "Mean image per class (white = 0, black = 255)"
+    fig.suptitle(f"{title}\n{subset}" if subset else title, fontsize=9)
     return fig
 
 
@@ -221,13 +278,20 @@ def centroid_grid(centroids: stats.Centroids, *, columns: int | None = None) -> 
 def pixel_histograms_by_class(
     counts: np.ndarray, classes: Sequence[str], *, title: str | None = None
 ) -> Figure:
-    """Small multiples: share of pixels at each value 0..255 within each class (log scale)."""
-    k = len(classes)
+    """Small multiples: share of pixels at each value 0..255 within each class (log scale).
+
+    At most ``MAX_HISTOGRAM_CLASSES`` classes, the first by label; the title says when there are
+    more.
+    """
+    total = len(classes)
+    k = min(total, MAX_HISTOGRAM_CLASSES)
     rows, columns = _grid_shape(k)
+    subset = _subset(k, total, "the first by label")
+    title = "\n".join(t for t in (title, subset) if t)
     fig, axes = plt.subplots(
         rows,
         columns,
-        figsize=(max(3.4, columns * 1.25 + 0.6), rows * 1.35 + 0.8),
+        figsize=(max(3.4, columns * 1.25 + 0.6), rows * 1.35 + 0.8 + (0.2 if subset else 0)),
         squeeze=False,
         dpi=DPI,
         sharex=True,
@@ -236,13 +300,10 @@ def pixel_histograms_by_class(
     )
     for ax in axes.ravel()[k:]:
         ax.set_axis_off()
-    values = np.arange(256)
-    for ax, row, name in zip(axes.ravel(), counts, classes, strict=False):
+    for ax, row, name in zip(axes.ravel(), counts[:k], classes[:k], strict=False):
         share = row / max(row.sum(), 1)
-        # Only positive shares are drawn: zero has no place on a log axis.
-        middle = values[1:255][share[1:255] > 0]
         ends = [v for v in (0, 255) if share[v] > 0]
-        ax.bar(middle, share[middle], width=1.0, color="#3b6ea5", linewidth=0)
+        _middle_values(ax, share)
         if ends:
             ax.bar(ends, share[ends], width=1.0, color=EXTREME_COLOUR, linewidth=0)
             ax.plot(ends, share[ends], "o", markersize=2.5, color=EXTREME_COLOUR, clip_on=False)
@@ -267,13 +328,21 @@ DISTANCE_LIMIT = 180
 
 @_literal_text
 def distance_boxplot(typicality: stats.Typicality) -> Figure:
-    """Box plot of each image's RMS distance to its class centroid, one box per class."""
-    k = len(typicality.classes)
-    data = [typicality.distances[typicality.labels == c] for c in range(k)]
-    fig, ax = plt.subplots(figsize=(5.4, 3.0), dpi=DPI)
+    """Box plot of each image's RMS distance to its class centroid, one box per class.
+
+    At most ``MAX_BOX_CLASSES`` boxes: beyond, the classes with the farthest outlier (in label
+    order), said in the title.
+    """
+    total = len(typicality.classes)
+    shown = np.arange(total)
+    if total > MAX_BOX_CLASSES:
+        shown = np.sort(_farthest_classes(typicality, MAX_BOX_CLASSES))
+    data = [typicality.distances[typicality.labels == c] for c in shown]
+    names = [typicality.classes[c] for c in shown]
+    fig, ax = plt.subplots(figsize=(max(5.4, 0.22 * len(shown) + 1.2), 3.0), dpi=DPI)
     ax.boxplot(
         data,
-        tick_labels=list(typicality.classes),
+        tick_labels=names,
         showfliers=True,
         flierprops={"markersize": 1.5, "alpha": 0.35, "markeredgecolor": "#555"},
         medianprops={"color": "#d0632b"},
@@ -281,10 +350,13 @@ def distance_boxplot(typicality: stats.Typicality) -> Figure:
     )
     ax.set_ylabel("RMS distance to class centroid\n(pixel scale 0..255)", fontsize=8)
     ax.set_xlabel("class", fontsize=8)
+    subset = _subset(len(shown), total, "those with the farthest outlier")
+    if subset:
+        ax.set_title(subset, fontsize=8)
     # One scale for every dataset, so side-by-side box plots compare at a glance.
     top = max(DISTANCE_LIMIT, float(np.max(typicality.distances, initial=0)) * 1.05)
     ax.set_ylim(0, top)
-    ax.tick_params(axis="x", labelsize=7, rotation=35 if max(map(len, typicality.classes)) > 3 else 0)
+    ax.tick_params(axis="x", labelsize=7, rotation=35 if max(map(len, names)) > 3 else 0)
     ax.tick_params(axis="y", labelsize=7)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
@@ -298,24 +370,29 @@ def typicality_gallery(split: Split, typicality: stats.Typicality, per_class: in
     """One row per class: its least typical images (most atypical first), then its most typical.
 
     Each image is titled with its index in the split and its distance to the class centroid.
+    At most ``MAX_GALLERY_CLASSES`` rows: beyond, the classes with the farthest outlier, farthest
+    first; at most ``MAX_GALLERY_PER_CLASS`` images in each block. The header says what is shown.
     """
     # No more columns than the largest class can fill.
-    per_class = max(1, min(per_class, int(np.bincount(typicality.labels).max(initial=1))))
+    largest = int(np.bincount(typicality.labels).max(initial=1))
+    per_class = max(1, min(per_class, largest, MAX_GALLERY_PER_CLASS))
+    total = len(typicality.classes)
+    rows = np.arange(total)
+    if total > MAX_GALLERY_CLASSES:
+        rows = _farthest_classes(typicality, MAX_GALLERY_CLASSES)
     least = typicality.least_typical(per_class)
     most = typicality.most_typical(per_class)
-    k = len(typicality.classes)
+    k = len(rows)
+    subset = _subset(k, total, "those with the farthest outlier, farthest first")
     columns = 2 * per_class + 1  # a blank column separates the two blocks
     cell = 0.62
-    fig, axes = plt.subplots(
-        k,
-        columns,
-        figsize=(columns * cell + 0.9, k * (cell + 0.14) + 0.45),
-        squeeze=False,
-        dpi=DPI,
-    )
+    header = 0.3 + (0.2 if subset else 0)
+    height = k * (cell + 0.14) + 0.15 + header
+    fig, axes = plt.subplots(k, columns, figsize=(columns * cell + 0.9, height), squeeze=False, dpi=DPI)
     for ax in axes.ravel():
         ax.set_axis_off()
-    for row, (name, worst, best) in enumerate(zip(typicality.classes, least, most, strict=True)):
+    for row, label in enumerate(rows):
+        worst, best = least[label], most[label]
         cells = [(j, i) for j, i in enumerate(worst)] + [
             (per_class + 1 + j, i) for j, i in enumerate(best)
         ]
@@ -330,11 +407,17 @@ def typicality_gallery(split: Split, typicality: stats.Typicality, per_class: in
                 pad=1,
             )
         axes[row, 0].set_axis_on()
-        axes[row, 0].set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
-    fig.text(0.30, 0.995, "least typical (most atypical first)", ha="center", va="top", fontsize=8)
-    fig.text(0.76, 0.995, "most typical", ha="center", va="top", fontsize=8)
-    fig.text(0.995, 0.995, "titles: #index distance", ha="right", va="top", fontsize=6, color="#666")
-    fig.tight_layout(pad=0.2, h_pad=0.25, w_pad=0.15, rect=(0, 0, 1, 0.975))
+        axes[row, 0].set_ylabel(
+            typicality.classes[label], fontsize=7, rotation=0, ha="right", va="center"
+        )
+    top = 1 - 0.05 / height
+    if subset:
+        fig.text(0.01, top, subset, ha="left", va="top", fontsize=8)
+        top -= 0.2 / height
+    fig.text(0.30, top, "least typical (most atypical first)", ha="center", va="top", fontsize=8)
+    fig.text(0.76, top, "most typical", ha="center", va="top", fontsize=8)
+    fig.text(0.995, top, "titles: #index distance", ha="right", va="top", fontsize=6, color="#666")
+    fig.tight_layout(pad=0.2, h_pad=0.25, w_pad=0.15, rect=(0, 0, 1, 1 - header / height))
     return fig
 
 
@@ -344,8 +427,58 @@ DIFFERENCE_CMAP = "RdBu_r"
 DIFFERENCE_LIMIT = 255  # the largest possible difference: nothing is ever clipped
 
 
-#: A k x k facet grid is unreadable (and slow to draw) beyond this many classes.
-MAX_PAIR_CLASSES = 30
+def _difference(ax, centroids: stats.Centroids, a: int, b: int, ring=None):
+    """Draw centroid a minus centroid b on the fixed -255..255 scale, with a ring at ``ring``
+    (x, y) if given; returns the image (for a colour bar)."""
+    image = ax.imshow(
+        centroids.means[a] - centroids.means[b],
+        cmap=DIFFERENCE_CMAP,
+        vmin=-DIFFERENCE_LIMIT,
+        vmax=DIFFERENCE_LIMIT,
+        interpolation="nearest",
+    )
+    if ring is not None:
+        x, y = ring
+        ax.scatter([x], [y], s=30, facecolors="none", edgecolors="white", linewidths=2.2)
+        ax.scatter([x], [y], s=30, facecolors="none", edgecolors="black", linewidths=1)
+    return image
+
+
+def _pair_panels(
+    centroids: stats.Centroids,
+    pairs: Sequence[tuple[int, int, str]],
+    title: str,
+    rings: Sequence[tuple[float, float]] | None = None,
+) -> Figure:
+    """One panel per pair ``(a, b, caption)``: centroid a minus centroid b on the fixed
+    -255..255 scale, captioned, with an optional ring per pair at ``(x, y)``; a colour bar below.
+
+    The summary view of pair figures with too many classes for a k x k grid.
+    """
+    n = max(len(pairs), 1)
+    columns = min(n, 6)
+    rows = math.ceil(n / columns)
+    width, height = columns * 1.25 + 0.3, rows * 1.55 + 1.35
+    fig, axes = plt.subplots(rows, columns, figsize=(width, height), squeeze=False, dpi=DPI)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for number, (ax, (a, b, caption)) in enumerate(zip(axes.ravel(), pairs, strict=False)):
+        ax.set_axis_on()
+        _frame(ax)
+        _difference(ax, centroids, a, b, None if rings is None else rings[number])
+        ax.set_title(caption, fontsize=6.5, pad=4)
+    fig.suptitle(title, fontsize=8, y=1 - 0.08 / height, va="top")
+    fig.tight_layout(pad=0.3, h_pad=0.5, w_pad=0.3, rect=(0, 0.8 / height, 1, 1 - 0.5 / height))
+    cax = fig.add_axes((0.2, 0.45 / height, 0.6, 0.1 / height))
+    bar = fig.colorbar(
+        plt.cm.ScalarMappable(plt.Normalize(-DIFFERENCE_LIMIT, DIFFERENCE_LIMIT), DIFFERENCE_CMAP),
+        cax=cax,
+        orientation="horizontal",
+    )
+    bar.set_ticks([-DIFFERENCE_LIMIT, -128, 0, 128, DIFFERENCE_LIMIT])
+    bar.ax.tick_params(labelsize=6)
+    bar.set_label("first centroid - second (red: first class darker)", fontsize=6.5)
+    return fig
 
 
 @_literal_text
@@ -353,12 +486,23 @@ def pair_differences(centroids: stats.Centroids) -> Figure:
     """Facet grid of centroid differences (row class minus column class) for every class pair.
 
     One fixed diverging scale, -255..255, for every dataset; classes without images stay blank.
+    Beyond ``MAX_PAIR_CLASSES`` classes: the ``MAX_PAIR_PANELS`` pairs with the closest centroids
+    instead, each captioned with its RMS difference, and the title says so.
     """
     k = len(centroids.classes)
     if k > MAX_PAIR_CLASSES:
-        raise ValueError(
-            f"{k} classes make a {k}x{k} grid; pair figures are drawn for at most "
-            f"{MAX_PAIR_CLASSES} classes."
+        from mnistlab.onepixel import closest_class_pairs
+
+        found = closest_class_pairs(centroids, MAX_PAIR_PANELS)
+        names = centroids.classes
+        pairs = [
+            (a, b, f"{names[a]} - {names[b]}\nRMS {rms:.1f}")
+            for a, b, rms in zip(found.class_a, found.class_b, found.rms, strict=True)
+        ]
+        present = int(np.sum(np.asarray(centroids.counts) > 0))
+        subset = _subset(len(pairs), present * (present - 1) // 2, "the closest centroids", "pairs")
+        return _pair_panels(
+            centroids, pairs, f"Centroid differences, {subset or 'every pair'} (first - second)"
         )
     size = 0.47 if k <= 10 else 0.36
     rotate = max(len(c) for c in centroids.classes) > 3
@@ -369,13 +513,7 @@ def pair_differences(centroids: stats.Centroids) -> Figure:
         for c in range(k):
             ax = axes[r, c]
             _frame(ax)
-            image = ax.imshow(
-                centroids.means[r] - centroids.means[c],
-                cmap=DIFFERENCE_CMAP,
-                vmin=-DIFFERENCE_LIMIT,
-                vmax=DIFFERENCE_LIMIT,
-                interpolation="nearest",
-            )
+            image = _difference(ax, centroids, r, c)
             if c == 0:
                 ax.set_ylabel(centroids.classes[r], fontsize=7, rotation=0, ha="right", va="center")
             if r == 0:
@@ -400,12 +538,22 @@ def pair_differences(centroids: stats.Centroids) -> Figure:
 
 @_literal_text
 def confusion_matrix(evaluation, *, title: str | None = None) -> Figure:
-    """Confusion matrix: rows are true classes, columns predictions; share of the row, with counts."""
-    confusion = evaluation.confusion
-    k = len(evaluation.classes)
+    """Confusion matrix: rows are true classes, columns predictions; share of the row, with counts.
+
+    Beyond ``MAX_CONFUSION_CLASSES`` classes: the most confused ones (in label order), each row
+    still the share of all that class's test images; the title says so.
+    """
+    total = len(evaluation.classes)
+    shown = np.arange(total)
+    if total > MAX_CONFUSION_CLASSES:
+        shown = np.sort(evaluation.most_confused_classes(MAX_CONFUSION_CLASSES))
+    names = [evaluation.classes[c] for c in shown]
     with np.errstate(invalid="ignore", divide="ignore"):
-        rates = confusion / confusion.sum(axis=1, keepdims=True)
-    fig, ax = plt.subplots(figsize=(0.42 * k + 1.9, 0.42 * k + 1.5), dpi=DPI)
+        rates = evaluation.confusion / evaluation.confusion.sum(axis=1, keepdims=True)
+    confusion, rates = evaluation.confusion[np.ix_(shown, shown)], rates[np.ix_(shown, shown)]
+    k = len(shown)
+    cell = min(0.42, 12 / k)
+    fig, ax = plt.subplots(figsize=(cell * k + 1.9, cell * k + 1.5), dpi=DPI)
     ax.imshow(np.nan_to_num(rates), cmap="Blues", vmin=0, vmax=1)
     for i in range(k):
         for j in range(k):
@@ -420,12 +568,14 @@ def confusion_matrix(evaluation, *, title: str | None = None) -> Figure:
                     fontsize=6,
                     color="white" if dark else "#1d2330",
                 )
-    ax.set_xticks(range(k), evaluation.classes, rotation=45, ha="right", fontsize=7)
-    ax.set_yticks(range(k), evaluation.classes, fontsize=7)
+    ax.set_xticks(range(k), names, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(k), names, fontsize=7)
     ax.set_xlabel("predicted class", fontsize=8)
     ax.set_ylabel("true class", fontsize=8)
+    subset = _subset(k, total, "the most confused (colour: share of the row's test images)")
+    title = "\n".join(t for t in (title, subset) if t)
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=9 if not subset else 8)
     fig.tight_layout()
     return fig
 
@@ -438,13 +588,18 @@ def separability_heatmap(result, *, column: str | None = None) -> Figure:
     """Class-by-class accuracy of the best single pixel, annotated, on a fixed 0.5..1 scale.
 
     ``result`` is a :class:`~mnistlab.onepixel.OnePixelSeparability`; ``column`` defaults to its
-    ``measure`` (test accuracy when there is a test split).
+    ``measure`` (test accuracy when there is a test split). Beyond ``MAX_PAIR_CLASSES`` classes:
+    those of the hardest pairs (in label order), said in the title.
     """
     column = column or result.measure
     table = result.matrix(column).to_numpy()
-    k = len(result.classes)
-    if k > MAX_PAIR_CLASSES:
-        raise ValueError(f"{k} classes: heat maps are drawn for at most {MAX_PAIR_CLASSES}.")
+    total = len(result.classes)
+    shown = np.arange(total)
+    if total > MAX_PAIR_CLASSES:
+        shown = np.sort(result.hardest_classes(MAX_PAIR_CLASSES))
+    table = table[np.ix_(shown, shown)]
+    names = [result.classes[c] for c in shown]
+    k = len(shown)
     cell = 0.48 if k <= 12 else 0.3
     fig, ax = plt.subplots(figsize=(k * cell + 2.4, k * cell + 1.6), dpi=DPI)
     cmap = plt.get_cmap(SEPARABILITY_CMAP).with_extremes(bad="#f2f2f2")
@@ -462,11 +617,14 @@ def separability_heatmap(result, *, column: str | None = None) -> Figure:
                         fontsize=5.8,
                         color="white" if table[i, j] < 0.8 else "#1d2330",
                     )
-    ax.set_xticks(range(k), result.classes, rotation=45, ha="right", fontsize=7)
-    ax.set_yticks(range(k), result.classes, fontsize=7)
+    ax.set_xticks(range(k), names, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(k), names, fontsize=7)
     what = column.replace("_", " ")
+    subset = _subset(k, total, f"those in the hardest pairs by {result.measure.replace('_', ' ')}")
     ax.set_title(
-        f"{result.dataset}: {what} of the best pixel\n({result.scale} scale, C={result.C:g})", fontsize=8
+        f"{result.dataset}: {what} of the best pixel\n({result.scale} scale, C={result.C:g})"
+        + (f"\n{subset}" if subset else ""),
+        fontsize=8,
     )
     bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
     bar.ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(xmax=1, decimals=0))
@@ -480,12 +638,14 @@ def separability_heatmap(result, *, column: str | None = None) -> Figure:
 def best_pixels(result, centroids: stats.Centroids) -> Figure:
     """For every pair (row class a, column class b), centroid a minus centroid b, with a ring on
     the pair's best pixel and its accuracy above; the -255..255 scale of :func:`pair_differences`.
+
+    Beyond ``MAX_PAIR_CLASSES`` classes: the ``MAX_PAIR_PANELS`` hardest pairs, said in the title.
     """
     k = len(result.classes)
-    if k > MAX_PAIR_CLASSES:
-        raise ValueError(f"{k} classes: pair figures are drawn for at most {MAX_PAIR_CLASSES}.")
     if k < 2:
         raise ValueError("one class: there are no pairs to draw.")
+    if k > MAX_PAIR_CLASSES:
+        return _hardest_best_pixels(result, centroids)
     m = k - 1
     size = 0.78 if m <= 10 else 0.45
     rotate = max(len(c) for c in result.classes) > 4
@@ -524,15 +684,7 @@ def best_pixels(result, centroids: stats.Centroids) -> Figure:
             pair = rows.get((a, b))
             if pair is None or not (centroids.counts[a] and centroids.counts[b]):
                 continue
-            ax.imshow(
-                centroids.means[a] - centroids.means[b],
-                cmap=DIFFERENCE_CMAP,
-                vmin=-DIFFERENCE_LIMIT,
-                vmax=DIFFERENCE_LIMIT,
-                interpolation="nearest",
-            )
-            ax.scatter([pair.x], [pair.y], s=30, facecolors="none", edgecolors="white", linewidths=2.2)
-            ax.scatter([pair.x], [pair.y], s=30, facecolors="none", edgecolors="black", linewidths=1)
+            _difference(ax, centroids, a, b, (pair.x, pair.y))
             accuracy = getattr(pair, measure)
             if np.isfinite(accuracy):
                 ax.text(
@@ -561,6 +713,27 @@ def best_pixels(result, centroids: stats.Centroids) -> Figure:
     bar.ax.tick_params(labelsize=6)
     bar.set_label("row centroid - column centroid (red: row class darker)", fontsize=6.5)
     return fig
+
+
+def _hardest_best_pixels(result, centroids: stats.Centroids) -> Figure:
+    """The summary view of :func:`best_pixels`: one panel per hardest pair."""
+    measure = result.measure
+    hardest = result.hardest(MAX_PAIR_PANELS)
+    pairs = [
+        (r.class_a, r.class_b, f"{r.name_a} - {r.name_b}\n{_accuracy(getattr(r, measure))}")
+        for r in hardest.itertuples()
+    ]
+    rings = [(r.x, r.y) for r in hardest.itertuples()]
+    which = f"the hardest by {measure.replace('_', ' ')}"
+    subset = _subset(len(pairs), len(result.pairs), which, "pairs") or f"every pair, {which} first"
+    title = (
+        f"{result.dataset}: best pixel (ring) of {subset}\non first centroid - second; accuracy above"
+    )
+    return _pair_panels(centroids, pairs, title, rings)
+
+
+def _accuracy(value: float) -> str:
+    return f"{100 * value:.0f}%" if np.isfinite(value) else "n/a"
 
 
 @_literal_text

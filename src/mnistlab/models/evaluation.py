@@ -54,6 +54,14 @@ class Evaluation:
             if off[i, j] > 0
         ]
 
+    def most_confused_classes(self, n: int) -> np.ndarray:
+        """Labels of the ``n`` classes in the most confusions (images of the class predicted as
+        another, plus images of others predicted as it), most first; ties in label order."""
+        off = self.confusion.copy()
+        np.fill_diagonal(off, 0)
+        involved = off.sum(axis=0) + off.sum(axis=1)
+        return np.argsort(-involved, kind="stable")[:n]
+
 
 def evaluate(y_true, y_pred, classes: tuple[str, ...]) -> Evaluation:
     """Compare predicted labels (indices into ``classes``) with the true ones."""

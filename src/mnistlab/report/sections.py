@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from mnistlab import plots, stats
@@ -166,6 +167,10 @@ def pixel_values(a: Analyses) -> Panel:
         ["pixels equal to 0", "in 1..254", "equal to 255"],
         [[_percent(shares.zero), _percent(shares.between), _percent(shares.full)]],
     )
+    per_class = Table(["class", "equal to 0", "in 1..254", "equal to 255"], [])
+    for name, counts in zip(a.ds.classes, a.pixel_counts_by_class, strict=True):
+        s = stats.PixelShares.from_counts(counts)
+        per_class.rows.append([name, _percent(s.zero), _percent(s.between), _percent(s.full)])
     return Panel(
         pictures=[
             Picture.from_figure(plots.pixel_histogram(a.pixel_counts), f"pixel values in {a.ds.name}"),
@@ -174,8 +179,16 @@ def pixel_values(a: Analyses) -> Panel:
                 f"pixel values per class in {a.ds.name}",
             ),
         ],
-        tables=[table],
+        tables=[table, per_class],
+        note=_subset_note(a, plots.MAX_HISTOGRAM_CLASSES, "the per-class figure shows the first {n}"),
     )
+
+
+def _subset_note(a: Analyses, cap: int, figure: str) -> str:
+    """Says that a figure shows ``cap`` of the classes (``figure`` with ``{n}``) and the table
+    every class, when there are more classes than ``cap``."""
+    k = len(a.ds.classes)
+    return f"{k} classes: {figure.format(n=cap)}; the table lists every class." if k > cap else ""
 
 
 @section(
@@ -209,7 +222,39 @@ def binarisation(a: Analyses) -> Panel:
 )
 def centroid_images(a: Analyses) -> Panel:
     fig = plots.centroid_grid(a.centroids)
-    return Panel(pictures=[Picture.from_figure(fig, f"class centroids of {a.ds.name}")])
+    c = a.centroids
+    # Each class's nearest other centroid: its first appearance going down the closest pairs.
+    pairs = _closest_pairs(a)
+    near = pd.concat(
+        [
+            pairs[["class_a", "name_b", "rms"]].set_axis(["label", "nearest", "rms"], axis=1),
+            pairs[["class_b", "name_a", "rms"]].set_axis(["label", "nearest", "rms"], axis=1),
+        ]
+    )
+    near = near.sort_values("rms", kind="stable").drop_duplicates("label").set_index("label")
+    rows = []
+    for label, (name, n) in enumerate(zip(c.classes, c.counts, strict=True)):
+        found = label in near.index
+        rows.append(
+            [
+                name,
+                f"{n:,}",
+                f"{np.nanmean(c.means[label]):.1f}" if n else "n/a",
+                near.at[label, "nearest"] if found else "n/a",
+                f"{near.at[label, 'rms']:.1f}" if found else "n/a",
+            ]
+        )
+    return Panel(
+        pictures=[Picture.from_figure(fig, f"class centroids of {a.ds.name}")],
+        tables=[Table(["class", "images", "mean ink", "nearest centroid", "RMS difference"], rows)],
+        note=_subset_note(a, plots.MAX_GRID_CLASSES, "the figure shows the first {n}"),
+    )
+
+
+def _closest_pairs(a: Analyses) -> pd.DataFrame:
+    from mnistlab.onepixel import closest_class_pairs
+
+    return closest_class_pairs(a.centroids)
 
 
 @section(
@@ -238,7 +283,25 @@ def atypical(a: Analyses) -> Panel:
             ),
         ],
         tables=[Table(["class", "median", "90th pct", "max"], rows)],
+        note=_atypical_note(a),
     )
+
+
+def _atypical_note(a: Analyses) -> str:
+    k = len(a.ds.classes)
+    if k <= plots.MAX_GALLERY_CLASSES:
+        return ""
+    shown = f"the gallery shows {plots.MAX_GALLERY_CLASSES}"
+    if k > plots.MAX_BOX_CLASSES:
+        shown = f"the box plot shows {plots.MAX_BOX_CLASSES} and {shown}"
+    return (
+        f"{k} classes: {shown}, those whose farthest image lies farthest from the class centroid; "
+        "the table lists every class."
+    )
+
+
+#: Rows of the report's tables of pairs (closest centroids, hardest for one pixel).
+PAIR_ROWS = 10
 
 
 @section(
@@ -249,18 +312,26 @@ def atypical(a: Analyses) -> Panel:
     "colour are the ones a pixel-based classifier will confuse.",
 )
 def pairs(a: Analyses) -> Panel:
-    if len(a.ds.classes) > plots.MAX_PAIR_CLASSES:
-        return Panel(note=f"{len(a.ds.classes)} classes: too many for a readable pair grid.")
     fig = plots.pair_differences(a.centroids)
-    pair = a.centroids.closest_pair()
+    found = _closest_pairs(a)
     note = ""
-    if pair is not None:
-        i, j, rms = pair
-        names = a.centroids.classes
-        note = f"Closest centroids: {names[i]} and {names[j]} (RMS difference {rms:.1f})."
+    if len(found):
+        first = found.iloc[0]
+        note = f"Closest centroids: {first.name_a} and {first.name_b} (RMS difference {first.rms:.1f})."
+    k = len(a.ds.classes)
+    if k > plots.MAX_PAIR_CLASSES:
+        note += (
+            f" {k} classes make {len(found):,} pairs of classes with images: rather than a "
+            f"{k}x{k} grid, the figure shows the {min(plots.MAX_PAIR_PANELS, len(found))} closest."
+        )
+    table = Table(
+        [f"closest pairs ({min(PAIR_ROWS, len(found))} of {len(found):,})", "RMS difference"],
+        [[f"{r.name_a} - {r.name_b}", f"{r.rms:.1f}"] for r in found.head(PAIR_ROWS).itertuples()],
+    )
     return Panel(
         pictures=[Picture.from_figure(fig, f"pairwise centroid differences, {a.ds.name}")],
-        note=note,
+        tables=[table] if len(found) else [],
+        note=note.strip(),
     )
 
 
@@ -274,16 +345,60 @@ def pairs(a: Analyses) -> Panel:
 )
 def one_pixel(a: Analyses) -> Panel:
     result = a.one_pixel
-    if len(a.ds.classes) > plots.MAX_PAIR_CLASSES:
-        return Panel(note=f"{len(a.ds.classes)} classes: too many for readable pair figures.")
     if len(result.pairs) == 0:
         return Panel(note="Fewer than two classes have training images: there are no pairs.")
     s = result.summary()
     measure = s["measure"].replace("_", " ")
-    worst = result.pairs.sort_values([s["measure"], "class_a", "class_b"]).head(3)
+    worst = result.hardest(PAIR_ROWS)
     hardest = ", ".join(
-        f"{r.name_a} vs {r.name_b} ({_percent(getattr(r, s['measure']))})" for r in worst.itertuples()
+        f"{r.name_a} vs {r.name_b} ({_percent(getattr(r, s['measure']))})"
+        for r in worst.head(3).itertuples()
     )
+    summary = Table(
+        [f"mean {measure}", "min", "max", "pairs >= 90%", "pairs >= 95%"],
+        [
+            [
+                _percent(s["mean"]),
+                _percent(s["min"]),
+                _percent(s["max"]),
+                f"{s['pairs_at_least_0.9']:,} of {s['pairs']:,}",
+                f"{s['pairs_at_least_0.95']:,} of {s['pairs']:,}",
+            ]
+        ],
+    )
+    pairs_table = Table(
+        [f"hardest pairs ({len(worst)} of {len(result.pairs):,})", "pixel (x, y)", "train", "test"],
+        [
+            [
+                f"{r.name_a} vs {r.name_b}",
+                f"({r.x}, {r.y})",
+                _percent(r.train_accuracy),
+                _percent(r.test_accuracy),
+            ]
+            for r in worst.itertuples()
+        ],
+    )
+    per_class = Table(
+        ["class", "pairs", f"mean {measure}", "min", "hardest against"],
+        [
+            [r["class"], f"{r.pairs:,}", _percent(r["mean"]), _percent(r["min"]), r.hardest or "n/a"]
+            for _, r in result.per_class().iterrows()
+        ],
+    )
+    note = f"Hardest pairs for one pixel: {hardest}."
+    k = len(a.ds.classes)
+    if result.bounded:
+        note += (
+            f" {k} classes make {result.class_pairs:,} pairs: only the {len(result.pairs):,} with "
+            "the closest class centroids were fitted (the cost grows with the square of the "
+            "class count), so the numbers describe those pairs."
+        )
+    if k > plots.MAX_PAIR_CLASSES:
+        note += (
+            f" {k} classes: the heat map shows the {plots.MAX_PAIR_CLASSES} classes of the "
+            f"hardest pairs and the rings the {min(plots.MAX_PAIR_PANELS, len(result.pairs))} "
+            "hardest pairs; the tables cover every class."
+        )
     return Panel(
         pictures=[
             Picture.from_figure(
@@ -293,21 +408,8 @@ def one_pixel(a: Analyses) -> Panel:
                 plots.best_pixels(result, a.centroids), f"best pixel of each pair, {a.ds.name}"
             ),
         ],
-        tables=[
-            Table(
-                [f"mean {measure}", "min", "max", "pairs >= 90%", "pairs >= 95%"],
-                [
-                    [
-                        _percent(s["mean"]),
-                        _percent(s["min"]),
-                        _percent(s["max"]),
-                        f"{s['pairs_at_least_0.9']} of {s['pairs']}",
-                        f"{s['pairs_at_least_0.95']} of {s['pairs']}",
-                    ]
-                ],
-            )
-        ],
-        note=f"Hardest pairs for one pixel: {hardest}.",
+        tables=[summary, pairs_table, per_class],
+        note=note,
     )
 
 
@@ -420,18 +522,29 @@ def nearest_centroid(a: Analyses) -> Panel:
     result = a.nearest_centroid
     if result is None:
         return _no_test(a)
-    per_class = [
-        [name, _percent(acc), f"{int(result.confusion[k].sum()):,}"]
-        for k, (name, acc) in enumerate(zip(result.classes, result.per_class, strict=True))
-    ]
     confused = ", ".join(f"{t} as {p} ({n})" for t, p, n in result.most_confused(3))
+    note = f"Most frequent confusions: {confused}." if confused else ""
     return Panel(
         pictures=[Picture.from_figure(plots.confusion_matrix(result), "confusion matrix")],
-        tables=[
-            Table(["test accuracy"], [[_percent(result.accuracy)]]),
-            Table(["class", "accuracy", "test images"], per_class),
+        tables=[Table(["test accuracy"], [[_percent(result.accuracy)]]), _per_class(result)],
+        note=" ".join(filter(None, (note, _confusion_note(a)))),
+    )
+
+
+def _per_class(evaluation) -> Table:
+    """Test accuracy and test images of every class."""
+    return Table(
+        ["class", "accuracy", "test images"],
+        [
+            [name, _percent(acc), f"{int(evaluation.confusion[k].sum()):,}"]
+            for k, (name, acc) in enumerate(zip(evaluation.classes, evaluation.per_class, strict=True))
         ],
-        note=f"Most frequent confusions: {confused}." if confused else "",
+    )
+
+
+def _confusion_note(a: Analyses) -> str:
+    return _subset_note(
+        a, plots.MAX_CONFUSION_CLASSES, "the confusion matrix shows the {n} most confused"
     )
 
 
@@ -512,20 +625,21 @@ def models_panel(a: Analyses) -> Panel:
     ]
     if a.pixel_knn is not None:
         rows.append([PIXEL_KNN, _percent(a.pixel_knn[5].accuracy), "shared search", "shared search"])
-    pictures = []
-    if len(a.ds.classes) <= plots.MAX_PAIR_CLASSES:
-        title = f"{best.model}: {best.evaluation.accuracy:.1%}"
-        pictures.append(
-            Picture.from_figure(plots.confusion_matrix(best.evaluation, title=title), "confusion matrix")
-        )
+    title = f"{best.model}: {best.evaluation.accuracy:.1%}"
+    pictures = [
+        Picture.from_figure(plots.confusion_matrix(best.evaluation, title=title), "confusion matrix")
+    ]
     mistakes = plots.confident_mistakes(a.ds, best)
     if mistakes is not None:
         pictures.append(Picture.from_figure(mistakes, f"most confident mistakes of {best.model}"))
     confused = ", ".join(f"{t} as {p} ({n})" for t, p, n in best.evaluation.most_confused(3))
     note = f"Best: {best.model}. Its most frequent confusions: {confused}." if confused else ""
-    return Panel(
-        pictures=pictures, tables=[Table(["model", "test accuracy", "fit", "predict"], rows)], note=note
-    )
+    tables = [Table(["model", "test accuracy", "fit", "predict"], rows)]
+    if len(a.ds.classes) > plots.MAX_CONFUSION_CLASSES:
+        # The confusion matrix shows some classes: the best model's numbers for every class.
+        tables.append(_per_class(best.evaluation))
+        note = " ".join(filter(None, (note, _confusion_note(a))))
+    return Panel(pictures=pictures, tables=tables, note=note)
 
 
 @section(
