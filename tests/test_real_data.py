@@ -112,9 +112,10 @@ def test_atypical_first_10000_mnist(real_cache, tmp_path):
         ["atypical", "mnist", "--first", "10000", "-o", str(tmp_path / "a.png"), "--csv", str(csv)],
     )
     assert result.exit_code == 0, result.output
-    table = pd.read_csv(csv)
-    assert list(table.columns) == ["index", "label", "distance", "rank_in_class"]
+    table = pd.read_csv(csv, dtype={"class": str})
+    assert list(table.columns) == ["index", "label", "class", "distance", "rank_in_class"]
     assert table["index"].tolist() == list(range(10_000))
+    assert (table["class"] == table["label"].astype(str)).all()  # MNIST's classes are "0".."9"
     # Independent check: centroids of these 10,000 images, RMS distance of each image.
     ds = mnistlab.load("mnist", download=False, progress=False)
     x = ds.train.images[:10_000].reshape(10_000, -1).astype(np.float64)

@@ -708,7 +708,8 @@ def atypical(
         Path, typer.Option("-o", "--output", help="PNG gallery of least and most typical images.")
     ],
     csv: Annotated[
-        Path | None, typer.Option("--csv", help="index,label,distance,rank_in_class per image.")
+        Path | None,
+        typer.Option("--csv", help="index,[file,]label,class,distance,rank_in_class per image."),
     ] = None,
     boxplot: Annotated[
         Path | None, typer.Option("--boxplot", help="Also write a box plot of distances per class.")
