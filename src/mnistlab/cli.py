@@ -108,14 +108,9 @@ def _write_files(files: dict[Path, bytes], folder: Path | None = None) -> None:
     _run(atomic_write_files, {(folder / p if folder else p): data for p, data in files.items()})
 
 
-def _write_csv(frame, path: Path) -> None:
-    from mnistlab.data.formats import atomic_path
-
-    def write() -> None:
-        with atomic_path(path) as tmp:
-            frame.to_csv(tmp, index=False)
-
-    _run(write)
+def _csv_bytes(frame) -> bytes:
+    """A table as the bytes of a CSV file (header, no index), ready for :func:`_write_files`."""
+    return _run(frame.to_csv, index=False).encode()
 
 
 NameArg = Annotated[
@@ -676,9 +671,10 @@ def centroids(
     _check_outputs((output, FIGURE), (csv, CSV))
     ds, chosen = _split(name, split, first, no_download)
     result = stats.centroids(chosen.images, chosen.labels, chosen.classes)
-    _run(plots.save, plots.centroid_grid(result), output)
+    files = {output: _run(plots.figure_bytes, plots.centroid_grid(result), output)}
     if csv is not None:
-        _write_csv(result.table(), csv)
+        files[csv] = _csv_bytes(result.table())
+    _write_files(files)  # the figure and the table, or neither
     if as_json:
         _print_json(
             {
@@ -730,18 +726,21 @@ def atypical(
     _check_outputs((output, FIGURE), (csv, CSV), (boxplot, FIGURE))
     ds, chosen = _split(name, split, first, no_download)
     result = stats.typicality(chosen.images, chosen.labels, chosen.classes, chosen.indices)
-    _run(plots.save, plots.typicality_gallery(chosen, result, per_class), output)
+    files = {
+        output: _run(plots.figure_bytes, plots.typicality_gallery(chosen, result, per_class), output)
+    }
     if boxplot is not None:
-        _run(plots.save, plots.distance_boxplot(result), boxplot)
+        files[boxplot] = _run(plots.figure_bytes, plots.distance_boxplot(result), boxplot)
     if csv is not None:
         table = result.table()
         table.insert(
             int(table.columns.get_loc("label")) + 1, "class", [ds.classes[k] for k in table["label"]]
         )
-        files = chosen.file_names(table["index"])
-        if files is not None:  # images read from files: say which file each row is
-            table.insert(int(table.columns.get_loc("index")) + 1, "file", files)
-        _write_csv(table, csv)
+        names = chosen.file_names(table["index"])
+        if names is not None:  # images read from files: say which file each row is
+            table.insert(int(table.columns.get_loc("index")) + 1, "file", names)
+        files[csv] = _csv_bytes(table)
+    _write_files(files)  # every output asked for, or none
     summary = result.summary()
     if as_json:
         least = result.least_typical(1)
@@ -925,7 +924,7 @@ def _write_onepixel(output: Path, loaded, results, payload) -> None:
         files[f"best-pixels-{name}.png"] = plots.to_png_bytes(plots.best_pixels(result, means))
     table = pd.concat([r.pairs.assign(dataset=r.dataset) for r in results], ignore_index=True)
     table = table[["dataset", *results[0].pairs.columns]]
-    files["separability.csv"] = table.to_csv(index=False).encode()
+    files["separability.csv"] = _csv_bytes(table)
     files["summary.json"] = json.dumps(_finite(payload), indent=2, allow_nan=False).encode()
     _write_files(files, output)
 
@@ -1221,7 +1220,7 @@ def duplicates(
     counts = found.counts()
     pairs = _with_files(found.pairs, ds)
     if output is not None:
-        files = {"duplicates.csv": pairs.to_csv(index=False).encode()}
+        files = {"duplicates.csv": _csv_bytes(pairs)}
         closest = found.pairs.head(12)
         if len(closest):
             images, titles = [], []
@@ -1295,11 +1294,11 @@ def _benchmark_files(loaded, results) -> dict[str, bytes]:
     from mnistlab.models import results_table
 
     by_name = {ds.name: ds for ds in loaded}
-    files: dict[str, bytes] = {"results.csv": results_table(results).to_csv(index=False).encode()}
+    files: dict[str, bytes] = {"results.csv": _csv_bytes(results_table(results))}
     per_class = [r.evaluation.table().assign(dataset=r.dataset, model=r.model) for r in results]
     table = pd.concat(per_class, ignore_index=True)
     columns = ["dataset", "model", "label", "class", "n", "correct", "accuracy"]
-    files["per-class.csv"] = table[columns].to_csv(index=False).encode()
+    files["per-class.csv"] = _csv_bytes(table[columns])
     for r in results:
         stem = f"{safe_filename(r.dataset)}-{r.model}"
         title = f"{r.dataset} · {r.model}: {r.evaluation.accuracy:.1%}"
