@@ -154,11 +154,19 @@ def test_classes_option_takes_names_or_label_mappings(tmp_path):
         ("1 7\n2 0\n", "not printable"),
         ("a\nb\na\n", "duplicate"),
         ("cat\rdog\nbird\n", "control character"),
+        # Files that could be read two ways (second fault-injection pass) are refused.
+        ("# label ascii\n0 48\n1 49\n", r"mixes LABEL NAME lines.*'# label ascii'"),
+        ("-1 neg\n0 zero\n1 one\n", r"mixes LABEL NAME lines.*'-1 neg'"),
+        ("0 zero\none\n", r"mixes LABEL NAME lines.*'one'"),
+        ("# my classes\ncat\ndog\n", r"line '# my classes' looks like a comment"),
+        ("²  cat\n0 dog\n", r"mixes LABEL NAME lines.*'²  cat'"),
+        ("99999999999999999999999 cat\n", r"above 2147483647"),
+        ("0 " + "9" * 5000 + "\n", r"not printable character codes"),
     ],
 )
 def test_bad_class_files_are_refused(tmp_path, text, message):
     path = tmp_path / "classes.txt"
-    path.write_text(text, newline="")
+    path.write_text(text, newline="", encoding="utf-8")
     with pytest.raises(FormatError, match=message):
         formats.read_classes(path)
 

@@ -8,21 +8,30 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mnistlab.data.formats import as_labels, as_uint8_images, check_class_names, default_classes
+from mnistlab.data.formats import (
+    MAX_LABEL,
+    as_labels,
+    as_uint8_images,
+    check_class_names,
+    default_classes,
+)
 from mnistlab.errors import FormatError
 
 #: The splits a Dataset can have.
 SPLIT_NAMES = ("train", "test", "validation")
 
-#: Images whose border pixels average above this are dark ink on a light background. Above
-#: the middle (127.5), so that noise or a mid-grey border keeps MNIST's convention: inverted
-#: MNIST-like images have borders near 255 (inverted MNIST 254, Fashion-MNIST 243).
+#: Images whose border pixels average above this are dark ink on a light background, below
+#: ``DARK_BORDER`` light ink on a dark one; in between (noise, a mid-grey border) the polarity is
+#: "undetermined" and nothing is advised. MNIST-like borders sit near the ends: MNIST 0,
+#: Fashion-MNIST 12, inverted MNIST 255, inverted Fashion-MNIST 243.
 LIGHT_BORDER = 160.0
+DARK_BORDER = 255.0 - LIGHT_BORDER
 
 
 @dataclass(frozen=True)
 class Polarity:
-    """Light ink on a dark background (``"light-on-dark"``, MNIST's convention) or the reverse.
+    """Light ink on a dark background (``"light-on-dark"``, MNIST's convention), the reverse
+    (``"dark-on-light"``), or ``"undetermined"`` (a border neither dark nor light).
 
     Judged from the border: the outermost rows and columns of the images are background in
     MNIST-like data, so their mean value (0..255) says which side the background is on.
@@ -51,7 +60,9 @@ class Polarity:
             ]
         )
         mean = float(border.mean()) if border.size else 0.0
-        return cls("dark-on-light" if mean > LIGHT_BORDER else "light-on-dark", mean)
+        if mean > LIGHT_BORDER:
+            return cls("dark-on-light", mean)
+        return cls("light-on-dark" if mean < DARK_BORDER else "undetermined", mean)
 
     @property
     def inverted(self) -> bool:
@@ -60,7 +71,10 @@ class Polarity:
 
     @property
     def description(self) -> str:
-        ink = "dark ink on a light background" if self.inverted else "light ink on a dark background"
+        ink = {
+            "dark-on-light": "dark ink on a light background",
+            "light-on-dark": "light ink on a dark background",
+        }.get(self.kind, "neither light nor dark on the border")
         return f"{ink} (border pixels average {self.border_mean:.0f} of 255)"
 
 
@@ -396,8 +410,12 @@ def _relabelled(mapping: Mapping[int, str], pairs: dict, source: str):
     """Class names in the mapping's label order, and labels renumbered to index them."""
     try:
         raw = np.array(sorted(int(k) for k in mapping), dtype=np.int64)
-    except (TypeError, ValueError):
-        raise FormatError(f"{source}: a class mapping's keys must be whole-number labels.") from None
+    except (TypeError, ValueError, OverflowError):
+        raw = None
+    if raw is None or (len(raw) and (raw[0] < 0 or raw[-1] > MAX_LABEL)):
+        raise FormatError(
+            f"{source}: a class mapping's keys must be whole-number labels in 0..{MAX_LABEL}."
+        )
     names = tuple(str(mapping[k]) for k in raw.tolist())
     out = {}
     for split, (x, y) in pairs.items():

@@ -240,7 +240,8 @@ def as_uint8_images(values: np.ndarray, *, source: str, name: str = "images") ->
         if (values != np.round(values)).any():
             raise FormatError(
                 f"{source}: {name} must be integers in 0..255, found fractional values "
-                f"(min {values.min():g}, max {values.max():g}); scale 0..1 images by 255 first."
+                f"(min {values.min():.9g}, max {values.max():.9g}); scale 0..1 images by 255 "
+                "first."
             )
     elif values.dtype.kind not in "iub":
         raise FormatError(f"{source}: {name} must be numeric, got dtype {values.dtype}.")
@@ -364,7 +365,8 @@ def _csv_roles(fields: list[str], source: str) -> tuple[bool, int, list[int]]:
     or index columns are left out; every other column must be a pixel.
     """
     if _NUMBER.fullmatch(fields[0]):
-        return False, 0, list(range(1, len(fields)))
+        trailing = fields[-1] == "" and len(fields) > 2  # "5,0,0,...,0," : a trailing delimiter
+        return False, 0, list(range(1, len(fields) - trailing))
     lowered = [f.lower() for f in fields]
     labels = [i for i, f in enumerate(lowered) if f in _LABEL_COLUMNS]
     if len(labels) != 1:
@@ -424,8 +426,7 @@ def read_csv(
     pixels = np.empty((table.num_rows, len(pixel_columns)), dtype=dtype)
     for j, column in enumerate(table.columns[1:]):
         pixels[:, j] = column.to_numpy()
-    if pixels.dtype != np.uint8:
-        pixels = as_uint8_images(_unit_scaled(pixels, "pixels", source), source=source)
+    pixels = as_uint8_images(_unit_scaled(pixels, "pixels", source), source=source)
     shape = image_shape or square_shape(pixels.shape[1], source=source)
     if shape[0] * shape[1] != pixels.shape[1]:
         raise FormatError(f"{source}: image_shape {shape} does not fit {pixels.shape[1]} pixels.")
@@ -441,7 +442,9 @@ def _read_csv_table(path, delimiter, n_columns, has_header, label, pixel_columns
     source = str(path)
     names = [f"c{i}" for i in range(n_columns)]
     wanted = [names[label]] + [names[i] for i in pixel_columns]
-    types = {names[label]: pa.int32()} | dict.fromkeys(wanted[1:], getattr(pa, pixel_type)())
+    # Labels are read as floats with float pixels: "5.0" is a whole number (checked later).
+    label_type = pa.int32() if pixel_type == "uint8" else pa.float64()
+    types = {names[label]: label_type} | dict.fromkeys(wanted[1:], getattr(pa, pixel_type)())
     try:
         table = pacsv.read_csv(
             path,
@@ -580,7 +583,7 @@ def keras_arrays(arrays: dict[str, np.ndarray], *, source: str) -> dict[str, np.
       images ``(n, h, w, 3)`` are refused (convert them to grey first);
     - one-hot labels ``(n, K)`` (every row a single 1): the index of the 1;
     - float images within 0..1 holding fractions (``x / 255``): scaled back to 0..255 and
-      rounded, with a warning.
+      rounded, with a warning; binary images holding only 0 and 1: 1 becomes 255.
 
     Everything else is left for the dataset's checks, which say what is wrong.
     """
@@ -608,10 +611,24 @@ def _single_channel(images: np.ndarray, key: str, source: str) -> np.ndarray:
 
 
 def _unit_scaled(images: np.ndarray, key: str, source: str) -> np.ndarray:
-    if images.dtype.kind != "f" or not images.size or not np.isfinite(images).all():
+    """Images on a 0..1 scale brought to 0..255, with a warning: floats within 0..1 holding
+    fractions (``x / 255``), and binary images holding only 0 and 1 (floats or integers), whose
+    ink would otherwise be 1 of 255, drawn black."""
+    if images.dtype.kind not in "fiu" or not images.size:
         return images
-    if images.min() < 0 or images.max() > 1 or (images == np.round(images)).all():
+    if images.dtype.kind == "f" and not np.isfinite(images).all():
+        return images  # refused with its reason by as_uint8_images
+    low, high = images.min(), images.max()
+    if low < 0 or (high != 1 and (high > 1 or images.dtype.kind != "f")):
         return images
+    if images.dtype.kind in "iu" or (images == np.round(images)).all():
+        if high == 0:
+            return images
+        warnings.warn(
+            f"{source}: {key} hold only the values 0 and 1; read as binary images, 1 as ink 255.",
+            stacklevel=4,
+        )
+        return (images != 0).astype(np.uint8) * np.uint8(255)
     warnings.warn(
         f"{source}: {key} holds fractions in 0..1; read as value x 255, rounded to 0..255.",
         stacklevel=4,
@@ -826,11 +843,22 @@ def read_image_folder(
         names = tuple(d.name for d in folders)
     check_class_names(names, source=str(listing) if listing.is_file() else str(root))
     index |= {safe_filename(n): i for i, n in enumerate(names)} | {n: i for i, n in enumerate(names)}
-    if classes is None and all(d.name.isdigit() for d in folders):
-        index |= {d.name: int(d.name) for d in folders}
+    by_label = all(re.fullmatch("[0-9]+", d.name) for d in folders)
+    if by_label and (classes is None or not any(d.name in index for d in folders)):
+        # Folders named 0..9 are labels: with a list of names, folder 3 holds the 4th class.
+        index = {d.name: int(d.name) for d in folders}
+        beyond = sorted(int(d.name) for d in folders if int(d.name) >= len(names))
+        if beyond:
+            raise FormatError(
+                f"{root}: folders named by label {beyond}, but only {len(names)} class names "
+                f"(labels 0..{len(names) - 1}) are given."
+            )
     unknown = [d.name for d in folders if d.name not in index]
     if unknown:
-        raise FormatError(f"{root}: class folders {unknown} are not among the classes {names}.")
+        raise FormatError(
+            f"{root}: class folders {unknown} are not among the classes {names}; name the folders "
+            "after the classes, or by label (0, 1, 2, ...) with the class names in a classes.txt."
+        )
     skipped: dict[str, int] = {}
     listed = []
     for folder in folders:
@@ -910,21 +938,32 @@ def write_image_folder(
     write_class_names(root / "classes.txt", classes)
 
 
+#: First line of the class lists mnistlab writes: every line below it is one name, literally,
+#: so that names such as "9 cat" or "# 1" are never read as a label mapping or a comment.
+CLASS_LIST_HEADER = "# mnistlab class names: one per line, for labels 0, 1, 2, ..."
+
+
 def write_class_names(path: str | os.PathLike, classes: Iterable[str]) -> None:
-    """Write class names one per line (UTF-8), in label order."""
-    atomic_write_bytes(Path(path), ("\n".join(classes) + "\n").encode("utf-8"))
+    """Write class names one per line (UTF-8), in label order, under ``CLASS_LIST_HEADER``."""
+    text = "\n".join([CLASS_LIST_HEADER, *classes]) + "\n"
+    atomic_write_bytes(Path(path), text.encode("utf-8"))
 
 
 def read_class_names(path: str | os.PathLike) -> list[str]:
-    """Read class names written by :func:`write_class_names` (one per line, UTF-8)."""
-    names = _class_file_lines(path)
-    check_class_names(names, source=str(path))
+    """Read a list of class names (as :func:`write_class_names` writes them), refusing a mapping."""
+    names = read_classes(path)
+    if isinstance(names, dict):
+        raise FormatError(
+            f"{path}: a label mapping (LABEL NAME lines); here class names are listed one per "
+            "line, in label order."
+        )
     return names
 
 
 #: Larger class files are not class lists.
 MAX_CLASS_FILE = 16 << 20
-_MAPPING_LINE = re.compile(r"(\d+)[ \t,:;]+(\S.*)")
+#: ``LABEL NAME``: ASCII digits only (``\d`` would take "²" and other Unicode digits).
+_MAPPING_LINE = re.compile(r"([0-9]+)[ \t,:;]+(\S.*)")
 
 
 def read_classes(path: str | os.PathLike) -> list[str] | dict[int, str]:
@@ -932,12 +971,16 @@ def read_classes(path: str | os.PathLike) -> list[str] | dict[int, str]:
 
     Three layouts are understood (UTF-8, blank lines ignored):
 
-    - one name per line, for labels 0, 1, 2, ... (``classes.txt``);
+    - one name per line, for labels 0, 1, 2, ... (``classes.txt``); a first line
+      ``CLASS_LIST_HEADER`` (mnistlab writes it) makes every following line a name as it is;
     - ``LABEL NAME`` on every line (``1 cat``), mapping the labels in the data to names;
     - EMNIST's ``mapping.txt``, ``LABEL CODE [CODE...]`` with character codes (``10 65 97``):
       the class is named by its characters (``A/a``).
 
-    A mapping renumbers the labels 0..K-1 in label order when the dataset is built.
+    A file mixing the layouts (a ``# label name`` header above a mapping, a ``-1 neg`` line),
+    or a list holding a line that starts with ``#``, is refused rather than guessed: read the
+    wrong way, it would shift or rename classes. A mapping renumbers the labels 0..K-1 in
+    label order when the dataset is built.
 
     >>> import pathlib, tempfile
     >>> f = pathlib.Path(tempfile.mkdtemp()) / "mapping.txt"
@@ -947,18 +990,39 @@ def read_classes(path: str | os.PathLike) -> list[str] | dict[int, str]:
     """
     source = str(path)
     lines = _class_file_lines(path)
+    if lines and lines[0] == CLASS_LIST_HEADER:
+        names = lines[1:]
+        check_class_names(names, source=source)
+        return names
     matches = [_MAPPING_LINE.fullmatch(line) for line in lines]
-    if not lines or not all(matches):
+    if not any(matches):
+        comment = next((line for line in lines if line.startswith("#")), None)
+        if comment is not None:
+            raise FormatError(
+                f"{source}: line {comment!r} looks like a comment; a class list has one name per "
+                f"line and no comments. To keep it as a class name, make the first line "
+                f"{CLASS_LIST_HEADER!r}."
+            )
         check_class_names(lines, source=source)
         return lines
+    if not all(matches):
+        odd = next(line for line, match in zip(lines, matches, strict=True) if not match)
+        example = next(line for line, match in zip(lines, matches, strict=True) if match)
+        raise FormatError(
+            f"{source}: mixes LABEL NAME lines ({example!r}) with other lines ({odd!r}); a class "
+            "file is either a label mapping, every line LABEL NAME with a label 0 or above, or a "
+            f"list of names, one per line (then make the first line {CLASS_LIST_HEADER!r})."
+        )
     mapping: dict[int, str] = {}
     for line, match in zip(lines, matches, strict=True):
+        if len(match[1].lstrip("0")) > len(str(MAX_LABEL)) or int(match[1]) > MAX_LABEL:
+            raise FormatError(f"{source}: {line!r}: the label is above {MAX_LABEL}.")
         label, rest = int(match[1]), match[2].strip()
         if label in mapping:
             raise FormatError(f"{source}: label {label} is mapped twice ({line!r}).")
         codes = rest.split()
-        if all(c.isdigit() for c in codes):  # EMNIST: character codes
-            if any(not 32 < int(c) < 0x110000 for c in codes):
+        if all(re.fullmatch("[0-9]+", c) for c in codes):  # EMNIST: character codes
+            if any(len(c) > 7 or not 32 < int(c) < 0x110000 for c in codes):
                 raise FormatError(f"{source}: {line!r}: not printable character codes.")
             chars = dict.fromkeys(chr(int(c)) for c in codes)
             rest = "/".join(chars)

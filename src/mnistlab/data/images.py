@@ -52,9 +52,10 @@ def load_image(
     invert : bool
         255 - value for image files (PNG, JPEG, ...): dark ink on a light background, as in a
         scan or a drawing. Dataset images and ``.npy`` arrays are never inverted.
-    polarity : {"light-on-dark", "dark-on-light"}
+    polarity : {"light-on-dark", "dark-on-light", "undetermined"}
         The polarity of the images this one will be compared with (``Dataset.polarity().kind``);
-        an image file of the other polarity gets a warning that says whether to invert it.
+        an image file of the other polarity gets a warning that says whether to invert it
+        (none when either polarity is undetermined).
 
     Examples
     --------
@@ -116,11 +117,13 @@ def _looks_like_dataset_ref(ref: str, path: Path) -> bool:
 def _warn_on_polarity(pixels: np.ndarray, source: str, expected: str, inverted: bool) -> None:
     """Warn when an image file's polarity differs from that of the images it meets, saying
     whether to add or drop the inversion."""
-    if expected not in ("light-on-dark", "dark-on-light"):
-        raise ValueError(f"polarity must be 'light-on-dark' or 'dark-on-light', got {expected!r}.")
+    if expected not in ("light-on-dark", "dark-on-light", "undetermined"):
+        raise ValueError(
+            f"polarity must be 'light-on-dark', 'dark-on-light' or 'undetermined', got {expected!r}."
+        )
     found = Polarity.of(pixels)
-    if found.kind == expected:
-        return
+    if "undetermined" in (found.kind, expected) or found.kind == expected:
+        return  # nothing to compare with, or nothing to advise
     other = Polarity(expected, 0.0).description.split(" (")[0]
     advice = "drop invert (--invert)" if inverted else "pass invert=True (--invert)"
     warnings.warn(

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import os
 import re
+import shutil
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -147,7 +148,7 @@ def _as_asked(ds: Dataset, *, name, test_size, seed, invert) -> Dataset:
 
 #: File names that say what a file holds, not which dataset: such a file is named after its folder.
 _GENERIC_STEMS = re.compile(
-    r"(?i)^(.*?)[-_. ]*(train|training|test|testing|data|dataset|images|all|full)?$"
+    r"(?i)^(.*?)(?:(?:^|[-_. ]+)(?:train|training|test|testing|data|dataset|images|all|full))?$"
 )
 
 
@@ -223,10 +224,16 @@ MANY_IMAGE_FILES = 10_000
 
 
 def _load_image_folders(path: Path, name: str, classes, progress) -> Dataset:
-    split_dirs = {
-        split: next((path / d for d in dirs if (path / d).is_dir()), None)
-        for split, dirs in {**_SPLIT_DIRS, "val": _VALIDATION_DIRS}.items()
-    }
+    subfolders = sorted(d for d in path.iterdir() if d.is_dir())
+    split_dirs = {}
+    for split, names in {**_SPLIT_DIRS, "val": _VALIDATION_DIRS}.items():
+        present = [d for d in subfolders if d.name.lower() in names]
+        if len(present) > 1:
+            raise FormatError(
+                f"{path}: folders {', '.join(d.name + '/' for d in present)} would all be the "
+                f"{'validation' if split == 'val' else split} split; keep one of them."
+            )
+        split_dirs[split] = present[0] if present else None
     if split_dirs["train"] is not None:
         found = {}
         for split, folder in split_dirs.items():
@@ -245,7 +252,7 @@ def _load_image_folders(path: Path, name: str, classes, progress) -> Dataset:
         warnings.warn(
             f"{path}: read {n:,} image files; every command reads them again. Convert the folder "
             f"once to a format that loads in a second: mnistlab convert {path} --to npz -o FOLDER, "
-            f"then use FOLDER/{name}.npz.",
+            f"then use FOLDER/{formats.safe_filename(name)}.npz.",
             stacklevel=3,
         )
     splits = {k: (f.images, f.labels) for k, f in found.items()}
@@ -255,16 +262,15 @@ def _load_image_folders(path: Path, name: str, classes, progress) -> Dataset:
 
 def _class_file(folder: Path) -> list[str] | dict[int, str] | None:
     """Class names from ``classes.txt`` or a single ``*mapping.txt`` in ``folder``, if any."""
-    listing = folder / CLASSES_FILE
-    if listing.is_file():
-        return formats.read_classes(listing)
-    mappings = sorted(folder.glob("*mapping.txt"))
-    if len(mappings) > 1:
+    found = sorted(f for f in folder.glob("*mapping.txt") if f.is_file())
+    if (folder / CLASSES_FILE).is_file():
+        found.insert(0, folder / CLASSES_FILE)
+    if len(found) > 1:
         raise FormatError(
-            f"{folder}: several label mappings ({', '.join(m.name for m in mappings)}); pass the "
+            f"{folder}: several class-name files ({', '.join(f.name for f in found)}); pass the "
             "right one as classes (--classes FILE)."
         )
-    return formats.read_classes(mappings[0]) if mappings else None
+    return formats.read_classes(found[0]) if found else None
 
 
 def _read_idx_splits(folder: Path, idx: dict[str, Path]):
@@ -296,7 +302,10 @@ def _npz_class_names(values: np.ndarray, path: Path) -> list[str]:
     if values.ndim != 1 or values.dtype.kind not in "US":
         raise FormatError(f"{path}: NPZ member 'classes' must be a 1-D array of strings.")
     if values.dtype.kind == "S":
-        return [v.decode("utf-8", errors="replace") for v in values]
+        try:
+            return [v.decode("utf-8") for v in values]
+        except UnicodeDecodeError as exc:
+            raise FormatError(f"{path}: NPZ member 'classes' is not UTF-8 text ({exc}).") from exc
     return [str(v) for v in values]
 
 
@@ -361,17 +370,21 @@ SAVE_FORMATS = {
 def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[Path]:
     """Write ``dataset`` to ``folder`` in format ``to`` (see ``SAVE_FORMATS``); return the paths.
 
-    All or nothing: every file is first written to a staging folder inside ``folder`` and moved
-    into place only when all were written, so an error leaves ``folder`` as it was. Existing
-    files of the same names are replaced; anything else in the way (a folder where a file goes,
-    a device, a non-empty class-folder tree) is refused before anything is written. The result
-    loads back with :func:`load` (``folder`` for IDX, CSV and PNG, the ``.npz`` file for NPZ).
+    All or nothing: every file is first written to a staging folder and moved into place only
+    when all were written, so an error leaves ``folder`` as it was. A new ``folder`` appears
+    in one rename, complete, even if the process is killed; into an existing folder the files
+    are moved one by one (a kill -9 between two of those renames leaves the new files that were
+    moved beside the old others). Existing files of the same names are replaced; anything else
+    in the way (a folder where a file goes, a device, a non-empty class-folder tree) is refused
+    before anything is written. The dataset's name is used in file names only as
+    :func:`~mnistlab.data.formats.safe_filename` makes it (never as a path). The result loads
+    back with :func:`load` (``folder`` for IDX, CSV and PNG, the ``.npz`` file for NPZ).
     """
     if to not in SAVE_FORMATS:
         raise ValueError(f"unknown format {to!r}; choose one of {', '.join(SAVE_FORMATS)}.")
     folder = Path(folder)
     plan = _save_plan(dataset, to)
-    if folder.exists() and not folder.is_dir():
+    if (folder.exists() or folder.is_symlink()) and not folder.is_dir():
         raise FileExistsError(f"{folder}: exists and is not a folder.")
     for name, _ in plan:
         target = folder / name
@@ -380,26 +393,48 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
                 raise FileExistsError(f"{target}: already exists; write PNG folders into a new folder.")
         elif target.exists() and not target.is_file():
             raise FileExistsError(f"{target}: exists and is not a regular file; not replacing it.")
-    created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
-    folder.mkdir(parents=True, exist_ok=True)
-    formats.remove_stale_temporaries(folder)
+    new = not folder.exists()
+    home = folder.parent if new else folder  # where the staging folder goes: same file system
+    created = [p for p in (home, *home.parents) if not p.exists()]  # deepest first
+    home.mkdir(parents=True, exist_ok=True)
+    formats.remove_stale_temporaries(home)
+    staging = Path(tempfile.mkdtemp(dir=home, prefix=formats.staging_prefix()))
     try:
-        with tempfile.TemporaryDirectory(dir=folder, prefix=formats.staging_prefix()) as staging:
-            for name, write in plan:
-                write(Path(staging) / name)
+        for name, write in plan:
+            with _naming(folder / name):
+                write(staging / name)
+        if new:
+            with _naming(folder):
+                os.rename(staging, folder)
+        else:
             for name, _ in plan:
-                os.replace(Path(staging) / name, folder / name)
+                with _naming(folder / name):
+                    os.replace(staging / name, folder / name)
     except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
         for made in created:  # a failed save leaves no empty folders behind
             with contextlib.suppress(OSError):
                 made.rmdir()
         raise
+    shutil.rmtree(staging, ignore_errors=True)
     return [folder / name for name, _ in plan]
+
+
+@contextlib.contextmanager
+def _naming(target: Path):
+    """An OSError inside names ``target``, not the staging path it happened on."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        raise type(exc)(exc.errno, exc.strerror, str(target)) from exc
 
 
 def _save_plan(dataset: Dataset, to: str) -> list[tuple[str, Callable[[Path], None]]]:
     """(file or folder name, function writing it to a given path) for every output."""
     label_dtype = np.uint8 if len(dataset.classes) <= 256 else np.int32
+    stem = formats.safe_filename(dataset.name)  # a name is never a path ("../x", "/etc/x")
     if to == "npz":
         arrays = {}
         for split_name, split in dataset.splits.items():
@@ -407,7 +442,7 @@ def _save_plan(dataset: Dataset, to: str) -> list[tuple[str, Callable[[Path], No
             arrays |= {f"x_{key}": split.images, f"y_{key}": split.labels.astype(label_dtype)}
         # A unicode array loads without pickle; Keras-style readers ignore the extra key.
         arrays["classes"] = np.array(dataset.classes, dtype=str)
-        return [(f"{dataset.name}.npz", lambda p: formats.write_npz(p, arrays))]
+        return [(f"{stem}.npz", lambda p: formats.write_npz(p, arrays))]
     plan: list[tuple[str, Callable[[Path], None]]] = []
     for split_name, split in dataset.splits.items():
         if to == "idx":
@@ -422,11 +457,11 @@ def _save_plan(dataset: Dataset, to: str) -> list[tuple[str, Callable[[Path], No
                 )
             )
         elif to in ("csv", "csv-kaggle"):
-            stem = f"{dataset.name}_{split_name}" if to == "csv" else split_name
+            file_stem = f"{stem}_{split_name}" if to == "csv" else split_name
             layout = "plain" if to == "csv" else "kaggle"
             plan.append(
                 (
-                    f"{stem}.csv",
+                    f"{file_stem}.csv",
                     lambda p, s=split, layout=layout: formats.write_csv(
                         p, s.images, s.labels, layout=layout
                     ),

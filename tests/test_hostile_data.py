@@ -1,0 +1,233 @@
+"""Own data and hostile files, second fault-injection pass (issue 12): class lists that round-trip,
+mappings that are refused rather than guessed, names that are never paths, 0/1 images, ambiguous
+split folders, and saves that name the file they failed on."""
+
+from __future__ import annotations
+
+import errno
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+import mnistlab
+from conftest import make_arrays
+from mnistlab.data import formats
+from mnistlab.data.dataset import Dataset, Polarity
+from mnistlab.data.images import load_image
+from mnistlab.data.loading import default_name
+from mnistlab.errors import FormatError
+
+
+def small(name="tiny", classes=("9 cat", "8 dog", "# 1", "1 2")):
+    x, y = make_arrays(24, len(classes), shape=(6, 6), seed=3)
+    return Dataset.from_arrays(name, (x, y), classes=list(classes), source="generated")
+
+
+# --------------------------------------------------------------------------------------------
+# Class lists mnistlab writes are read back as the same list, never as a mapping
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("to", ["idx", "csv", "csv-kaggle", "png", "npz"])
+@pytest.mark.parametrize("classes", [("9 cat", "8 dog", "7 owl", "6 fish"), ("9 cat", "# 1", "1 2")])
+def test_class_names_that_look_like_a_mapping_survive_every_format(tmp_path, to, classes):
+    """Names "9 cat", "8 dog" were read back as LABEL NAME lines: images relabelled, exit 0."""
+    ds = small(classes=classes)
+    paths = mnistlab.save(ds, tmp_path / "out", to)
+    back = mnistlab.load(paths[0] if to == "npz" else tmp_path / "out")
+    assert back.classes == ds.classes
+    order = np.arange(len(ds.train))
+    if to == "png":  # read class folder by class folder; each file is named by its index
+        order = [int(os.path.basename(f).split(".")[0]) for f in back.train.files]
+    np.testing.assert_array_equal(back.train.labels, ds.train.labels[order])
+    np.testing.assert_array_equal(back.train.images, ds.train.images[order])
+
+
+def test_written_class_list_is_read_literally(tmp_path):
+    path = tmp_path / "classes.txt"
+    formats.write_class_names(path, ["10 65", "# x", "cat"])
+    assert formats.read_classes(path) == ["10 65", "# x", "cat"]
+    assert path.read_text().splitlines()[0] == formats.CLASS_LIST_HEADER
+
+
+def test_a_huge_label_in_a_mapping_is_a_format_error(tmp_path):
+    x, y = make_arrays(8, 2, shape=(4, 4))
+    for key in (2**70, -1, "x"):
+        with pytest.raises(FormatError, match=r"whole-number labels in 0\.\."):
+            Dataset.from_arrays("d", (x, y), classes={0: "a", key: "b"}, source="api")
+
+
+def test_classes_txt_beside_a_mapping_is_ambiguous(tmp_path):
+    x, y = make_arrays(12, 2, shape=(4, 4))
+    formats.write_csv(tmp_path / "train.csv", x, y, layout="kaggle")
+    (tmp_path / "classes.txt").write_text("a\nb\n")
+    (tmp_path / "emnist-mapping.txt").write_text("0 66\n1 67\n")
+    with pytest.raises(FormatError, match="several class-name files"):
+        mnistlab.load(tmp_path / "train.csv")
+
+
+def test_folders_named_by_label_take_names_from_a_class_list(tmp_path):
+    from PIL import Image
+
+    for label in ("0", "1", "2"):
+        (tmp_path / "d" / label).mkdir(parents=True)
+        Image.fromarray(np.full((4, 4), 50 * int(label), np.uint8)).save(
+            tmp_path / "d" / label / "a.png"
+        )
+    (tmp_path / "d" / "classes.txt").write_text("zero\none\ntwo\n")
+    ds = mnistlab.load(tmp_path / "d")
+    assert ds.classes == ("zero", "one", "two") and ds.train.labels.tolist() == [0, 1, 2]
+    (tmp_path / "d" / "classes.txt").write_text("zero\none\n")
+    with pytest.raises(FormatError, match=r"folders named by label \[2\].*only 2 class names"):
+        mnistlab.load(tmp_path / "d")
+
+
+# --------------------------------------------------------------------------------------------
+# A dataset's name is never a path
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["../escape", "/etc/x", "a/b", ".hidden", ".", ".."])
+@pytest.mark.parametrize("to", ["npz", "csv"])
+def test_names_are_never_used_as_paths(tmp_path, name, to):
+    out = tmp_path / "deep" / "out"
+    paths = mnistlab.save(small(name=name), out, to)
+    for path in paths:
+        assert path.parent == out and not path.name.startswith(".")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep"]
+    assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["out"]
+    assert len(list(out.iterdir())) == len(paths)
+
+
+# --------------------------------------------------------------------------------------------
+# Saves: a new folder appears complete; errors name the file, not the staging folder
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_new_folder_appears_in_one_piece(tmp_path, monkeypatch):
+    ds = small()
+    out = tmp_path / "new"
+    seen = []
+    real = formats.write_idx
+
+    def spy(path, array):
+        seen.append(out.exists())  # the destination must not exist while files are written
+        real(path, array)
+
+    monkeypatch.setattr(formats, "write_idx", spy)
+    mnistlab.save(ds, out, "idx")
+    assert seen and not any(seen)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new"]  # no staging folder left
+    assert mnistlab.load(out).classes == ds.classes
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_disk_full_names_the_file_being_written(tmp_path, monkeypatch, existing):
+    def full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    out = tmp_path / "out"
+    if existing:
+        out.mkdir()
+    monkeypatch.setattr(formats, "write_image_folder", full)
+    with pytest.raises(OSError, match="No space left") as caught:
+        mnistlab.save(small(), out, "png")
+    assert caught.value.filename == str(out / "train")
+    assert ".mnistlab-save" not in str(caught.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["out"] if existing else [])
+
+
+# --------------------------------------------------------------------------------------------
+# Values, labels and layouts people have
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8, np.int64])
+def test_binary_images_of_0_and_1_become_0_and_255(tmp_path, dtype):
+    x, y = make_arrays(12, 2, shape=(5, 5))
+    binary = (x > 100).astype(dtype)
+    np.savez(tmp_path / "b.npz", x_train=binary, y_train=y)
+    with pytest.warns(UserWarning, match="only the values 0 and 1"):
+        ds = mnistlab.load(tmp_path / "b.npz")
+    np.testing.assert_array_equal(ds.train.images, (x > 100) * 255)
+
+
+def test_binary_float_csv_and_whole_float_labels(tmp_path):
+    rows = ["5.0," + ",".join(["0.0"] * 3 + ["1.0"]), "3.0," + ",".join(["1.0"] * 4)]
+    (tmp_path / "f.csv").write_text("\n".join(rows) + "\n")
+    with pytest.warns(UserWarning, match="only the values 0 and 1"):
+        images, labels = formats.read_csv(tmp_path / "f.csv")
+    assert labels.tolist() == [5, 3]
+    assert images.reshape(2, -1).tolist() == [[0, 0, 0, 255], [255] * 4]
+    (tmp_path / "g.csv").write_text("5.5,1,2,3,4\n")
+    with pytest.raises(FormatError, match="labels must be whole numbers"):
+        formats.read_csv(tmp_path / "g.csv")
+
+
+def test_a_trailing_delimiter_is_not_a_pixel_column(tmp_path):
+    (tmp_path / "t.csv").write_text("1,0,10,20,30,\n0,5,6,7,8,\n")
+    images, labels = formats.read_csv(tmp_path / "t.csv")
+    assert labels.tolist() == [1, 0] and images.shape == (2, 2, 2)
+
+
+def test_values_just_above_one_are_shown_exactly(tmp_path):
+    np.savez(tmp_path / "f.npz", x_train=np.array([[[0.5, 1.0000001]]] * 2), y_train=[0, 1])
+    with pytest.raises(FormatError, match=r"max 1\.0000001"):
+        mnistlab.load(tmp_path / "f.npz")
+
+
+def test_class_names_that_are_not_utf8_are_refused(tmp_path):
+    x, y = make_arrays(4, 2, shape=(4, 4))
+    np.savez(tmp_path / "c.npz", x_train=x, y_train=y, classes=np.array([b"caf\xe9", b"tea"]))
+    with pytest.raises(FormatError, match="not UTF-8"):
+        mnistlab.load(tmp_path / "c.npz")
+
+
+def test_noise_has_no_polarity(tmp_path):
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (20, 8, 8), dtype=np.uint8)
+    polarity = Polarity.of(noise)
+    assert polarity.kind == "undetermined" and not polarity.inverted
+    assert "neither light nor dark" in polarity.description
+    assert Polarity.of(np.full((2, 4, 4), 250, np.uint8)).kind == "dark-on-light"
+    assert Polarity.of(np.full((2, 4, 4), 12, np.uint8)).kind == "light-on-dark"
+    # Nothing to advise: an image file meeting undetermined data loads without a warning.
+    query = tmp_path / "q.npy"
+    np.save(query, np.full((8, 8), 255, np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_image(query, polarity="undetermined")
+
+
+# --------------------------------------------------------------------------------------------
+# Folders and file names
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("one", "other"), [("val", "valid"), ("train", "training"), ("test", "Test")])
+def test_two_folders_for_one_split_are_refused(tmp_path, one, other):
+    from PIL import Image
+
+    for split in {"train", one, other}:
+        for k in ("a", "b"):
+            (tmp_path / "d" / split / k).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "d" / split / k / "0.png")
+    with pytest.raises(FormatError, match=rf"{one}/, {other}/|{other}/, {one}/"):
+        mnistlab.load(tmp_path / "d")
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [("x/fall.csv", "fall"), ("x/latest.npz", "latest"), ("x/mnisttrain.csv", "mnisttrain")],
+)
+def test_generic_words_are_cut_only_as_words(path, name):
+    assert default_name(path) == name
+
+
+def test_save_into_a_dangling_link_is_refused(tmp_path):
+    os.symlink(tmp_path / "nowhere", tmp_path / "link")
+    with pytest.raises(FileExistsError, match="not a folder"):
+        mnistlab.save(small(), tmp_path / "link", "idx")
+    assert not (tmp_path / "nowhere").exists()
