@@ -45,3 +45,32 @@ def test_a_failed_table_leaves_no_figure(tmp_path, five_npz, monkeypatch, comman
     assert result.exit_code == 1 and "No space left on device" in result.stderr
     assert isinstance(result.exception, SystemExit)  # a message, not a traceback
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_duplicates_name_rows_of_the_file_after_a_hold_out(tmp_path, monkeypatch):
+    """With --test-size the splits are a seeded draw from the file: a pair is reported by the
+    images' rows in the file (``Split.indices``), in the CSV, the JSON and the gallery, as
+    atypical and similar do; not by positions in the drawn splits."""
+    import json
+
+    import numpy as np
+
+    from mnistlab import plots
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 6, 6), dtype=np.uint8)
+    images[17] = images[3]
+    mnistlab.save(mnistlab.Dataset.from_arrays("rows", (images, np.arange(40) % 2)), tmp_path, "npz")
+    titles = []
+    real = plots.titled_images
+    monkeypatch.setattr(plots, "titled_images", lambda i, t, **kw: titles.extend(t) or real(i, t, **kw))
+    out = tmp_path / "dups"
+    payload = json.loads(
+        run("duplicates", tmp_path / "rows.npz", "--test-size", "0.2", "-o", out, "--json").stdout
+    )
+    exact = [p for p in payload["pairs"] if p["exact"]]
+    assert [{p["index_a"], p["index_b"]} for p in exact] == [{3, 17}]
+    table = pd.read_csv(out / "duplicates.csv")
+    assert {*table.loc[table["exact"], ["index_a", "index_b"]].iloc[0]} == {3, 17}
+    first = titles[:2]
+    assert sorted(t.split("#")[1].split(" ")[0] for t in first) == ["17", "3"]

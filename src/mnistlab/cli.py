@@ -1218,23 +1218,11 @@ def duplicates(
     with warnings.catch_warnings():
         found = _run(find_duplicates, ds, threshold)
     counts = found.counts()
-    pairs = _with_files(found.pairs, ds)
+    pairs = _in_the_files(found.pairs, ds)
     if output is not None:
         files = {"duplicates.csv": _csv_bytes(pairs)}
-        closest = found.pairs.head(12)
-        if len(closest):
-            images, titles = [], []
-            for r in closest.itertuples():
-                for split_name, index, label in (
-                    (r.split_a, r.index_a, r.label_a),
-                    (r.split_b, r.index_b, r.label_b),
-                ):
-                    images.append(ds.split(split_name).images[index])
-                    flag = " (!)" if r.labels_differ else ""
-                    titles.append(
-                        f"{split_name} #{index} · {ds.classes[label]}{flag}\nRMS {r.rms_distance:.2f}"
-                    )
-            fig = plots.titled_images(images, titles, columns=6, title=f"{ds.name}: closest pairs")
+        if len(found.pairs):
+            fig = plots.duplicate_pairs(ds, found.pairs, n=12, title=f"{ds.name}: closest pairs")
             files["duplicates.png"] = plots.to_png_bytes(fig)
         _write_files(files, output)
     if as_json:
@@ -1268,18 +1256,18 @@ def duplicates(
         out.print(f"wrote {written}", highlight=False)
 
 
-def _with_files(pairs, ds):
-    """``pairs`` with ``file_a`` and ``file_b`` (after ``index_a``, ``index_b``) when the
-    images were read from image files: each pair's files, so they can be looked at or removed."""
-    if all(split.files is None for split in ds.splits.values()):
-        return pairs
+def _in_the_files(pairs, ds):
+    """``pairs`` (positions in their splits) with ``index_a`` and ``index_b`` as each image's
+    index in the original split (``Split.indices``: the row in the file, also after --test-size),
+    and ``file_a`` and ``file_b`` after them when the images were read from image files."""
     pairs = pairs.copy()
+    with_files = any(split.files is not None for split in ds.splits.values())
     for side in ("a", "b"):
-        names = [
-            ds.split(split).files[index]
-            for split, index in zip(pairs[f"split_{side}"], pairs[f"index_{side}"], strict=True)
-        ]
-        pairs.insert(int(pairs.columns.get_loc(f"index_{side}")) + 1, f"file_{side}", names)
+        where = list(zip(pairs[f"split_{side}"], pairs[f"index_{side}"], strict=True))
+        pairs[f"index_{side}"] = [int(ds.split(split).indices[i]) for split, i in where]
+        if with_files:
+            names = [ds.split(split).files[i] for split, i in where]
+            pairs.insert(int(pairs.columns.get_loc(f"index_{side}")) + 1, f"file_{side}", names)
     return pairs
 
 

@@ -776,6 +776,27 @@ def titled_images(
 
 
 @_literal_text
+def duplicate_pairs(dataset, pairs, *, n: int = 6, title: str | None = None) -> Figure:
+    """The first ``n`` pairs of ``find_duplicates(dataset).pairs`` (positions in their splits),
+    side by side, each titled with its split, its index in the original split (``Split.indices``,
+    the row in the file), its class and the pair's RMS distance; (!) marks differing labels."""
+    images, titles = [], []
+    for r in pairs.head(n).itertuples():
+        flag = " (!)" if r.labels_differ else ""
+        for split_name, position, label in (
+            (r.split_a, r.index_a, r.label_a),
+            (r.split_b, r.index_b, r.label_b),
+        ):
+            split = dataset.split(split_name)
+            images.append(split.images[position])
+            titles.append(
+                f"{split_name} #{split.indices[position]} · {dataset.classes[label]}{flag}\n"
+                f"RMS {r.rms_distance:.2f}"
+            )
+    return titled_images(images, titles, columns=6, title=title)
+
+
+@_literal_text
 def comparison(a: np.ndarray, b: np.ndarray, title_a: str, title_b: str, *, note: str = "") -> Figure:
     """Two images (0..255) and their difference a - b on the fixed -255..255 diverging scale."""
     fig, axes = plt.subplots(1, 3, figsize=(6.2, 2.6), dpi=DPI)
@@ -808,7 +829,7 @@ def confident_mistakes(ds, result, top: int = 12) -> Figure | None:
         return None
     images = [ds.test.images[i] for i in found]
     titles = [
-        f"#{i} {ds.classes[ds.test.labels[i]]}\n→ {ds.classes[result.predictions[i]]} "
+        f"#{ds.test.indices[i]} {ds.classes[ds.test.labels[i]]}\n→ {ds.classes[result.predictions[i]]} "
         f"{result.confidence[i]:.0%}"
         for i in found
     ]

@@ -441,17 +441,9 @@ def similarity(a: Analyses) -> Panel:
     pictures = []
     train, test = a.ds.train, a.ds.test
     if len(found.pairs):
-        images, titles = [], []
-        for r in found.pairs.head(6).itertuples():
-            for split, index, label in (
-                (r.split_a, r.index_a, r.label_a),
-                (r.split_b, r.index_b, r.label_b),
-            ):
-                images.append(a.ds.split(split).images[index])
-                titles.append(f"{split} #{index} · {a.ds.classes[label]}\nRMS {r.rms_distance:.2f}")
         pictures.append(
             Picture.from_figure(
-                plots.titled_images(images, titles, columns=6, title="closest pairs"),
+                plots.duplicate_pairs(a.ds, found.pairs, n=6, title="closest pairs"),
                 f"closest duplicate pairs, {a.ds.name}",
             )
         )
@@ -475,8 +467,9 @@ def similarity(a: Analyses) -> Panel:
                 t = int(found_idx[q, j])
                 images += [test.images[q], train.images[t]]
                 titles += [
-                    f"test #{q} · {a.ds.classes[test.labels[q]]}",
-                    f"train #{t} · {a.ds.classes[train.labels[t]]}\nRMS {distances[q, j] / side:.1f}",
+                    f"test #{test.indices[q]} · {a.ds.classes[test.labels[q]]}",
+                    f"train #{train.indices[t]} · {a.ds.classes[train.labels[t]]}\n"
+                    f"RMS {distances[q, j] / side:.1f}",
                 ]
             pictures.append(
                 Picture.from_figure(
@@ -489,11 +482,11 @@ def similarity(a: Analyses) -> Panel:
         images, titles = [], []
         for q in range(min(3, len(test))):
             images.append(test.images[q])
-            titles.append(f"test #{q} · {a.ds.classes[test.labels[q]]}")
+            titles.append(f"test #{test.indices[q]} · {a.ds.classes[test.labels[q]]}")
             for j in range(5):
                 t = int(found_idx[q, j])
                 images.append(train.images[t])
-                titles.append(f"#{t} · {a.ds.classes[train.labels[t]]}")
+                titles.append(f"#{train.indices[t]} · {a.ds.classes[train.labels[t]]}")
         pictures.append(
             Picture.from_figure(
                 plots.titled_images(
