@@ -1151,7 +1151,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        _name_the_target(exc, Path(tmp), path)
+        name_the_target(exc, Path(tmp), path)
         raise
 
 
@@ -1228,11 +1228,17 @@ def _finish(tmp: Path, path: Path) -> None:
     os.chmod(tmp, 0o666 & ~_umask())
 
 
-def _name_the_target(exc: BaseException, tmp: Path, path: Path) -> None:
-    """An error while writing a hidden temporary file names the file the user asked for
-    ("report/index.html: No space left on device"), not the temporary one or none at all."""
-    if isinstance(exc, OSError) and exc.filename in (None, str(tmp), tmp):
+def name_the_target(exc: BaseException, tmp: Path, path: Path) -> None:
+    """An error while writing a hidden temporary file (or folder) names what the user asked for
+    ("report/index.html: No space left on device"), not the temporary one or nothing at all: a
+    file name inside ``tmp`` becomes the same name inside ``path``."""
+    if not isinstance(exc, OSError) or isinstance(exc.filename, bytes):
+        return
+    if exc.filename is None:
         exc.filename = str(path)
+        return
+    with contextlib.suppress(ValueError):
+        exc.filename = str(path / Path(exc.filename).relative_to(tmp))
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes | bytearray | memoryview) -> None:
@@ -1258,7 +1264,7 @@ def atomic_write_files(files: dict[Path, bytes]) -> None:
                 tmp.write_bytes(data)
                 _finish(tmp, path)
             except OSError as exc:
-                _name_the_target(exc, tmp, path)
+                name_the_target(exc, tmp, path)
                 raise
         for tmp, path in written:
             os.replace(tmp, path)

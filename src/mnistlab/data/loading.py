@@ -401,16 +401,14 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
     staging = Path(tempfile.mkdtemp(dir=home, prefix=formats.staging_prefix()))
     try:
         for name, write in plan:
-            with _naming(folder / name):
-                write(staging / name)
+            write(staging / name)
         if new:
-            with _naming(folder):
-                os.rename(staging, folder)
+            os.rename(staging, folder)
         else:
             for name, _ in plan:
-                with _naming(folder / name):
-                    os.replace(staging / name, folder / name)
-    except BaseException:
+                os.replace(staging / name, folder / name)
+    except BaseException as exc:
+        formats.name_the_target(exc, staging, folder)  # not the staging folder's name
         shutil.rmtree(staging, ignore_errors=True)
         for made in created:  # a failed save leaves no empty folders behind
             with contextlib.suppress(OSError):
@@ -418,17 +416,6 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
         raise
     shutil.rmtree(staging, ignore_errors=True)
     return [folder / name for name, _ in plan]
-
-
-@contextlib.contextmanager
-def _naming(target: Path):
-    """An OSError inside names ``target``, not the staging path it happened on."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno is None:
-            raise
-        raise type(exc)(exc.errno, exc.strerror, str(target)) from exc
 
 
 def _save_plan(dataset: Dataset, to: str) -> list[tuple[str, Callable[[Path], None]]]:
