@@ -74,3 +74,50 @@ def test_duplicates_name_rows_of_the_file_after_a_hold_out(tmp_path, monkeypatch
     assert {*table.loc[table["exact"], ["index_a", "index_b"]].iloc[0]} == {3, 17}
     first = titles[:2]
     assert sorted(t.split("#")[1].split(" ")[0] for t in first) == ["17", "3"]
+
+
+@pytest.fixture
+def badly_named_folder(tmp_path):
+    """An image folder (train/<class>/<file>.png) with a file whose name is not UTF-8, as Linux
+    allows; it and train/b/copy.png hold the same image."""
+    import os
+
+    import imageio.v3 as iio
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "scans"
+    for name in ("a", "b"):
+        (root / "train" / name).mkdir(parents=True)
+        for k in range(5):
+            iio.imwrite(root / "train" / name / f"{k}.png", rng.integers(0, 256, (8, 8), dtype=np.uint8))
+    image = rng.integers(0, 256, (8, 8), dtype=np.uint8)
+    iio.imwrite(root / "train" / "a" / os.fsdecode(b"\xff\xfe.png"), image)
+    iio.imwrite(root / "train" / "b" / "copy.png", image)
+    return root
+
+
+ESCAPED = "\\xff\\xfe.png"  # the name as every output writes it
+
+
+def test_file_names_that_are_not_utf8_are_written_escaped(tmp_path, badly_named_folder):
+    import json
+
+    folder = badly_named_folder
+    run("atypical", folder, "-o", tmp_path / "a.png", "--csv", tmp_path / "a.csv")
+    files = pd.read_csv(tmp_path / "a.csv")["file"].tolist()
+    assert sum(f.endswith(f"/a/{ESCAPED}") for f in files) == 1
+
+    payload = json.loads(run("duplicates", folder, "-o", tmp_path / "dups", "--json").stdout)
+    pair = next(p for p in payload["pairs"] if p["exact"])
+    assert {pair["file_a"].rsplit("/", 1)[1], pair["file_b"].rsplit("/", 1)[1]} == {ESCAPED, "copy.png"}
+    table = pd.read_csv(tmp_path / "dups" / "duplicates.csv")
+    assert table["file_a"].str.endswith(ESCAPED).any() or table["file_b"].str.endswith(ESCAPED).any()
+
+    query = f"{folder}:train:5"  # class a's sixth file, in sorted order: the badly named one
+    payload = json.loads(run("similar", query, "--in", folder, "--k", "2", "--json").stdout)
+    assert payload["neighbours"][0]["file"].endswith(ESCAPED)
+    wide = runner.invoke(
+        app, ["similar", query, "--in", str(folder), "--k", "2"], env={"COLUMNS": "400"}
+    )
+    assert wide.exit_code == 0 and ESCAPED in wide.stdout

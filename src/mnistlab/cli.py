@@ -65,12 +65,29 @@ def _main() -> None:
     warnings.showwarning = _show_warning
 
 
+def _file_text(name: str) -> str:
+    """A file name (or any text) as text every output can hold: bytes that are not UTF-8, which
+    Linux file names may have and os.listdir gives as surrogates, become ``\\xNN`` escapes
+    (``b"\\xff.png"`` is written ``\\xff.png``), the same in CSV, JSON and the terminal."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        try:
+            raw = name.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a surrogate that stands for no byte
+            raw = name.encode("utf-8", "backslashreplace")
+        return raw.decode("utf-8", "backslashreplace")
+
+
 def _finite(value: object) -> object:
-    """NaN and infinities become null: JSON has no such numbers."""
+    """NaN and infinities become null (JSON has no such numbers); text is :func:`_file_text`."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, str):
+        return _file_text(value)
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {_finite(k): _finite(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
     return value
@@ -109,7 +126,14 @@ def _write_files(files: dict[Path, bytes], folder: Path | None = None) -> None:
 
 
 def _csv_bytes(frame) -> bytes:
-    """A table as the bytes of a CSV file (header, no index), ready for :func:`_write_files`."""
+    """A table as the bytes of a CSV file (header, no index), ready for :func:`_write_files`;
+    text cells as :func:`_file_text`."""
+    import pandas as pd
+
+    frame = frame.copy()
+    for column in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = [_file_text(v) if isinstance(v, str) else v for v in frame[column]]
     return _run(frame.to_csv, index=False).encode()
 
 
@@ -738,7 +762,7 @@ def atypical(
         )
         names = chosen.file_names(table["index"])
         if names is not None:  # images read from files: say which file each row is
-            table.insert(int(table.columns.get_loc("index")) + 1, "file", names)
+            table.insert(int(table.columns.get_loc("index")) + 1, "file", list(map(_file_text, names)))
         files[csv] = _csv_bytes(table)
     _write_files(files)  # every output asked for, or none
     summary = result.summary()
@@ -976,7 +1000,7 @@ DISTANCE_LABELS = {
 
 def _image_title(ref) -> str:
     label = f" · {ref.class_name}" if ref.class_name is not None else ""
-    return f"{ref.source}{label}"
+    return _file_text(f"{ref.source}{label}")
 
 
 @app.command("compare")
@@ -1146,7 +1170,7 @@ def similar(
             "class": ds.classes[target.labels[i]],
             "distance": float(d),
         }
-        | ({} if target.files is None else {"file": target.files[i]})
+        | ({} if target.files is None else {"file": _file_text(target.files[i])})
         for rank, (d, i) in enumerate(zip(distances[0], found[0], strict=True))
     ]
     if output is not None:
@@ -1266,7 +1290,7 @@ def _in_the_files(pairs, ds):
         where = list(zip(pairs[f"split_{side}"], pairs[f"index_{side}"], strict=True))
         pairs[f"index_{side}"] = [int(ds.split(split).indices[i]) for split, i in where]
         if with_files:
-            names = [ds.split(split).files[i] for split, i in where]
+            names = [_file_text(ds.split(split).files[i]) for split, i in where]
             pairs.insert(int(pairs.columns.get_loc(f"index_{side}")) + 1, f"file_{side}", names)
     return pairs
 
