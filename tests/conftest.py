@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
+from mnistlab._utils.files import sha256_hex
 from mnistlab.data.dataset import Dataset
-from mnistlab.data.formats import idx_bytes, sha256_hex
+from mnistlab.data.formats import idx_bytes
 from mnistlab.data.registry import ROLES, DatasetSpec, FileSpec
 
 

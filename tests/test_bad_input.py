@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 import mnistlab
 from conftest import peak_memory
+from mnistlab._utils import files
 from mnistlab.cli import app
 from mnistlab.data import formats
 from mnistlab.errors import FormatError
@@ -500,7 +501,7 @@ def test_several_outputs_are_written_all_or_nothing_and_name_the_file(tmp_path, 
     first.write_text("old a")
     disk_full_for.append("b.txt")
     with pytest.raises(OSError, match="No space left") as info:
-        formats.atomic_write_files({first: b"new a", second: b"new b"})
+        files.atomic_write_files({first: b"new a", second: b"new b"})
     assert info.value.filename == str(second)
     assert first.read_text() == "old a" and not second.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]  # no temporary file left
@@ -907,7 +908,7 @@ def test_temporaries_left_by_a_killed_process_are_removed_by_the_next_write(tmp_
         alive_file.write_bytes(b"being written")
         someone_elses = tmp_path / ".notes.tmp"
         someone_elses.write_text("keep")
-        formats.atomic_write_bytes(tmp_path / "summary.json", b"{}")
+        files.atomic_write_bytes(tmp_path / "summary.json", b"{}")
         assert not stale_file.exists() and not stale_dir.exists()
         assert alive_file.exists() and someone_elses.exists()
         assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
@@ -925,8 +926,8 @@ def test_a_write_killed_midway_leaves_a_temporary_the_next_run_removes(tmp_path)
 
     script = (
         "import os, signal\n"
-        "from mnistlab.data import formats\n"
-        f"with formats.atomic_path({str(tmp_path / 'big.bin')!r}) as tmp:\n"
+        "from mnistlab._utils import files\n"
+        f"with files.atomic_path({str(tmp_path / 'big.bin')!r}) as tmp:\n"
         "    tmp.write_bytes(b'x' * 1000)\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
     )
@@ -934,5 +935,5 @@ def test_a_write_killed_midway_leaves_a_temporary_the_next_run_removes(tmp_path)
     assert killed.returncode == -signal.SIGKILL
     (left,) = tmp_path.iterdir()
     assert left.name.startswith(".big.bin.") and left.suffix == ".tmp"
-    formats.atomic_write_bytes(tmp_path / "other.bin", b"y")
+    files.atomic_write_bytes(tmp_path / "other.bin", b"y")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.bin"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import os
 import pickle
 import struct
 import zlib
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from conftest import make_arrays, peak_memory
+from mnistlab._utils import files
 from mnistlab.data import formats
 from mnistlab.errors import FormatError, IntegrityError
 
@@ -248,12 +250,12 @@ def test_image_folder_round_trip_keeps_class_order_and_names(tmp_path):
     classes = ["T-shirt/top", "Bag", "10"]
     formats.write_image_folder(tmp_path, x, y, classes)
     assert (tmp_path / "T-shirt_top").is_dir()
-    back_x, back_y, back_classes, files = formats.read_image_folder(tmp_path)
+    back_x, back_y, back_classes, paths = formats.read_image_folder(tmp_path)
     assert back_classes == tuple(classes)
     # Each image's file is known, in its class folder, and holds that image.
-    assert [Path(f).parent.name for f in files] == [formats.safe_filename(classes[k]) for k in back_y]
+    assert [Path(f).parent.name for f in paths] == [files.safe_filename(classes[k]) for k in back_y]
     assert all(
-        (formats.read_image_file(f) == image).all() for f, image in zip(files, back_x, strict=True)
+        (formats.read_image_file(f) == image).all() for f, image in zip(paths, back_x, strict=True)
     )
     order = np.argsort(back_y, kind="stable")
     np.testing.assert_array_equal(np.sort(back_y), np.sort(y))
@@ -323,7 +325,7 @@ def test_pickle_with_wrong_hash_is_never_unpickled(evil_pickle):
 def test_pickle_with_right_hash_still_builds_only_numpy_arrays(evil_pickle):
     path, marker = evil_pickle
     with pytest.raises(IntegrityError, match="not allowed"):
-        formats.read_verified_pickle(path, formats.sha256_hex(path.read_bytes()))
+        formats.read_verified_pickle(path, files.sha256_hex(path.read_bytes()))
     assert not marker.exists()
 
 
@@ -331,7 +333,7 @@ def test_verified_pickle_of_arrays_loads(tmp_path):
     data = ((np.arange(6, dtype=np.float32).reshape(2, 3) / 256, np.array([1, 2])),)
     path = tmp_path / "ok.pkl.gz"
     path.write_bytes(gzip.compress(pickle.dumps(data, protocol=4)))
-    ((x, _y),) = formats.read_verified_pickle(path, formats.sha256_hex(path.read_bytes()))
+    ((x, _y),) = formats.read_verified_pickle(path, files.sha256_hex(path.read_bytes()))
     np.testing.assert_array_equal(x, data[0][0])
 
 
@@ -342,14 +344,14 @@ def test_verified_pickle_of_arrays_loads(tmp_path):
 
 def test_atomic_write_leaves_the_old_file_when_interrupted(tmp_path, monkeypatch):
     path = tmp_path / "f.bin"
-    formats.atomic_write_bytes(path, b"old")
+    files.atomic_write_bytes(path, b"old")
 
     def explode(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(formats.os, "replace", explode)
+    monkeypatch.setattr(os, "replace", explode)
     with pytest.raises(KeyboardInterrupt):
-        formats.atomic_write_bytes(path, b"new content")
+        files.atomic_write_bytes(path, b"new content")
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mnistlab._utils.files import atomic_path
 from mnistlab.data.dataset import Split
-from mnistlab.data.formats import MAX_LABEL, atomic_path, check_class_names, default_classes
+from mnistlab.data.formats import MAX_LABEL, check_class_names, default_classes
 from mnistlab.errors import FormatError
 
 TIDY_COLUMNS = ("index", "label", "x", "y", "value")

@@ -14,6 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistlab._utils.files import (
+    name_the_target,
+    remove_stale_temporaries,
+    safe_filename,
+    staging_prefix,
+)
 from mnistlab.data import formats
 from mnistlab.data.dataset import Dataset
 from mnistlab.data.registry import DatasetSpec, get_spec
@@ -252,7 +258,7 @@ def _load_image_folders(path: Path, name: str, classes, progress) -> Dataset:
         warnings.warn(
             f"{path}: read {n:,} image files; every command reads them again. Convert the folder "
             f"once to a format that loads in a second: mnistlab convert {path} --to npz -o FOLDER, "
-            f"then use FOLDER/{formats.safe_filename(name)}.npz.",
+            f"then use FOLDER/{safe_filename(name)}.npz.",
             stacklevel=3,
         )
     splits = {k: (f.images, f.labels) for k, f in found.items()}
@@ -377,7 +383,7 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
     moved beside the old others). Existing files of the same names are replaced; anything else
     in the way (a folder where a file goes, a device, a non-empty class-folder tree) is refused
     before anything is written. The dataset's name is used in file names only as
-    :func:`~mnistlab.data.formats.safe_filename` makes it (never as a path). The result loads
+    :func:`~mnistlab._utils.files.safe_filename` makes it (never as a path). The result loads
     back with :func:`load` (``folder`` for IDX, CSV and PNG, the ``.npz`` file for NPZ).
     """
     if to not in SAVE_FORMATS:
@@ -397,8 +403,8 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
     home = folder.parent if new else folder  # where the staging folder goes: same file system
     created = [p for p in (home, *home.parents) if not p.exists()]  # deepest first
     home.mkdir(parents=True, exist_ok=True)
-    formats.remove_stale_temporaries(home)
-    staging = Path(tempfile.mkdtemp(dir=home, prefix=formats.staging_prefix()))
+    remove_stale_temporaries(home)
+    staging = Path(tempfile.mkdtemp(dir=home, prefix=staging_prefix()))
     try:
         for name, write in plan:
             write(staging / name)
@@ -408,7 +414,7 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
             for name, _ in plan:
                 os.replace(staging / name, folder / name)
     except BaseException as exc:
-        formats.name_the_target(exc, staging, folder)  # not the staging folder's name
+        name_the_target(exc, staging, folder)  # not the staging folder's name
         shutil.rmtree(staging, ignore_errors=True)
         for made in created:  # a failed save leaves no empty folders behind
             with contextlib.suppress(OSError):
@@ -421,7 +427,7 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
 def _save_plan(dataset: Dataset, to: str) -> list[tuple[str, Callable[[Path], None]]]:
     """(file or folder name, function writing it to a given path) for every output."""
     label_dtype = np.uint8 if len(dataset.classes) <= 256 else np.int32
-    stem = formats.safe_filename(dataset.name)  # a name is never a path ("../x", "/etc/x")
+    stem = safe_filename(dataset.name)  # a name is never a path ("../x", "/etc/x")
     if to == "npz":
         arrays = {}
         for split_name, split in dataset.splits.items():

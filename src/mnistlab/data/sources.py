@@ -25,15 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistlab._utils.files import atomic_write_bytes, sha256_hex
 from mnistlab.data.dataset import Dataset
-from mnistlab.data.formats import (
-    atomic_write_bytes,
-    idx_bytes,
-    parse_idx,
-    read_idx_content,
-    read_verified_pickle,
-    sha256_hex,
-)
+from mnistlab.data.formats import idx_bytes, parse_idx, read_idx_content, read_verified_pickle
 from mnistlab.data.registry import ROLES, DatasetSpec, FileSpec
 from mnistlab.errors import DatasetNotFoundError, FormatError, IntegrityError, MnistlabError
 from mnistlab.progress import DownloadBar, status, want_progress

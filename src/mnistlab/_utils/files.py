@@ -1,0 +1,166 @@
+"""Files written atomically (a temporary beside the target, renamed over it), the clean-up of
+what a killed process left, safe file names and content hashes."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
+
+    Whatever writes to the yielded path, readers see the old file or the whole new one: an
+    exception or interruption removes the temporary file and leaves ``path`` untouched.
+    """
+    path = Path(path)
+    tmp = _temporary_beside(path)
+    try:
+        yield tmp
+        _finish(Path(tmp), path)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        name_the_target(exc, Path(tmp), path)
+        raise
+
+
+def _temporary_beside(path: Path) -> Path:
+    """A new empty hidden file ``.NAME.PID.XXXXXXXX.tmp`` in ``path``'s folder (made if missing),
+    to be renamed over ``path``; refuses a ``path`` that exists and is not a regular file. The
+    temporaries a killed mnistlab left in that folder are removed first."""
+    import tempfile
+
+    if path.exists() and not path.is_file():
+        raise FileExistsError(f"{path}: exists and is not a regular file; not replacing it.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+    os.close(fd)
+    return Path(tmp)
+
+
+#: The temporaries mnistlab makes beside its outputs, with the id of the process writing them:
+#: files ``.NAME.PID.XXXXXXXX.tmp`` and staging folders ``.mnistlab-save-PID-XXXXXXXX``.
+_TEMPORARY_FILE = re.compile(r"\..+\.(\d+)\.[A-Za-z0-9_]{8}\.tmp")
+_STAGING_FOLDER = re.compile(r"\.mnistlab-save-(\d+)-[A-Za-z0-9_]{8}")
+
+
+def staging_prefix() -> str:
+    """The prefix of a staging folder (``tempfile.TemporaryDirectory(prefix=...)``) that
+    :func:`remove_stale_temporaries` can recognise and clean up after a crash."""
+    return f".mnistlab-save-{os.getpid()}-"
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove what a killed mnistlab left in ``folder``: only temporaries named as mnistlab names
+    them, and only when the process that made them no longer runs. Returns what was removed.
+
+    A write interrupted by kill -9 (or a power cut) cannot remove its own temporary file; the
+    next write into the same folder does. Another user's, or a live process's, are left alone.
+    """
+    import shutil
+
+    removed = []
+    try:
+        entries = [e for e in Path(folder).iterdir() if e.name.startswith(".")]
+    except OSError:
+        return removed
+    for entry in entries:
+        pattern = _STAGING_FOLDER if entry.is_dir() and not entry.is_symlink() else _TEMPORARY_FILE
+        match = pattern.fullmatch(entry.name)
+        if match is None or _process_alive(int(match[1])):
+            continue
+        try:
+            shutil.rmtree(entry) if pattern is _STAGING_FOLDER else entry.unlink()
+        except OSError:
+            continue  # not ours to remove after all (permissions), or gone already
+        removed.append(entry)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process (or an impossible id): leave its files alone
+    return True
+
+
+def _finish(tmp: Path, path: Path) -> None:
+    """fsync a written temporary file and give it the usual permissions (mkstemp makes 0600)."""
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o666 & ~_umask())
+
+
+def name_the_target(exc: BaseException, tmp: Path, path: Path) -> None:
+    """An error while writing a hidden temporary file (or folder) names what the user asked for
+    ("report/index.html: No space left on device"), not the temporary one or nothing at all: a
+    file name inside ``tmp`` becomes the same name inside ``path``."""
+    if not isinstance(exc, OSError) or isinstance(exc.filename, bytes):
+        return
+    if exc.filename is None:
+        exc.filename = str(path)
+        return
+    with contextlib.suppress(ValueError):
+        exc.filename = str(path / Path(exc.filename).relative_to(tmp))
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes | bytearray | memoryview) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+
+
+def atomic_write_files(files: dict[Path, bytes]) -> None:
+    """Write several files all or nothing, as far as a file system allows.
+
+    Every file is first written in full (and fsynced) to a temporary file beside it; only when
+    all are written are they renamed into place, one rename each. A full disk, an error or an
+    interruption while writing leaves every old file as it was and no temporary file behind.
+    """
+    written: list[tuple[Path, Path]] = []
+    try:
+        for path, data in files.items():
+            path = Path(path)
+            tmp = _temporary_beside(path)
+            written.append((tmp, path))
+            try:
+                tmp.write_bytes(data)
+                _finish(tmp, path)
+            except OSError as exc:
+                name_the_target(exc, tmp, path)
+                raise
+        for tmp, path in written:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in written:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def safe_filename(name: str) -> str:
+    """A class name usable as a folder name ('T-shirt/top' -> 'T-shirt_top', '..' -> '_..')."""
+    safe = re.sub(r"[^\w.+-]+", "_", name).strip("_") or "_"
+    return "_" + safe if safe.startswith(".") else safe  # never hidden, never '.' or '..'
+
+
+def sha256_hex(data: bytes | bytearray | memoryview) -> str:
+    """Return the hex sha256 of an in-memory buffer."""
+    return hashlib.sha256(data).hexdigest()

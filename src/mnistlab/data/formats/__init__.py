@@ -1,0 +1,107 @@
+"""Readers and writers for the file formats MNIST-like data comes in, one module per format.
+
+- :mod:`~mnistlab.data.formats.idx`: IDX (gzipped or not);
+- :mod:`~mnistlab.data.formats.csv`: CSV (``mnist_train.csv`` layout without header, and the
+  Kaggle layout with a ``label,pixel0,...`` header);
+- :mod:`~mnistlab.data.formats.npz`: Keras-style NPZ;
+- :mod:`~mnistlab.data.formats.folders`: folders of image files, one sub-folder per class;
+- :mod:`~mnistlab.data.formats.pickled`: the classic ``mnist.pkl.gz`` pickle (only after its
+  sha256 was verified, and even then through an unpickler that can build nothing but numpy
+  arrays);
+- :mod:`~mnistlab.data.formats.classes`: class-name lists and label mappings in text files;
+- :mod:`~mnistlab.data.formats.arrays`: the checks every reader's arrays pass.
+
+Readers check structure *before* allocating: an IDX header claiming a billion images in a 1 KB file
+is rejected from the header and the file size alone.
+"""
+
+# Re-exported only until the CLI, plots, report and models import them from their home.
+from mnistlab._utils.files import (  # noqa: F401
+    atomic_path,
+    atomic_write_bytes,
+    atomic_write_files,
+    name_the_target,
+    remove_stale_temporaries,
+    safe_filename,
+    sha256_hex,
+    staging_prefix,
+)
+from mnistlab.data.formats.arrays import (
+    MAX_LABEL,
+    as_labels,
+    as_uint8_images,
+    default_classes,
+    square_shape,
+)
+from mnistlab.data.formats.classes import (
+    CLASS_LIST_HEADER,
+    MAX_CLASS_FILE,
+    MAX_CLASS_NAME,
+    check_class_names,
+    check_name,
+    read_class_names,
+    read_classes,
+    write_class_names,
+)
+from mnistlab.data.formats.csv import MAX_CSV_COLUMNS, csv_has_labels, read_csv, write_csv
+from mnistlab.data.formats.folders import (
+    IMAGE_SUFFIXES,
+    MAX_IMAGE_PIXELS,
+    ImageFolder,
+    class_folders,
+    read_image_file,
+    read_image_folder,
+    write_image_folder,
+)
+from mnistlab.data.formats.idx import (
+    GZIP_MAGIC,
+    IDX_DTYPES,
+    idx_bytes,
+    parse_idx,
+    read_idx,
+    read_idx_content,
+    read_idx_shape,
+    write_idx,
+)
+from mnistlab.data.formats.npz import NPZ_KEYS, keras_arrays, read_npz, write_npz
+from mnistlab.data.formats.pickled import read_verified_pickle
+
+__all__ = [
+    "CLASS_LIST_HEADER",
+    "GZIP_MAGIC",
+    "IDX_DTYPES",
+    "IMAGE_SUFFIXES",
+    "MAX_CLASS_FILE",
+    "MAX_CLASS_NAME",
+    "MAX_CSV_COLUMNS",
+    "MAX_IMAGE_PIXELS",
+    "MAX_LABEL",
+    "NPZ_KEYS",
+    "ImageFolder",
+    "as_labels",
+    "as_uint8_images",
+    "check_class_names",
+    "check_name",
+    "class_folders",
+    "csv_has_labels",
+    "default_classes",
+    "idx_bytes",
+    "keras_arrays",
+    "parse_idx",
+    "read_class_names",
+    "read_classes",
+    "read_csv",
+    "read_idx",
+    "read_idx_content",
+    "read_idx_shape",
+    "read_image_file",
+    "read_image_folder",
+    "read_npz",
+    "read_verified_pickle",
+    "square_shape",
+    "write_class_names",
+    "write_csv",
+    "write_idx",
+    "write_image_folder",
+    "write_npz",
+]
