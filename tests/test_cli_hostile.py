@@ -121,3 +121,51 @@ def test_file_names_that_are_not_utf8_are_written_escaped(tmp_path, badly_named_
         app, ["similar", query, "--in", str(folder), "--k", "2"], env={"COLUMNS": "400"}
     )
     assert wide.exit_code == 0 and ESCAPED in wide.stdout
+
+
+@pytest.fixture
+def one_per_class(tmp_path):
+    """Three classes, one training image each (and six test images)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    train = (rng.integers(0, 256, (3, 8, 8), dtype=np.uint8), np.arange(3))
+    test = (rng.integers(0, 256, (6, 8, 8), dtype=np.uint8), np.arange(6) % 3)
+    mnistlab.save(mnistlab.Dataset.from_arrays("tiny", train, test), tmp_path, "npz")
+    return tmp_path / "tiny.npz"
+
+
+def test_a_centroid_model_of_one_image_per_class_trains_predicts_and_loads(tmp_path, one_per_class):
+    """scikit-learn pools the within-class spread over n_samples - n_classes degrees of freedom:
+    none here, so it was NaN and training ended in "Input contains NaN"."""
+    import json
+
+    import numpy as np
+
+    from mnistlab.models import load_model
+
+    path = tmp_path / "tiny.mnistlab"
+    payload = json.loads(run("train", one_per_class, "--model", "centroid", "-o", path, "--json").stdout)
+    assert 0 <= payload["test_accuracy"] <= 1
+    ds = mnistlab.load(one_per_class)
+    model = load_model(path)
+    np.testing.assert_array_equal(model.predict(ds.train.images), [0, 1, 2])  # each its own mean
+    assert np.isfinite(model.predict_proba(ds.test.images)).all()
+
+
+def test_benchmark_reports_a_failing_model_and_trains_the_others(one_per_class):
+    import json
+
+    result = runner.invoke(
+        app, ["benchmark", str(one_per_class), "--models", "centroid,knn,tree", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert [r["model"] for r in payload["results"]] == ["centroid", "tree"]
+    [failed] = payload["failed"]
+    assert failed["model"] == "knn" and "at least 5 images" in failed["reason"]
+    assert "knn on tiny failed" in result.stderr
+    table = run("benchmark", one_per_class, "--models", "knn,tree").stdout
+    assert "failed" in table
+    everything = runner.invoke(app, ["benchmark", str(one_per_class), "--models", "knn"])
+    assert everything.exit_code == 1 and "no model could be trained" in everything.stderr

@@ -1374,14 +1374,25 @@ def benchmark_command(
     for ds in loaded:
         if "test" not in ds.splits or "train" not in ds.splits:
             _fail(f"{ds.name} has the splits {', '.join(ds.splits)}; a benchmark needs train and test.")
-    results = []
+    results, failed = [], []
     for ds in loaded:
-        results.extend(_run(benchmark, ds, chosen, seed=seed))
+        found = _run(benchmark, ds, chosen, seed=seed)
+        results.extend(found)
+        failed += [{"dataset": ds.name, "model": m, "reason": why} for m, why in found.failed.items()]
+    for f in failed:
+        console.print(
+            f"[yellow]Warning:[/] {escape(f['model'])} on {escape(f['dataset'])} failed: "
+            f"{escape(f['reason'])}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if not results:
+        _fail("no model could be trained and tested (the reasons are above).")
     if output is not None:
         files = _benchmark_files(loaded, results)
         _write_files(files, output)
     if as_json:
-        _print_json({"results": [r.row() for r in results]})
+        _print_json({"results": [r.row() for r in results], "failed": failed})
         return
     _print_benchmark(labels, chosen, results)
     if output is not None:
@@ -1400,13 +1411,13 @@ def _print_benchmark(datasets: list[str], models: tuple[str, ...], results) -> N
         published = MODELS[model].published
         cells = []
         for name in datasets:
-            r = found[(name, model)]
+            r = found.get((name, model))
             paper = published.accuracy.get(name) if published else None
             mark = "" if published is None or published.same else "~"
             cells += [
-                f"{r.evaluation.accuracy:.2%}",
+                "failed" if r is None else f"{r.evaluation.accuracy:.2%}",
                 "-" if paper is None else f"{mark}{paper:.1%}",
-                f"{r.trained.fit_seconds:.1f} / {r.predict_seconds:.1f}",
+                "-" if r is None else f"{r.trained.fit_seconds:.1f} / {r.predict_seconds:.1f}",
             ]
         table.add_row(model, *cells)
     out.print(table)

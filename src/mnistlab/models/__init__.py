@@ -1,6 +1,12 @@
 """Classifiers (scikit-learn compatible, plus torch networks), their evaluation, saving and benchmark."""
 
-from mnistlab.models.benchmark import ModelResult, benchmark, results_table, run_model
+from mnistlab.models.benchmark import (
+    BenchmarkResults,
+    ModelResult,
+    benchmark,
+    results_table,
+    run_model,
+)
 from mnistlab.models.catalogue import MODEL_SETS, MODELS, ModelSpec, resolve_models
 from mnistlab.models.centroid import NearestCentroidClassifier
 from mnistlab.models.evaluation import Evaluation, evaluate
@@ -9,6 +15,7 @@ from mnistlab.models.trained import TrainedModel, load_model, train
 __all__ = [
     "MODELS",
     "MODEL_SETS",
+    "BenchmarkResults",
     "Evaluation",
     "ModelResult",
     "ModelSpec",

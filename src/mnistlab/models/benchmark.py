@@ -91,27 +91,48 @@ def run_model(
     return ModelResult(trained, evaluation, predictions, confidence, seconds)
 
 
+class BenchmarkResults(list):
+    """The :class:`ModelResult` of every model that could be trained and tested, in the order
+    asked; ``failed`` maps each model that could not (its data refused it) to the reason."""
+
+    def __init__(self, results=(), failed: dict[str, str] | None = None) -> None:
+        super().__init__(results)
+        self.failed: dict[str, str] = dict(failed or {})
+
+
 def benchmark(
     dataset: Dataset,
     models: str | list[str] | tuple[str, ...] = "default",
     *,
     seed: int = 0,
     progress: bool | None = None,
-) -> list[ModelResult]:
+) -> BenchmarkResults:
     """Train and test each model in ``models`` (names or sets: quick, default, classic, all).
+
+    A model the data refuses (a ``ValueError`` or ``MnistlabError``: k-NN with fewer training
+    images than neighbours, all-black images a scaler cannot scale) is listed in ``failed`` with
+    the reason, and the other models are trained all the same.
 
     Examples
     --------
     >>> import mnistlab
     >>> results = benchmark(mnistlab.load("digits"), "centroid,logreg", progress=False)
-    >>> [(r.model, round(r.evaluation.accuracy, 3)) for r in results]
-    [('centroid', 0.827), ('logreg', 0.907)]
+    >>> [(r.model, round(r.evaluation.accuracy, 3)) for r in results], results.failed
+    ([('centroid', 0.827), ('logreg', 0.907)], {})
     """
+    from mnistlab.errors import MnistlabError
+
     names = resolve_models(models)
     require_train_and_test(dataset)
     if any(MODELS[n].neural for n in names):
         from mnistlab.models import neural  # noqa: F401  (a missing torch fails before any training)
-    return [run_model(dataset, name, seed=seed, progress=progress) for name in names]
+    results = BenchmarkResults()
+    for name in names:
+        try:
+            results.append(run_model(dataset, name, seed=seed, progress=progress))
+        except (ValueError, MnistlabError) as exc:
+            results.failed[name] = str(exc)
+    return results
 
 
 def results_table(results: list[ModelResult]) -> pd.DataFrame:

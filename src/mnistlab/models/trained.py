@@ -305,6 +305,7 @@ def fit_model(
             f"{dataset.name}: the training images cover {len(present)} class; a classifier "
             "needs 2 or more."
         )
+    _check_enough_images(name, dataset, params)
     estimator = build_estimator(name, seed=seed, progress=progress, **params)
     trained = TrainedModel(
         model=name,
@@ -327,7 +328,10 @@ def fit_model(
         if trained.neural:
             estimator.fit(np.asarray(images), labels)
         else:
-            estimator.fit(np.asarray(images).reshape(len(images), -1).astype(np.float32), labels)
+            with np.errstate(invalid="ignore"):  # see _unit_spread_for_single_images
+                estimator.fit(np.asarray(images).reshape(len(images), -1).astype(np.float32), labels)
+            if name == "centroid":
+                _unit_spread_for_single_images(estimator[-1])
     for warning in caught:
         if not issubclass(warning.category, ConvergenceWarning):
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
@@ -341,6 +345,41 @@ def fit_model(
         )
     trained.fit_seconds = time.perf_counter() - started
     return trained
+
+
+def _check_enough_images(name: str, dataset: Dataset, params: dict) -> None:
+    """Refuse, before training, a training split too small for the model: k-NN votes among
+    ``n_neighbors`` training images, so it needs at least that many."""
+    if name != "knn":
+        return
+    k = params.get("n_neighbors", MODELS[name].params.get("n_neighbors", 5))
+    if len(dataset.train) < k:
+        raise ValueError(
+            f"{dataset.name}: knn votes among the {k} nearest training images, and the training "
+            f"split has {len(dataset.train)}; give it at least {k} images."
+        )
+
+
+def _unit_spread_for_single_images(centroid) -> None:
+    """Give a nearest-centroid model fitted on one image per class a defined spread.
+
+    scikit-learn's ``NearestCentroid`` pools the within-class variance over
+    ``n_samples - n_classes`` degrees of freedom; with a single training image in every class
+    there are none and its spread is 0/0 = NaN, which made its probabilities NaN ("Input contains
+    NaN") and its model file unloadable. The features are standardised first, so a unit spread
+    is the scale they have overall: the scores become a Gaussian of unit variance around each
+    class mean, the decisions (closest mean) are unchanged, and ``deviations_`` is what
+    scikit-learn computes with that spread.
+    """
+    spread = centroid.within_class_std_dev_
+    if np.isfinite(spread).all():
+        return
+    centroid.within_class_std_dev_ = np.ones_like(spread)
+    n = len(centroid.classes_)  # one image per class: the centroids are the images
+    centres = centroid.centroids_
+    m = np.sqrt(1.0 - 1.0 / n)
+    s = centroid.within_class_std_dev_ + np.median(centroid.within_class_std_dev_)
+    centroid.deviations_ = (centres - centres.mean(axis=0)) / (m * s)
 
 
 def _model_name(model: str) -> str:

@@ -34,6 +34,8 @@ class Analyses:
         self.model_names = models
         #: Why the models section could not train its models, when it could not.
         self.models_error: str | None = None
+        #: Models that could not be trained or tested, with the reason (the others were).
+        self.models_failed: dict[str, str] = {}
 
     @cached_property
     def pixel_counts(self) -> np.ndarray:
@@ -125,7 +127,12 @@ class Analyses:
         if self.ds.test is None or len(np.unique(self.ds.train.labels)) < 2:
             return None
         try:
-            return benchmark(self.ds, self.model_names, progress=False)
-        except (ValueError, MnistlabError) as exc:  # e.g. all-black images: no variance to scale
+            results = benchmark(self.ds, self.model_names, progress=False)
+        except (ValueError, MnistlabError) as exc:
             self.models_error = str(exc)
             return None
+        self.models_failed = results.failed
+        if not results:  # e.g. all-black images: no variance to scale
+            self.models_error = "; ".join(f"{m}: {why}" for m, why in results.failed.items())
+            return None
+        return results

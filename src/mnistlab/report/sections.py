@@ -627,6 +627,8 @@ def models_panel(a: Analyses) -> Panel:
         pictures.append(Picture.from_figure(mistakes, f"most confident mistakes of {best.model}"))
     confused = ", ".join(f"{t} as {p} ({n})" for t, p, n in best.evaluation.most_confused(3))
     note = f"Best: {best.model}. Its most frequent confusions: {confused}." if confused else ""
+    failed = "; ".join(f"{m}: {why}" for m, why in a.models_failed.items())
+    note = " ".join(filter(None, (note, f"Could not be trained: {failed}." if failed else "")))
     tables = [Table(["model", "test accuracy", "fit", "predict"], rows)]
     if len(a.ds.classes) > plots.MAX_CONFUSION_CLASSES:
         # The confusion matrix shows some classes: the best model's numbers for every class.
