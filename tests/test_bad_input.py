@@ -396,10 +396,10 @@ def test_too_few_class_names_mentions_the_listing(tmp_path):
 def test_class_listing_with_bom_and_bad_encoding(tmp_path):
     listing = tmp_path / "classes.txt"
     listing.write_bytes("\ufeffcat\ndog\n".encode())
-    assert formats.read_class_names(listing) == ["cat", "dog"]
+    assert formats.read_classes(listing) == ["cat", "dog"]
     listing.write_bytes("caf\xe9\n".encode("latin-1"))
     with pytest.raises(FormatError, match="UTF-8"):
-        formats.read_class_names(listing)
+        formats.read_classes(listing)
 
 
 # --------------------------------------------------------------------------------------------

@@ -231,3 +231,50 @@ def test_save_into_a_dangling_link_is_refused(tmp_path):
     with pytest.raises(FileExistsError, match="not a folder"):
         mnistlab.save(small(), tmp_path / "link", "idx")
     assert not (tmp_path / "nowhere").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Found by review: names that contain a split word, string-keyed mappings, odd digit folders
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["contest", "latest", "my test", "trainset"])
+def test_csv_saves_of_names_holding_a_split_word_load_back(tmp_path, name):
+    x, y = make_arrays(20, 2, shape=(4, 4))
+    xt, yt = make_arrays(10, 2, shape=(4, 4), seed=5)
+    ds = Dataset.from_arrays(name, (x, y), (xt, yt), source="generated")
+    mnistlab.save(ds, tmp_path / "out", "csv")
+    back = mnistlab.load(tmp_path / "out")
+    np.testing.assert_array_equal(back.train.images, x)
+    np.testing.assert_array_equal(back.test.labels, yt)
+
+
+def test_a_mapping_with_string_keys_is_read_as_labels():
+    x, y = make_arrays(8, 2, shape=(4, 4))
+    ds = Dataset.from_arrays("d", (x, y + 1), classes={"1": "one", "2": "two"}, source="api")
+    assert ds.classes == ("one", "two") and ds.train.labels.tolist() == y.tolist()
+
+
+def test_a_folder_named_by_a_superscript_is_a_class_name(tmp_path):
+    from PIL import Image
+
+    for folder in ("²", "3"):
+        (tmp_path / "d" / folder).mkdir(parents=True)
+        Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "d" / folder / "a.png")
+    assert mnistlab.load(tmp_path / "d").classes == ("3", "²")
+
+
+def test_a_label_mapping_in_a_split_folder_is_read_as_beside_any_dataset(tmp_path):
+    from PIL import Image
+
+    for split in ("train", "test"):
+        for label in ("1", "2"):
+            (tmp_path / "d" / split / label).mkdir(parents=True)
+            Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "d" / split / label / "a.png")
+        (tmp_path / "d" / split / "classes.txt").write_text("1 one\n2 two\n")
+    ds = mnistlab.load(tmp_path / "d")
+    assert ds.classes == ("one", "two") and ds.test.labels.tolist() == [0, 1]
+    # Two split folders naming their classes differently would relabel one of them: refused.
+    (tmp_path / "d" / "test" / "classes.txt").write_text("1 two\n2 one\n")
+    with pytest.raises(FormatError, match="differ from those of"):
+        mnistlab.load(tmp_path / "d")

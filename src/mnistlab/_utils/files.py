@@ -52,7 +52,7 @@ _STAGING_FOLDER = re.compile(r"\.mnistlab-save-(\d+)-[A-Za-z0-9_]{8}")
 
 
 def staging_prefix() -> str:
-    """The prefix of a staging folder (``tempfile.TemporaryDirectory(prefix=...)``) that
+    """The prefix of a staging folder (``tempfile.mkdtemp(prefix=...)``) that
     :func:`remove_stale_temporaries` can recognise and clean up after a crash."""
     return f".mnistlab-save-{os.getpid()}-"
 

@@ -26,6 +26,12 @@ SPLIT_NAMES = ("train", "test", "validation")
 #: Fashion-MNIST 12, inverted MNIST 255, inverted Fashion-MNIST 243.
 LIGHT_BORDER = 160.0
 DARK_BORDER = 255.0 - LIGHT_BORDER
+#: The kinds of polarity, and what each means in words.
+POLARITY_INK = {
+    "light-on-dark": "light ink on a dark background",
+    "dark-on-light": "dark ink on a light background",
+    "undetermined": "neither light nor dark on the border",
+}
 
 
 @dataclass(frozen=True)
@@ -71,11 +77,7 @@ class Polarity:
 
     @property
     def description(self) -> str:
-        ink = {
-            "dark-on-light": "dark ink on a light background",
-            "light-on-dark": "light ink on a dark background",
-        }.get(self.kind, "neither light nor dark on the border")
-        return f"{ink} (border pixels average {self.border_mean:.0f} of 255)"
+        return f"{POLARITY_INK[self.kind]} (border pixels average {self.border_mean:.0f} of 255)"
 
 
 @dataclass(frozen=True, eq=False)
@@ -409,13 +411,14 @@ class Dataset:
 def _relabelled(mapping: Mapping[int, str], pairs: dict, source: str):
     """Class names in the mapping's label order, and labels renumbered to index them."""
     try:
-        raw = np.array(sorted(int(k) for k in mapping), dtype=np.int64)
-    except (TypeError, ValueError, OverflowError):
-        raw = None
-    if raw is None or (len(raw) and (raw[0] < 0 or raw[-1] > MAX_LABEL)):
+        mapping = {int(k): v for k, v in mapping.items()}  # {"1": "cat"} as {1: "cat"}
+    except (TypeError, ValueError):
+        mapping = None
+    if mapping is None or any(not 0 <= k <= MAX_LABEL for k in mapping):
         raise FormatError(
             f"{source}: a class mapping's keys must be whole-number labels in 0..{MAX_LABEL}."
         )
+    raw = np.array(sorted(mapping), dtype=np.int64)
     names = tuple(str(mapping[k]) for k in raw.tolist())
     out = {}
     for split, (x, y) in pairs.items():

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from mnistlab.data import formats
-from mnistlab.data.dataset import Polarity
+from mnistlab.data.dataset import POLARITY_INK, Polarity
 from mnistlab.errors import FormatError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -62,6 +62,8 @@ def load_image(
     >>> load_image("digits:test:0").pixels.shape
     (8, 8)
     """
+    if polarity not in POLARITY_INK:
+        raise ValueError(f"polarity must be one of {', '.join(POLARITY_INK)}; got {polarity!r}.")
     path = Path(ref)
     if path.suffix.lower() in IMAGE_SUFFIXES and not _looks_like_dataset_ref(ref, path):
         pixels, label, name, dataset = formats.read_image_file(path), None, None, None
@@ -117,14 +119,10 @@ def _looks_like_dataset_ref(ref: str, path: Path) -> bool:
 def _warn_on_polarity(pixels: np.ndarray, source: str, expected: str, inverted: bool) -> None:
     """Warn when an image file's polarity differs from that of the images it meets, saying
     whether to add or drop the inversion."""
-    if expected not in ("light-on-dark", "dark-on-light", "undetermined"):
-        raise ValueError(
-            f"polarity must be 'light-on-dark', 'dark-on-light' or 'undetermined', got {expected!r}."
-        )
     found = Polarity.of(pixels)
     if "undetermined" in (found.kind, expected) or found.kind == expected:
         return  # nothing to compare with, or nothing to advise
-    other = Polarity(expected, 0.0).description.split(" (")[0]
+    other = POLARITY_INK[expected]
     advice = "drop invert (--invert)" if inverted else "pass invert=True (--invert)"
     warnings.warn(
         f"{source}: {'once inverted, ' if inverted else ''}the image is {found.description}, but "

@@ -38,9 +38,10 @@ _IDX_PATTERNS = {
     "val_images": r"(?<![a-z])val(id|idation)?(?![a-z]).*images.*idx3",
     "val_labels": r"(?<![a-z])val(id|idation)?(?![a-z]).*labels.*idx1",
 }
+#: The split words are whole words: "contest_train.csv" is a training file, not a test one.
 _CSV_PATTERNS = {
-    "train": r"train.*\.csv$",
-    "test": r"test.*\.csv$",
+    "train": r"(?<![a-z])train(ing)?(?![a-z]).*\.csv$",
+    "test": r"(?<![a-z])test(ing)?(?![a-z]).*\.csv$",
     "val": r"(?<![a-z])val(id|idation)?(?![a-z]).*\.csv$",
 }
 
@@ -243,9 +244,18 @@ def _load_image_folders(path: Path, name: str, classes, progress) -> Dataset:
     if split_dirs["train"] is not None:
         found = {}
         for split, folder in split_dirs.items():
-            if folder is not None:
-                found[split] = formats.read_image_folder(folder, classes, progress=progress)
-                classes = classes if classes is not None else list(found[split].classes)
+            if folder is None:
+                continue
+            # Each split folder may carry its class names (convert writes them into each).
+            own = classes if classes is not None else _class_file(folder)
+            if own is None and found:
+                own = list(found["train"].classes)
+            found[split] = formats.read_image_folder(folder, own, progress=progress)
+            if found[split].classes != found["train"].classes:
+                raise FormatError(
+                    f"{folder}: classes {list(found[split].classes)} differ from those of "
+                    f"{split_dirs['train']} {list(found['train'].classes)}."
+                )
     elif formats.class_folders(path):
         found = {"train": formats.read_image_folder(path, classes, progress=progress)}
     else:
@@ -318,9 +328,10 @@ def _npz_class_names(values: np.ndarray, path: Path) -> list[str]:
 def _match_files(folder: Path, patterns: dict[str, str]) -> dict[str, Path]:
     # Hidden files (.DS_Store, AppleDouble ._*, interrupted writes) are never data.
     files = sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
+    found = {f: _split_of(f.name, patterns) for f in files}
     out = {}
-    for key, pattern in patterns.items():
-        hits = [f for f in files if re.search(pattern, f.name, re.IGNORECASE)]
+    for key in patterns:
+        hits = [f for f, k in found.items() if k == key]
         if len(hits) > 1:
             raise FormatError(
                 f"{folder}: several files could be the {key.replace('_', ' ')}: "
@@ -329,6 +340,13 @@ def _match_files(folder: Path, patterns: dict[str, str]) -> dict[str, Path]:
         if hits:
             out[key] = hits[0]
     return out
+
+
+def _split_of(name: str, patterns: dict[str, str]) -> str | None:
+    """The key whose pattern matches ``name``; a file naming two splits (``my_test_train.csv``,
+    as ``save`` names a dataset called "my test") belongs to the one named last."""
+    matches = [(m.start(), key) for key, p in patterns.items() if (m := re.search(p, name, re.I))]
+    return max(matches)[1] if matches else None
 
 
 def _from_arrays(name, splits: dict, classes, path, files=None) -> Dataset:

@@ -39,7 +39,6 @@ from mnistlab.data.formats.classes import (
     MAX_CLASS_NAME,
     check_class_names,
     check_name,
-    read_class_names,
     read_classes,
     write_class_names,
 )
@@ -88,7 +87,6 @@ __all__ = [
     "idx_bytes",
     "keras_arrays",
     "parse_idx",
-    "read_class_names",
     "read_classes",
     "read_csv",
     "read_idx",

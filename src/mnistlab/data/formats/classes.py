@@ -23,17 +23,6 @@ def write_class_names(path: str | os.PathLike, classes: Iterable[str]) -> None:
     atomic_write_bytes(Path(path), text.encode("utf-8"))
 
 
-def read_class_names(path: str | os.PathLike) -> list[str]:
-    """Read a list of class names (as :func:`write_class_names` writes them), refusing a mapping."""
-    names = read_classes(path)
-    if isinstance(names, dict):
-        raise FormatError(
-            f"{path}: a label mapping (LABEL NAME lines); here class names are listed one per "
-            "line, in label order."
-        )
-    return names
-
-
 #: Larger class files are not class lists.
 MAX_CLASS_FILE = 16 << 20
 #: ``LABEL NAME``: ASCII digits only (``\d`` would take "²" and other Unicode digits).
@@ -136,8 +125,6 @@ def check_class_names(names: Iterable[str], *, source: str) -> None:
     duplicates = sorted({n for n in names if n in seen or seen.add(n)})
     if duplicates:
         raise FormatError(f"{source}: duplicate class names {duplicates}.")
-    if any(not n.strip() for n in names):
-        raise FormatError(f"{source}: empty class name.")
     for n in names:
         check_name(n, source=source)
 

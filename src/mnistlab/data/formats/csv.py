@@ -110,9 +110,7 @@ def read_csv(
     layout = (delimiter, len(fields), has_header, label, pixel_columns)
     try:
         table = _read_csv_table(path, *layout, "uint8")
-    except FormatError as exc:
-        if "Pixels stored as fractions" not in str(exc):
-            raise
+    except _Fractions:
         # 0..1 fractions (x / 255), as Keras users save them: read as floats, scaled if so.
         table = _read_csv_table(path, *layout, "float32")
     labels = as_labels(table.column(0).to_numpy(), source=source)
@@ -154,11 +152,9 @@ def _read_csv_table(path, delimiter, n_columns, has_header, label, pixel_columns
     except pa.ArrowInvalid as exc:
         if "conversion error" in str(exc):
             value = re.search(r"invalid value '([^']*)'", str(exc))
-            hint = ""
-            if value and _is_fraction(value[1]):
-                hint = " Pixels stored as fractions (0..1 floats) must be scaled by 255 first."
-            raise FormatError(
-                f"{source}: every value must be a whole number, pixels in 0..255 ({exc}).{hint}"
+            fractions = pixel_type == "uint8" and value and _is_fraction(value[1])
+            raise (_Fractions if fractions else FormatError)(
+                f"{source}: every value must be a whole number, pixels in 0..255 ({exc})."
             ) from exc
         raise FormatError(
             f"{source}: not a rectangular CSV ({n_columns} columns expected): {exc}"
@@ -168,6 +164,11 @@ def _read_csv_table(path, delimiter, n_columns, has_header, label, pixel_columns
         what = "the label" if bad == wanted[0] else f"pixel column {wanted.index(bad) - 1}"
         raise FormatError(f"{source}: {what} has empty or missing values.")
     return table
+
+
+class _Fractions(FormatError):
+    """A value written as a float ("0.5", "5.0") where a whole number was expected: the file is
+    read again with float columns."""
 
 
 def _is_fraction(text: str) -> bool:

@@ -14,14 +14,14 @@ import numpy as np
 
 from mnistlab._utils.files import safe_filename
 from mnistlab.data.formats.arrays import default_classes
-from mnistlab.data.formats.classes import check_class_names, read_class_names, write_class_names
+from mnistlab.data.formats.classes import check_class_names, read_classes, write_class_names
 from mnistlab.errors import FormatError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
 def _natural_key(name: str) -> tuple:
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name))
+    return tuple(int(t) if t.isdecimal() else t for t in re.split(r"(\d+)", name))
 
 
 def class_folders(root: Path) -> list[Path]:
@@ -129,7 +129,8 @@ def read_image_folder(
         raise FormatError(f"{root}: no sub-folders with images (expected root/<class>/*.png).")
     listing = root / "classes.txt"
     if classes is None and listing.is_file():
-        classes = read_class_names(listing)
+        classes = read_classes(listing)  # a list or a label mapping, as beside any dataset
+    by_label = all(re.fullmatch("[0-9]+", d.name) for d in folders)
     index: dict[str, int] = {}
     if isinstance(classes, Mapping):
         labels_in_order = sorted(classes)
@@ -137,14 +138,13 @@ def read_image_folder(
         index = {str(label): i for i, label in enumerate(labels_in_order)}
     elif classes is not None:
         names = tuple(classes)
-    elif all(d.name.isdigit() for d in folders):
+    elif by_label:
         # Folders named 0..9 mean those labels, even when one of them is missing or empty.
         names = default_classes([np.array([int(d.name) for d in folders])], source=str(root))
     else:
         names = tuple(d.name for d in folders)
     check_class_names(names, source=str(listing) if listing.is_file() else str(root))
     index |= {safe_filename(n): i for i, n in enumerate(names)} | {n: i for i, n in enumerate(names)}
-    by_label = all(re.fullmatch("[0-9]+", d.name) for d in folders)
     if by_label and (classes is None or not any(d.name in index for d in folders)):
         # Folders named 0..9 are labels: with a list of names, folder 3 holds the 4th class.
         index = {d.name: int(d.name) for d in folders}
