@@ -169,3 +169,25 @@ def test_benchmark_reports_a_failing_model_and_trains_the_others(one_per_class):
     assert "failed" in table
     everything = runner.invoke(app, ["benchmark", str(one_per_class), "--models", "knn"])
     assert everything.exit_code == 1 and "no model could be trained" in everything.stderr
+
+
+def test_similar_names_its_own_flag_for_inverting_the_dataset(tmp_path):
+    """similar inverts the searched dataset with --invert-in (--invert is for the query image):
+    the advice on loading dark-on-light data, and the refusal for a named dataset, say so."""
+    import re
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    dark = (255 - rng.integers(0, 60, (20, 8, 8))).astype(np.uint8)
+    labels = np.arange(20) % 2
+    mnistlab.save(
+        mnistlab.Dataset.from_arrays("dark", (dark, labels), (dark[:6], labels[:6])), tmp_path, "npz"
+    )
+    np.save(tmp_path / "query.npy", dark[0])
+    result = run("similar", tmp_path / "query.npy", "--in", tmp_path / "dark.npz", "--k", "2")
+    assert "dark ink on a light background" in result.stderr
+    assert re.findall(r"--invert[\w-]*", result.stderr) == ["--invert-in"]
+    named = runner.invoke(app, ["similar", "digits:test:0", "--in", "digits", "--invert-in"])
+    assert named.exit_code == 2
+    assert "--invert-in applies to datasets read from files" in named.stderr

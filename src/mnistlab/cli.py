@@ -155,6 +155,8 @@ class _DataOptions:
     classes: Path | None = None
     test_size: float | None = None
     invert: bool = False
+    #: The command's flag for ``invert`` (``similar`` inverts the searched dataset: --invert-in).
+    invert_flag: str = "--invert"
 
 
 _data_options = _DataOptions()
@@ -220,7 +222,11 @@ def _loads_data(invert_flag: str | None = "--invert"):
         ):
             global _data_options
             _data_options = _DataOptions(
-                tuple(data_name or ()), data_classes, data_test_size, data_invert
+                tuple(data_name or ()),
+                data_classes,
+                data_test_size,
+                data_invert,
+                invert_flag or "--invert",
             )
             try:
                 return command(*args, **kw)
@@ -250,7 +256,7 @@ def _load_data(refs: list[str], no_download: bool, first: int | None = None, inv
         )
     files = [Path(ref).exists() for ref in refs]
     asked = {"--classes": options.classes is not None, "--test-size": options.test_size is not None}
-    asked["--invert"] = invert
+    asked[options.invert_flag] = invert
     for flag in (f for f, given in asked.items() if given):
         if not any(files):
             _fail(f"{flag} applies to datasets read from files, not to {', '.join(refs)}.", 2)
@@ -259,7 +265,11 @@ def _load_data(refs: list[str], no_download: bool, first: int | None = None, inv
         given = {"name": options.names[k] if options.names else None}
         if is_file:
             given |= {"classes": options.classes, "test_size": options.test_size, "invert": invert}
-        ds = _run(load, ref, download=not no_download, **given)
+        with warnings.catch_warnings(record=True) as caught:
+            ds = _run(load, ref, download=not no_download, **given)
+        for warning in caught:  # the advice names this command's flag
+            message = str(warning.message).replace("(--invert)", f"({options.invert_flag})")
+            warnings.warn_explicit(message, warning.category, warning.filename, warning.lineno)
         loaded.append(_run(ds.subset, first))
     names = [ds.name for ds in loaded]
     twice = sorted({n for n in names if names.count(n) > 1})
