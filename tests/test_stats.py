@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from mnistlab import stats
+from mnistlab._utils import blocks
 from mnistlab.tidy import tidy
 
 
@@ -25,7 +26,7 @@ def test_results_do_not_depend_on_the_block_size(five_class, monkeypatch, block_
     split = five_class.train
     whole = stats.centroids(split.images, split.labels, split.classes)
     distances = stats.distance_to_centroid(split.images, split.labels, whole.means)
-    monkeypatch.setattr(stats, "FLOAT_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(blocks, "FLOAT_BLOCK_BYTES", block_bytes)
     chunked = stats.centroids(split.images, split.labels, split.classes)
     np.testing.assert_allclose(chunked.means, whole.means, rtol=1e-12)
     again = stats.distance_to_centroid(split.images, split.labels, chunked.means)

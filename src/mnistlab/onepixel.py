@@ -42,6 +42,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mnistlab import stats
+from mnistlab._utils.blocks import map_blocks
 from mnistlab.data.dataset import Dataset, Split
 
 SCALES = ("unit", "raw", "l2")
@@ -388,7 +389,7 @@ class _SortedColumns:
                 out.append((value[order], split.labels[image[order]]))
             return out
 
-        blocks = stats.map_blocks(sort_pixels, n_pixels, max(1, n_pixels // 8))
+        blocks = map_blocks(sort_pixels, n_pixels, max(1, n_pixels // 8))
         parts = [part for block in blocks for part in block]
         sizes = np.array([len(v) for v, _ in parts], dtype=np.int64)
         value = np.concatenate([v for v, _ in parts]) if parts else np.zeros(0)
@@ -799,7 +800,7 @@ def one_pixel_separability(
                     record(slice(i, i + 1), columns.problems(*fitted[i]))
                     advance()
 
-            stats.map_blocks(fit_pairs, len(fitted), 1)
+            map_blocks(fit_pairs, len(fitted), 1)
         else:
             values = _scaled_values(scale)
             # Contiguous, so that the per-batch gathers read it as one flat array (a fancy index
@@ -814,7 +815,7 @@ def one_pixel_separability(
                     advance()
 
             batch = max(1, min(HISTOGRAM_POINTS // (n_pixels * 256), -(-len(fitted) // 2)))
-            stats.map_blocks(fit_pairs, len(fitted), batch)
+            map_blocks(fit_pairs, len(fitted), batch)
     if not_converged:
         warnings.warn(f"{not_converged} one-pixel fits did not converge.", stacklevel=2)
 

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from mnistlab._utils.blocks import map_blocks
+
 #: What each metric means, in one line, and which way is "more similar".
 MEANINGS = {
     "pearson": "correlation of the flattened pixels, -1..1; 1 = same pattern up to brightness "
@@ -448,8 +450,6 @@ class NearestImages:
             d, i = self._search(queries, summary, squared, k, start if exclude_self else None)
             distances[part], indices[part] = d, i
 
-        from mnistlab.stats import map_blocks
-
         map_blocks(block, len(Q), rows)
         return (distances, indices) if return_distance else indices
 
@@ -511,8 +511,6 @@ class NearestImages:
             close, distances = self._close(queries, query_ids, candidates, reach)
             return query_ids[close] + start, candidates[close], distances
 
-        from mnistlab.stats import map_blocks
-
         return _joined(map_blocks(block, len(Q), rows))
 
     def _close(self, queries, query_ids, candidates, reach) -> tuple[np.ndarray, np.ndarray]:
@@ -551,8 +549,6 @@ class NearestImages:
             queries = self._features(self._data, self._offsets, self._scales, query_ids)
             close, distances = self._close(queries, np.arange(len(query_ids)), candidates, reach)
             return query_ids[close], candidates[close], distances
-
-        from mnistlab.stats import map_blocks
 
         query_ids, candidates, distances = _joined(map_blocks(block, len(order), rows))
         sort = np.lexsort((candidates, query_ids))  # query order, as for other queries
