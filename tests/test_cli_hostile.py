@@ -191,3 +191,22 @@ def test_similar_names_its_own_flag_for_inverting_the_dataset(tmp_path):
     named = runner.invoke(app, ["similar", "digits:test:0", "--in", "digits", "--invert-in"])
     assert named.exit_code == 2
     assert "--invert-in applies to datasets read from files" in named.stderr
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_quoted(tmp_path, five_class):
+    """OWASP's advice for CSV injection: text cells starting with = + - @ get a leading ' (a
+    spreadsheet then shows the text); numbers, negative ones included, stay numbers."""
+    classes = ['=HYPERLINK("http://evil.example","x")', "+1+cmd|' /C calc'!A0", "@SUM(A1)", "-1.5", "ok"]
+    train, test = five_class.train, five_class.test  # labels reversed: darker classes come first
+    ds = mnistlab.Dataset.from_arrays(
+        "five", (train.images, 4 - train.labels), (test.images, 4 - test.labels), classes=classes
+    )
+    mnistlab.save(ds, tmp_path / "data", "npz")
+    data = tmp_path / "data" / "five.npz"
+    run("atypical", data, "-o", tmp_path / "a.png", "--csv", tmp_path / "a.csv")
+    table = pd.read_csv(tmp_path / "a.csv", keep_default_na=False, dtype={"class": str})
+    assert set(table["class"]) == {"'" + c for c in classes[:3]} | {"-1.5", "ok"}
+    run("onepixel", data, "-o", tmp_path / "onepixel")
+    pairs = pd.read_csv(tmp_path / "onepixel" / "separability.csv")
+    assert pairs["coef"].dtype.kind == "f" and (pairs["coef"] < 0).any()  # numbers stay numbers
+    assert pairs["name_a"].str.startswith("'=HYPERLINK").any()

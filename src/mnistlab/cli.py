@@ -125,15 +125,33 @@ def _write_files(files: dict[Path, bytes], folder: Path | None = None) -> None:
     _run(atomic_write_files, {(folder / p if folder else p): data for p, data in files.items()})
 
 
+#: What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(value: str) -> str:
+    """A text cell as a CSV file holds it: :func:`_file_text`, and a leading ``'`` on text a
+    spreadsheet would run as a formula (a class ``=HYPERLINK(...)``, a file ``=cmd().png``);
+    text that is a plain number (``-1.5``) is left as it is, as a spreadsheet reads it as one."""
+    value = _file_text(value)
+    if value.startswith(FORMULA_STARTS):
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
+    return value
+
+
 def _csv_bytes(frame) -> bytes:
     """A table as the bytes of a CSV file (header, no index), ready for :func:`_write_files`;
-    text cells as :func:`_file_text`."""
+    text cells (never numbers) as :func:`_csv_text`."""
     import pandas as pd
 
     frame = frame.copy()
     for column in frame.columns:
         if not pd.api.types.is_numeric_dtype(frame[column]):
-            frame[column] = [_file_text(v) if isinstance(v, str) else v for v in frame[column]]
+            frame[column] = [_csv_text(v) if isinstance(v, str) else v for v in frame[column]]
+    frame.columns = [_csv_text(str(c)) for c in frame.columns]
     return _run(frame.to_csv, index=False).encode()
 
 
