@@ -210,3 +210,24 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_quoted(tmp_path, five
     pairs = pd.read_csv(tmp_path / "onepixel" / "separability.csv")
     assert pairs["coef"].dtype.kind == "f" and (pairs["coef"] < 0).any()  # numbers stay numbers
     assert pairs["name_a"].str.startswith("'=HYPERLINK").any()
+
+
+@pytest.mark.parametrize("where", ["/proc/mnistlab-report", "{tmp}/a-file/report"])
+def test_report_refuses_an_unwritable_output_before_any_analysis(tmp_path, monkeypatch, where):
+    """Every section ran (minutes on the real datasets) before the output path failed. Tests
+    run as root, whom chmod does not stop: /proc takes no new files, and a file is no folder."""
+    import time
+
+    import mnistlab.report
+
+    (tmp_path / "a-file").write_text("in the way")
+
+    def no_analysis(*args, **kwargs):
+        raise AssertionError("the report was built")
+
+    monkeypatch.setattr(mnistlab.report, "build_report", no_analysis)
+    started = time.perf_counter()
+    result = runner.invoke(app, ["report", "digits", "-o", where.format(tmp=tmp_path)])
+    assert time.perf_counter() - started < 1
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "cannot write in /proc" in result.stderr or "a-file is not a folder" in result.stderr

@@ -872,6 +872,18 @@ def pairs(
     out.print(said, highlight=False)
 
 
+def _check_writable(path: Path) -> None:
+    """Refuse, before a long computation, an output whose folder cannot take a new file."""
+    import tempfile
+
+    folder = next((p for p in path.parents if p.exists()), Path("."))
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        _fail(f"{path}: cannot write in {folder} ({exc.strerror or exc}).")
+
+
 def _check_folder(folder: Path, files: list[str]) -> None:
     """Refuse, before any work, an output folder (or files in it) that could not be written."""
     existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
@@ -881,6 +893,7 @@ def _check_folder(folder: Path, files: list[str]) -> None:
         path = folder / name
         if path.exists() and not path.is_file():
             _fail(f"{path}: exists and is not a regular file; not replacing it.")
+    _check_writable(folder / files[0])
 
 
 def _percent(value: float | None) -> str:
@@ -1458,18 +1471,6 @@ def _print_benchmark(datasets: list[str], models: tuple[str, ...], results) -> N
         out.print(note + ".", highlight=False)
 
 
-def _check_writable(path: Path) -> None:
-    """Refuse, before a long computation, an output whose folder cannot take a new file."""
-    import tempfile
-
-    folder = next((p for p in path.parents if p.exists()), Path("."))
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        _fail(f"{path}: cannot write in {folder} ({exc.strerror or exc}).")
-
-
 @app.command("train")
 @_loads_data()
 def train_command(
@@ -1634,6 +1635,7 @@ def report(
     from mnistlab.report import build_report
 
     chosen = _run(resolve_models, models)
+    _check_folder(output, ["index.html", "summary.json"])  # before minutes of analyses
     loaded = _load_data(names or ["mnist", "fashion-mnist"], no_download, first)
     path = _run(build_report, loaded, output, models=chosen)
     if as_json:
