@@ -200,7 +200,7 @@ def test_blocks_do_not_change_results(monkeypatch):
 
     X, Q = images_with_duplicates(), images_with_duplicates(64, seed=3)
     whole = NearestImages().fit(X).kneighbors(Q, 5)
-    monkeypatch.setattr(similarity, "SCORE_BLOCK_ELEMENTS", 300 * 7)  # 7 queries per block
+    monkeypatch.setattr(similarity.neighbours, "SCORE_BLOCK_ELEMENTS", 300 * 7)  # 7 queries per block
     blocked = NearestImages().fit(X).kneighbors(Q, 5)
     np.testing.assert_array_equal(whole[1], blocked[1])
 
@@ -430,7 +430,7 @@ def test_pairs_among_the_indexed_images_equal_brute_force(data, metric, quantile
     that differ almost only along that direction ("line": points spread along one direction)."""
     from mnistlab import similarity
 
-    monkeypatch.setattr(similarity, "SCORE_BLOCK_ELEMENTS", 240 * 8)  # blocks of 8 images
+    monkeypatch.setattr(similarity.neighbours, "SCORE_BLOCK_ELEMENTS", 240 * 8)  # blocks of 8 images
     rng = np.random.default_rng(7)
     if data == "images":
         X = images_with_duplicates(240, seed=3).reshape(240, -1).astype(float)

@@ -1,0 +1,80 @@
+"""Context for a comparison: what is a typical value of each metric between images of a dataset?"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from mnistlab.similarity.metrics import Comparison, compare
+from mnistlab.similarity.neighbours import NearestImages
+
+#: Neighbours looked at per image for its nearest of the same class (see metric_context).
+CONTEXT_DEPTH = 30
+#: Metrics where a smaller value means more similar.
+DISTANCES = ("euclidean", "rms")
+
+
+def metric_context(split, n: int = 200, seed: int = 0) -> pd.DataFrame:
+    """Each metric over typical pairs of a split, to put a single comparison in context.
+
+    Two kinds of pairs, ``n`` of each (fewer if the split is small): an image and its nearest
+    neighbour of the same class ("same-class nearest neighbour"), and two images drawn at random
+    ("random pair"). Returns a long table ``kind, metric, value``.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive whole number, got {n!r}.")
+    if len(split) < 2:
+        return pd.DataFrame(columns=["kind", "metric", "value"])  # no pair to compare
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(split), size=min(n, len(split)), replace=False)
+    labels = split.labels
+    pairs: list[tuple[str, int, int]] = []
+    # The nearest image of the same class is the first of that class in the overall ranking:
+    # one search of the whole split, and a search within the class for the rare image whose
+    # CONTEXT_DEPTH nearest are all of other classes.
+    depth = min(CONTEXT_DEPTH, len(split) - 1)
+    found = (
+        NearestImages().fit(split.images).kneighbors(split.images[chosen], depth + 1)[1]
+        if depth
+        else None
+    )
+    missing = []
+    for row, query in enumerate(chosen):
+        same = (
+            [] if found is None else [j for j in found[row] if j != query and labels[j] == labels[query]]
+        )
+        if same:
+            pairs.append(("same-class nearest neighbour", int(query), int(same[0])))
+        elif np.sum(labels == labels[query]) > 1:
+            missing.append(int(query))
+    for query in missing:
+        members = np.flatnonzero(labels == labels[query])
+        others = members[members != query]
+        _, nearest = NearestImages().fit(split.images[others]).kneighbors(split.images[[query]], 1)
+        pairs.append(("same-class nearest neighbour", query, int(others[nearest[0, 0]])))
+    for _ in range(len(chosen)):
+        i, j = rng.choice(len(split), size=2, replace=False)
+        pairs.append(("random pair", int(i), int(j)))
+    rows = []
+    for kind, i, j in pairs:
+        for metric, value in compare(split.images[i], split.images[j]).values().items():
+            rows.append((kind, metric, value))
+    return pd.DataFrame(rows, columns=["kind", "metric", "value"])
+
+
+def percentiles(comparison: Comparison, context: pd.DataFrame) -> pd.DataFrame:
+    """For each metric and kind of pair: the share of such pairs *less similar* than this one.
+
+    Returns ``metric, kind, more_similar_than`` (0..1); NaN values are left out.
+    """
+    rows = []
+    for (kind, metric), values in context.groupby(["kind", "metric"])["value"]:
+        value = getattr(comparison, metric)
+        values = values.dropna().to_numpy()
+        if not len(values) or not math.isfinite(value):
+            continue
+        less_similar = values > value if metric in DISTANCES else values < value
+        rows.append((metric, kind, float(np.mean(less_similar))))
+    return pd.DataFrame(rows, columns=["metric", "kind", "more_similar_than"])
