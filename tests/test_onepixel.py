@@ -494,7 +494,7 @@ def test_sorted_values_path_equals_histograms(sparse, scale, monkeypatch):
     from mnistlab import onepixel
 
     with_histograms = one_pixel_separability(sparse, scale, progress=False)
-    monkeypatch.setattr(onepixel, "HISTOGRAM_BYTES", 0)
+    monkeypatch.setattr(onepixel.sweep, "HISTOGRAM_BYTES", 0)
     sorted_values = one_pixel_separability(sparse, scale, progress=False)
     pd.testing.assert_frame_equal(
         sorted_values.pairs, with_histograms.pairs, check_exact=False, rtol=1e-9
@@ -593,7 +593,7 @@ def test_too_many_pairs_fit_the_closest_centroids_and_say_so(monkeypatch):
     from mnistlab import onepixel, stats
 
     ds = many_classes(30, per_class=3)
-    monkeypatch.setattr(onepixel, "MAX_FITS", 100 * 16)  # 100 pairs of 16 pixels
+    monkeypatch.setattr(onepixel.sweep, "MAX_FITS", 100 * 16)  # 100 pairs of 16 pixels
     with pytest.warns(UserWarning, match="30 classes make 435 pairs: only the 100 with the closest"):
         result = one_pixel_separability(ds, progress=False)
     assert result.bounded and len(result.pairs) == 100 and result.class_pairs == 435

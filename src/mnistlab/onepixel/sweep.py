@@ -1,0 +1,466 @@
+"""The sweep over pairs of classes and pixels: :func:`one_pixel_separability` and its table."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+
+from mnistlab import stats
+from mnistlab._utils.blocks import map_blocks
+from mnistlab.data.dataset import Dataset, Split
+from mnistlab.onepixel.problems import SCALES, SortedColumns, divisors, histogram_problems, scaled_values
+from mnistlab.onepixel.solver import Problems, check_C, fit_logistic
+
+PAIR_COLUMNS = [
+    "class_a",
+    "class_b",
+    "pixel",
+    "x",
+    "y",
+    "train_accuracy",
+    "test_accuracy",
+    "coef",
+    "intercept",
+    "stump_train_accuracy",
+    "name_a",
+    "name_b",
+    "n_train_a",
+    "n_train_b",
+    "n_test_a",
+    "n_test_b",
+]
+PAIR_DTYPES = {
+    "class_a": np.int64,
+    "class_b": np.int64,
+    "pixel": np.int64,
+    "x": np.int64,
+    "y": np.int64,
+    "train_accuracy": np.float64,
+    "test_accuracy": np.float64,
+    "coef": np.float64,
+    "intercept": np.float64,
+    "stump_train_accuracy": np.float64,
+    "name_a": object,
+    "name_b": object,
+    "n_train_a": np.int64,
+    "n_train_b": np.int64,
+    "n_test_a": np.int64,
+    "n_test_b": np.int64,
+}
+#: Summary thresholds: how many pairs one pixel separates at least this well.
+LEVELS = (0.9, 0.95)
+
+
+@dataclass(frozen=True)
+class OnePixelSeparability:
+    """The best single pixel of every pair of classes, and how well it separates them.
+
+    Attributes
+    ----------
+    pairs : DataFrame
+        One row per pair (``PAIR_COLUMNS``): labels ``class_a < class_b``, the best pixel (row-major
+        index, column ``x``, row ``y``), its training and test accuracy, the fitted ``coef`` and
+        ``intercept`` (on the chosen scale; positive coef: more ink means class b), the best
+        decision-stump training accuracy over all candidate pixels, class names and image counts.
+        ``test_accuracy`` is measured on the test images of a and b; if the test split has no
+        image of either class it is NaN (and with no test split at all, every one is).
+    pixel_accuracy : ndarray (n_pairs, h, w)
+        Training accuracy of every pixel's fit, pair by pair; NaN for pixels not examined.
+    bounded : bool
+        True when the dataset has too many class pairs to fit them all (``MAX_FITS``) and only
+        those with the closest class centroids were fitted.
+    """
+
+    dataset: str
+    classes: tuple[str, ...]
+    image_shape: tuple[int, int]
+    scale: str
+    C: float
+    pairs: pd.DataFrame
+    pixel_accuracy: np.ndarray = field(repr=False)
+    skipped: tuple[tuple[int, int], ...] = ()
+    bounded: bool = False
+
+    @property
+    def class_pairs(self) -> int:
+        """How many pairs of classes the dataset has, fitted or not: k (k - 1) / 2."""
+        return len(self.classes) * (len(self.classes) - 1) // 2
+
+    @property
+    def measure(self) -> str:
+        """The accuracy the summary and matrix use: test accuracy if there is any, else training."""
+        return "test_accuracy" if self.pairs["test_accuracy"].notna().any() else "train_accuracy"
+
+    def matrix(self, column: str | None = None) -> pd.DataFrame:
+        """Symmetric class-by-class table of one column (default: :attr:`measure`); NaN diagonal."""
+        column = column or self.measure
+        if column not in self.pairs.columns:
+            raise ValueError(f"unknown column {column!r}; choose one of {list(self.pairs.columns)}.")
+        k = len(self.classes)
+        table = np.full((k, k), np.nan)
+        a, b = self.pairs["class_a"].to_numpy(), self.pairs["class_b"].to_numpy()
+        values = self.pairs[column].to_numpy(dtype=np.float64)
+        table[a, b] = values
+        table[b, a] = values
+        return pd.DataFrame(table, index=list(self.classes), columns=list(self.classes))
+
+    def summary(self) -> dict:
+        """Minimum, maximum and mean accuracy over pairs, the pairs reaching the extremes, and how
+        many pairs reach each of ``LEVELS``; on :attr:`measure`."""
+        measure = self.measure
+        values = self.pairs[measure].to_numpy(dtype=np.float64)
+        named = list(zip(self.pairs["name_a"], self.pairs["name_b"], strict=True))
+        out: dict = {
+            "measure": measure,
+            "scale": self.scale,
+            "C": self.C,
+            "pairs": len(self.pairs),
+            "pairs_measured": int(np.isfinite(values).sum()),
+            "class_pairs": self.class_pairs,
+            "bounded": self.bounded,
+        }
+        if not np.isfinite(values).any():
+            return out | {"min": None, "max": None, "mean": None, "min_pairs": [], "max_pairs": []}
+        low, high = np.nanmin(values), np.nanmax(values)
+        out |= {
+            "min": float(low),
+            "max": float(high),
+            "mean": float(np.nanmean(values)),
+            "min_pairs": [list(p) for p, v in zip(named, values, strict=True) if v == low],
+            "max_pairs": [list(p) for p, v in zip(named, values, strict=True) if v == high],
+        }
+        for level in LEVELS:
+            out[f"pairs_at_least_{level:g}"] = int(np.sum(values >= level))
+        return out
+
+    def hardest(self, n: int | None = None) -> pd.DataFrame:
+        """The pairs, hardest first: lowest :attr:`measure` (unmeasured last), then by labels;
+        the first ``n`` (default all)."""
+        order = self.pairs.sort_values(
+            [self.measure, "class_a", "class_b"], na_position="last", kind="stable"
+        )
+        return order.head(n) if n is not None else order
+
+    def hardest_classes(self, n: int) -> list[int]:
+        """The first ``n`` distinct classes met going down :meth:`hardest` (labels, in that order)."""
+        found: dict[int, None] = {}
+        for a, b in zip(self.hardest()["class_a"], self.hardest()["class_b"], strict=True):
+            found.update(dict.fromkeys((int(a), int(b))))
+            if len(found) >= n:
+                break
+        return list(found)[:n]
+
+    def per_class(self) -> pd.DataFrame:
+        """One row per class: ``label, class, pairs`` (fitted pairs it is in), the ``mean`` and
+        ``min`` of :attr:`measure` over them, and ``hardest``, the other class of its hardest
+        pair (ties: the lowest label; None when it has no measured pair)."""
+        p = self.pairs
+        v = p[self.measure].to_numpy(dtype=np.float64)
+        label = np.concatenate((p["class_a"], p["class_b"]))
+        both = pd.DataFrame(
+            {"label": label, "other": np.concatenate((p["class_b"], p["class_a"])), "v": np.tile(v, 2)}
+        )
+        grouped = both.groupby("label")["v"]
+        k = len(self.classes)
+        worst = both.dropna().sort_values(["label", "v", "other"]).drop_duplicates("label")
+        hardest = np.full(k, None, dtype=object)
+        hardest[worst["label"].to_numpy()] = [self.classes[o] for o in worst["other"]]
+        return pd.DataFrame(
+            {
+                "label": np.arange(k),
+                "class": list(self.classes),
+                "pairs": grouped.size().reindex(range(k), fill_value=0).to_numpy(),
+                "mean": grouped.mean().reindex(range(k)).to_numpy(dtype=np.float64),
+                "min": grouped.min().reindex(range(k)).to_numpy(dtype=np.float64),
+                "hardest": hardest,
+            }
+        )
+
+    def to_dict(self) -> dict:
+        """``{"pairs": [...], "summary": {...}}`` with plain Python values (NaN kept as float)."""
+        records = self.pairs.astype(object).where(self.pairs.notna(), None).to_dict(orient="records")
+        return {"pairs": records, "summary": self.summary()}
+
+
+def closest_class_pairs(centroids: stats.Centroids, n: int | None = None) -> pd.DataFrame:
+    """Pairs of classes by the RMS difference of their centroids (0..255 scale), closest first.
+
+    Columns ``class_a, class_b`` (labels, a < b), ``name_a, name_b, rms``; only classes with
+    images; the ``n`` closest (default all k (k - 1) / 2, ties in label order).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> means = np.array([0, 10, 250], np.float64).reshape(3, 1, 1)
+    >>> c = stats.Centroids(means, np.array([1, 1, 1]), ("a", "b", "c"))
+    >>> closest_class_pairs(c, 2)[["name_a", "name_b", "rms"]].values.tolist()
+    [['a', 'b', 10.0], ['b', 'c', 240.0]]
+    """
+    from scipy.spatial.distance import pdist
+
+    present = np.flatnonzero(np.asarray(centroids.counts) > 0)
+    flat = centroids.means[present].reshape(len(present), -1)
+    rms = np.sqrt(pdist(flat, "sqeuclidean") / max(flat.shape[1], 1))
+    order = np.argsort(rms, kind="stable")[:n]
+    i, j = np.triu_indices(len(present), 1)
+    a, b = present[i[order]], present[j[order]]
+    names = np.array(centroids.classes, dtype=object)
+    return pd.DataFrame(
+        {"class_a": a, "class_b": b, "name_a": names[a], "name_b": names[b], "rms": rms[order]}
+    )
+
+
+def _check_pairs(pairs, split: Split) -> list[tuple[int, int]]:
+    """Pairs of class labels (a < b) from labels or names, in the order given; every pair once."""
+    k = len(split.classes)
+    if pairs is None:
+        return list(combinations(range(k), 2))
+    if isinstance(pairs, (str, bytes)):
+        raise ValueError(f"pairs must be a list of (a, b) class pairs, got {pairs!r}.")
+    pairs = list(pairs)
+    if not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in pairs):
+        raise ValueError(f"pairs must be a list of (a, b) class pairs, got {pairs!r}.")
+    out: list[tuple[int, int]] = []
+    seen: set[tuple[int, int]] = set()
+    for first, second in pairs:
+        for given in (first, second):
+            if isinstance(given, bool) or not isinstance(given, (str, Integral)):
+                raise ValueError(f"classes are given by integer label or name, got {given!r}.")
+        a, b = sorted((split.class_index(first), split.class_index(second)))
+        if a == b:
+            raise ValueError(f"pair ({first!r}, {second!r}) names one class twice.")
+        if (a, b) in seen:
+            raise ValueError(f"pair ({first!r}, {second!r}) is given twice.")
+        seen.add((a, b))
+        out.append((a, b))
+    return out
+
+
+def _check_pixels(pixels, d: int) -> np.ndarray:
+    """Sorted unique row-major pixel indices from a 1-D sequence of integers."""
+    if pixels is None:
+        return np.arange(d)
+    given = np.asarray(pixels)
+    if given.ndim != 1 or given.size == 0 or given.dtype.kind not in "iu":
+        raise ValueError(
+            f"pixels must be a non-empty 1-D sequence of row-major pixel indices (y * width + x), "
+            f"got an array of shape {given.shape} and type {given.dtype}."
+        )
+    chosen = np.unique(given)
+    if chosen[0] < 0 or chosen[-1] >= d:
+        raise ValueError(f"pixels must be row-major pixel indices in 0..{d - 1}.")
+    return chosen.astype(np.int64)
+
+
+#: Without ``pairs``, at most this many (pair, pixel) fits are made: every pair of up to 200
+#: classes of 12x12 images, of 101 classes of 28x28 (about a minute on two cores). The cost grows
+#: with the square of the class count (3,832 classes make 7.3 million pairs): beyond, only the
+#: pairs whose class centroids are closest, the likeliest to be hard, are fitted, with a warning,
+#: and the result says so (``bounded``).
+MAX_FITS = 4_000_000
+#: Pairs fitted together with the histogram scales: bounds memory to about 100 MB per batch.
+HISTOGRAM_POINTS = 4_000_000
+#: Largest per-pixel histograms (bytes) worth building; beyond, the values are sorted instead.
+HISTOGRAM_BYTES = 256 << 20
+
+
+def one_pixel_separability(
+    dataset: Dataset | Split,
+    scale: str = "unit",
+    C: float = 1.0,
+    *,
+    pairs: Sequence[tuple[int, int]] | None = None,
+    pixels: Sequence[int] | np.ndarray | None = None,
+    progress: bool | None = None,
+) -> OnePixelSeparability:
+    """For every pair of classes, the single pixel whose logistic regression separates them best.
+
+    Parameters
+    ----------
+    dataset : Dataset or Split
+        Models are fitted on the training split (a Split alone: no test accuracy).
+    scale : {"unit", "raw", "l2"}
+        The feature: ``unit`` value / 255, ``raw`` 0..255, ``l2`` each image divided by its L2
+        norm over all its pixels first (the published analysis did this).
+    C : float
+        Inverse strength of the L2 penalty on the coefficient (scikit-learn's ``C``).
+    pairs : sequence of (a, b), optional
+        Only these pairs of classes, each given by label or name (``(3, 5)``,
+        ``("Coat", "Shirt")``); each pair is reported with ``class_a < class_b``. Default: every
+        pair while pairs x pixels stays within ``MAX_FITS``; beyond, only the pairs whose class
+        centroids are closest, as many as fit, with a warning (``bounded`` in the result).
+    pixels : sequence of int, optional
+        Only these row-major pixel indices (``y * width + x``) are candidates, for the logistic
+        fits and for the decision stump alike; default every pixel.
+    progress : bool, optional
+        Show a progress bar on stderr (default: when stderr is a terminal).
+
+    Returns
+    -------
+    OnePixelSeparability
+        Pairs where a class has no training image cannot be fitted: they are left out of the
+        table (listed in ``skipped``) with a warning.
+
+    Examples
+    --------
+    >>> import mnistlab
+    >>> result = one_pixel_separability(mnistlab.load("digits"), pairs=[(0, 1), (3, 8)])
+    >>> columns = ["name_a", "name_b", "x", "y", "train_accuracy", "test_accuracy"]
+    >>> print(result.pairs[columns].round(3).to_string(index=False))
+    name_a name_b  x  y  train_accuracy  test_accuracy
+         0      1  4  4           0.982          0.955
+         3      8  3  5           0.885          0.761
+    """
+    from mnistlab.progress import steps
+
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}.")
+    C = check_C(C)
+    train = dataset.train if isinstance(dataset, Dataset) else dataset
+    test = dataset.test if isinstance(dataset, Dataset) else None
+    name = dataset.name if isinstance(dataset, Dataset) else train.name
+    k = len(train.classes)
+    h, w = train.image_shape
+    chosen = _check_pixels(pixels, h * w)
+    train_counts = np.bincount(train.labels, minlength=k)
+    test_counts = np.bincount(test.labels, minlength=k) if test is not None else np.zeros(k, int)
+    limit = max(1, MAX_FITS // len(chosen))
+    bounded = pairs is None and k * (k - 1) // 2 > limit
+    if bounded:
+        # Every pair would cost k**2 / 2 fits of every pixel: fit the likeliest hard ones.
+        means = stats.centroids(train.images, train.labels, train.classes)
+        closest = closest_class_pairs(means, limit)
+        wanted = sorted(zip(closest.class_a.tolist(), closest.class_b.tolist(), strict=True))
+        empty = np.flatnonzero(train_counts == 0).tolist()
+        wanted += sorted({(min(e, c), max(e, c)) for e in empty for c in range(k) if c != e})
+        warnings.warn(
+            f"{k} classes make {k * (k - 1) // 2:,} pairs: only the {limit:,} with the closest "
+            f"class centroids are fitted ({len(chosen):,} pixels each, at most "
+            f"onepixel.sweep.MAX_FITS = {MAX_FITS:,} fits; pass pairs= to choose others).",
+            stacklevel=2,
+        )
+    else:
+        wanted = _check_pairs(pairs, train)
+    fitted = [(a, b) for a, b in wanted if train_counts[a] and train_counts[b]]
+    skipped = tuple((a, b) for a, b in wanted if not (train_counts[a] and train_counts[b]))
+    if skipped:
+        empty = sorted({train.classes[c] for p in skipped for c in p if not train_counts[c]})
+        warnings.warn(
+            f"{len(skipped)} pair(s) left out: no training images of {', '.join(empty)}.",
+            stacklevel=2,
+        )
+
+    n_pixels = len(chosen)
+    # Training accuracy of every fit (the pixel_accuracy table); the fit itself is kept for the
+    # best pixel of each pair only: memory of one (pairs, pixels) array, not three.
+    correct = np.zeros((len(fitted), n_pixels))
+    best = np.zeros(len(fitted), dtype=np.int64)
+    coef = np.zeros(len(fitted))
+    intercept = np.zeros(len(fitted))
+    stump = np.zeros(len(fitted))
+    not_converged = 0
+
+    def record(rows: slice, problems: Problems) -> None:
+        nonlocal not_converged
+        fits = fit_logistic(problems, C)
+        not_converged += int((~fits.converged).sum())
+        shape = (-1, n_pixels)
+        right = problems.correct(fits.coef, fits.intercept).reshape(shape)
+        correct[rows] = right
+        winner = np.argmax(right, axis=1)
+        best[rows] = winner
+        coef[rows] = np.take_along_axis(fits.coef.reshape(shape), winner[:, None], 1)[:, 0]
+        intercept[rows] = np.take_along_axis(fits.intercept.reshape(shape), winner[:, None], 1)[:, 0]
+        stump[rows] = problems.stump_correct().reshape(shape).max(axis=1)
+
+    # Histograms cost k * pixels * 256 counts whatever the number of images: for large images
+    # or few images, sorted values are the smaller sufficient statistic.
+    use_histograms = scale != "l2" and k * n_pixels * 256 * 8 <= HISTOGRAM_BYTES
+    with steps(f"{name}: one-pixel fits", len(fitted), progress) as advance:
+        if not use_histograms:
+            columns = SortedColumns.from_split(train, chosen, scale)
+
+            def fit_pairs(start: int, stop: int) -> None:
+                for i in range(start, stop):
+                    record(slice(i, i + 1), columns.problems(*fitted[i]))
+                    advance()
+
+            map_blocks(fit_pairs, len(fitted), 1)
+        else:
+            values = scaled_values(scale)
+            # Contiguous, so that the per-batch gathers read it as one flat array (a fancy index
+            # on the middle axis leaves it strided, and each batch would copy it whole).
+            hist = np.ascontiguousarray(stats.pixel_histograms(train.images, train.labels, k)[:, chosen])
+            nonzero = hist > 0
+
+            def fit_pairs(start: int, stop: int) -> None:
+                a, b = (np.array(side) for side in zip(*fitted[start:stop], strict=True))
+                record(slice(start, stop), histogram_problems(hist, nonzero, a, b, values))
+                for _ in range(start, stop):
+                    advance()
+
+            batch = max(1, min(HISTOGRAM_POINTS // (n_pixels * 256), -(-len(fitted) // 2)))
+            map_blocks(fit_pairs, len(fitted), batch)
+    if not_converged:
+        warnings.warn(f"{not_converged} one-pixel fits did not converge.", stacklevel=2)
+
+    totals = np.array([train_counts[a] + train_counts[b] for a, b in fitted], dtype=np.float64)
+    correct /= totals.reshape(-1, 1)  # now training accuracies
+    if test is not None:
+        test_flat = test.images.reshape(len(test), -1)
+        test_divisors = divisors(test_flat, scale)
+        members = [np.flatnonzero(test.labels == c) for c in range(k)]
+    rows = []
+    for i, (a, b) in enumerate(fitted):
+        j = best[i]
+        pixel = int(chosen[j])
+        w_ab, b_ab = coef[i], intercept[i]
+        test_accuracy = np.nan
+        if test is not None and test_counts[a] + test_counts[b]:
+            mine = np.concatenate((members[a], members[b]))
+            x = test_flat[mine, pixel] / test_divisors[mine]
+            right = np.sum((w_ab * x + b_ab > 0) == (test.labels[mine] == b))
+            test_accuracy = right / len(mine)
+        rows.append(
+            (
+                a,
+                b,
+                pixel,
+                pixel % w,
+                pixel // w,
+                correct[i, j],
+                test_accuracy,
+                w_ab,
+                b_ab,
+                stump[i] / totals[i],
+                train.classes[a],
+                train.classes[b],
+                int(train_counts[a]),
+                int(train_counts[b]),
+                int(test_counts[a]),
+                int(test_counts[b]),
+            )
+        )
+    table = pd.DataFrame(rows, columns=PAIR_COLUMNS).astype(PAIR_DTYPES)
+    if n_pixels == h * w:
+        accuracy = correct  # every pixel examined: no copy
+    else:
+        accuracy = np.full((len(fitted), h * w), np.nan)
+        accuracy[:, chosen] = correct
+    return OnePixelSeparability(
+        dataset=name,
+        classes=tuple(train.classes),
+        image_shape=(h, w),
+        scale=scale,
+        C=float(C),
+        pairs=table,
+        pixel_accuracy=accuracy.reshape(len(fitted), h, w),
+        skipped=skipped,
+        bounded=bounded,
+    )
