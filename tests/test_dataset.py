@@ -46,7 +46,12 @@ def test_subset_and_slicing_keep_original_indices():
     assert b.indices.tolist() == [1, 4, 7]
     assert s.subset(first=2, label=1).indices.tolist() == [1, 4]
     assert s[::4].indices.tolist() == [0, 4, 8]
-    assert len(s[3]) == 1 and s[3].indices.tolist() == [3]
+    assert len(s[[3]]) == 1 and s[[3]].indices.tolist() == [3]
+    # One position is one (image, label) pair, as in torchvision; iteration gives the pairs.
+    image, label = s[3]
+    np.testing.assert_array_equal(image, s.images[3])
+    assert label == s.labels[3] and isinstance(label, int)
+    assert [lab for _, lab in s] == s.labels.tolist()
     np.testing.assert_array_equal(s[[2, 0]].images[1], s.images[0])
 
 
@@ -88,3 +93,19 @@ def test_dataset_without_test_split():
 def test_splits_must_agree_on_shape():
     with pytest.raises(FormatError, match="same image shape"):
         Dataset.from_arrays("t", (np.zeros((2, 2, 2)), [0, 1]), (np.zeros((2, 3, 3)), [0, 1]))
+
+
+def test_subset_takes_several_classes_and_seeded_samples():
+    s = split(30)
+    assert s.subset(label=["a", 2]).labels.tolist() == [0, 2] * 10
+    sample = s.subset(sample=9, seed=1)
+    assert sample.class_counts() == {"a": 3, "b": 3, "c": 3}  # stratified
+    assert sample.indices.tolist() == sorted(sample.indices.tolist())  # original order kept
+    assert s.subset(sample=9, seed=1).indices.tolist() == sample.indices.tolist()
+    assert s.subset(sample=9, seed=2).indices.tolist() != sample.indices.tolist()
+    assert len(s.subset(sample=0.5, stratify=False)) == 15
+    for bad in (0, 31, -1, 1.5, "3", True):
+        with pytest.raises(ValueError, match="sample must be"):
+            s.subset(sample=bad)
+    with pytest.raises(ValueError, match="first must be"):
+        s.subset(first=2.5)

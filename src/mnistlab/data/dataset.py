@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 import numpy as np
 
@@ -159,13 +160,25 @@ class Split:
         """(height, width) of every image."""
         return tuple(self.images.shape[1:])  # type: ignore[return-value]
 
-    def __getitem__(self, key: int | slice | Sequence[int] | np.ndarray) -> Split:
-        """Select images by position, slice, index array or boolean mask; returns a Split.
+    @overload
+    def __getitem__(self, key: int | np.integer) -> tuple[np.ndarray, int]: ...
 
-        ``indices`` keeps each image's position in the original split.
+    @overload
+    def __getitem__(self, key: slice | Sequence[int] | np.ndarray) -> Split: ...
+
+    def __getitem__(self, key):
+        """``split[i]`` is ``(image, label)``, as in torchvision; a slice, an index array or a
+        boolean mask selects a Split, whose ``indices`` keep each image's position in the
+        original split.
+
+        >>> import numpy as np
+        >>> s = Split(np.zeros((4, 2, 2), np.uint8), np.array([0, 1, 1, 0]), ("a", "b"))
+        >>> image, label = s[1]
+        >>> image.shape, label, s[1:3].indices.tolist(), s[s.labels == 0].indices.tolist()
+        ((2, 2), 1, [1, 2], [0, 3])
         """
-        if isinstance(key, (int, np.integer)):
-            key = [int(key)]
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            return self.images[key], int(self.labels[key])
         return Split(
             self.images[key],
             self.labels[key],
@@ -174,6 +187,10 @@ class Split:
             self.indices[key],
             None if self.files is None else self.files[key],
         )
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, int]]:
+        """``(image, label)`` pairs, in order."""
+        yield from zip(self.images, self.labels.tolist(), strict=True)
 
     def file_names(self, indices) -> list[str] | None:
         """The file of each image given by its position in the original split (``indices``
@@ -192,15 +209,35 @@ class Split:
         the pixels on the border of the images (see :class:`Polarity`)."""
         return Polarity.of(self.images)
 
-    def subset(self, first: int | None = None, *, label: int | str | None = None) -> Split:
-        """The images of one class (``label``: index or name), then the ``first`` of those."""
+    def subset(
+        self,
+        first: int | None = None,
+        *,
+        label: int | str | Sequence[int | str] | None = None,
+        sample: int | float | None = None,
+        stratify: bool = True,
+        seed: int = 0,
+    ) -> Split:
+        """A part of the split: the images of the classes ``label`` (an index or a name, or a
+        list of them), then a random ``sample`` (a count, or a share 0..1; seeded; stratified by
+        class unless ``stratify=False``), then the ``first`` of those. Images keep their order and
+        their ``indices`` in the original split.
+
+        >>> import mnistlab
+        >>> train = mnistlab.load("digits").train
+        >>> len(train.subset(label=["3", 8])), train.subset(sample=100).class_counts()["7"]
+        (269, 10)
+        """
         split = self
         if label is not None:
-            k = self.class_index(label)
-            split = split[split.labels == k]
+            wanted = [label] if isinstance(label, (int, str, np.integer)) else list(label)
+            keep = [self.class_index(k) for k in wanted]
+            split = split[np.isin(split.labels, keep)]
+        if sample is not None:
+            split = split[np.sort(_sample_positions(split, sample, stratify, seed))]
         if first is not None:
-            if first < 0:
-                raise ValueError(f"first must be >= 0, got {first}.")
+            if isinstance(first, bool) or not isinstance(first, (int, np.integer)) or first < 0:
+                raise ValueError(f"first must be a whole number >= 0, got {first!r}.")
             split = split[:first]
         return split
 
@@ -434,3 +471,26 @@ def _relabelled(mapping: Mapping[int, str], pairs: dict, source: str):
             )
         out[split] = (x, where)
     return names, out
+
+
+def _sample_positions(split: Split, size: int | float, stratify: bool, seed: int) -> np.ndarray:
+    """Positions of a seeded random sample of ``size`` images (a count, or a share 0..1)."""
+    from sklearn.model_selection import train_test_split
+
+    n = len(split)
+    if isinstance(size, bool) or not isinstance(size, (int, float, np.number)):
+        raise ValueError(f"sample must be a count or a share between 0 and 1, got {size!r}.")
+    if not (0 < size < 1 or (float(size).is_integer() and 1 <= size <= n)):
+        raise ValueError(f"sample must be a share between 0 and 1 or a count 1..{n}, got {size!r}.")
+    size = float(size) if size < 1 else int(size)
+    if size == n:
+        return np.arange(n)
+    try:
+        chosen, _ = train_test_split(
+            np.arange(n), train_size=size, random_state=seed, stratify=split.labels if stratify else None
+        )
+    except ValueError as exc:  # too few images of a class to stratify
+        raise ValueError(
+            f"cannot draw a stratified sample of {size} from {n:,} images ({exc})."
+        ) from None
+    return chosen
