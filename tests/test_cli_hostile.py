@@ -231,3 +231,23 @@ def test_report_refuses_an_unwritable_output_before_any_analysis(tmp_path, monke
     assert time.perf_counter() - started < 1
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert "cannot write in /proc" in result.stderr or "a-file is not a folder" in result.stderr
+
+
+def test_ctrl_c_says_interrupted_exits_130_and_leaves_nothing(tmp_path, five_npz, monkeypatch):
+    import imageio.v3 as iio
+
+    calls = []
+
+    def interrupted_write(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 5:  # a few files in: the staging folder holds some
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    real = iio.imwrite
+    monkeypatch.setattr(iio, "imwrite", interrupted_write)
+    before = set(tmp_path.iterdir())
+    result = runner.invoke(app, ["convert", str(five_npz), "--to", "png", "-o", str(tmp_path / "pngs")])
+    assert result.exit_code == 130
+    assert result.stderr.strip() == "interrupted" and "Traceback" not in result.output
+    assert set(tmp_path.iterdir()) == before  # no output folder, no staging folder

@@ -1656,9 +1656,26 @@ def _reflow(doc: str) -> str:
     return re.sub(r"\[bold\](.*?)\[/\]", lambda m: f"[bold]{m[1].replace(':', ':[/][bold]')}[/]", text)
 
 
+def _interruptible(command):
+    """Ctrl-C anywhere in ``command``: one line, exit code 130 (128 + SIGINT), no traceback;
+    writes are staged and renamed into place, so nothing partial is left behind."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            console.print("interrupted", highlight=False)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
 for _command in app.registered_commands:
     if _command.help is None and _command.callback is not None and _command.callback.__doc__:
         _command.help = _reflow(_command.callback.__doc__)
+    if _command.callback is not None:
+        _command.callback = _interruptible(_command.callback)
 
 
 def main() -> None:  # pragma: no cover - console-script entry point
