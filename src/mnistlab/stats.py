@@ -8,12 +8,25 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from mnistlab._utils.blocks import CHUNK, chunks, float_rows, map_blocks, shifted
+from mnistlab.data.dataset import Split
+
+
+def _arrays(data, labels, classes) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], np.ndarray | None]:
+    """(images, labels, classes, indices) of a Split, or of images given with labels and classes."""
+    if isinstance(data, Split):
+        if labels is not None or classes is not None:
+            raise TypeError("pass a Split, or images with labels and classes; not both.")
+        return data.images, data.labels, data.classes, data.indices
+    if labels is None or classes is None:
+        raise TypeError("images need their labels and classes (or pass a Split).")
+    return np.asarray(data), labels, tuple(classes), None
 
 
 def check_labels(images: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -170,8 +183,12 @@ class Centroids:
         )
 
 
-def centroids(images: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]) -> Centroids:
+def centroids(
+    images: np.ndarray | Split, labels: np.ndarray | None = None, classes: Sequence[str] | None = None
+) -> Centroids:
     """Mean image per class, as a reduction (per-class sums and counts) over chunks of images.
+
+    Takes a :class:`~mnistlab.data.dataset.Split`, or images with their labels and class names.
 
     Examples
     --------
@@ -180,7 +197,7 @@ def centroids(images: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]) 
     >>> c.means.ravel().tolist(), c.counts.tolist()
     ([5.0, 255.0], [2, 1])
     """
-    images = np.asarray(images)
+    images, labels, classes, _ = _arrays(images, labels, classes)
     k = len(classes)
     labels = check_labels(images, labels, k)
     d = int(np.prod(images.shape[1:]))
@@ -286,13 +303,19 @@ class Typicality:
 
 
 def typicality(
-    images: np.ndarray,
-    labels: np.ndarray,
-    classes: tuple[str, ...],
+    images: np.ndarray | Split,
+    labels: np.ndarray | None = None,
+    classes: Sequence[str] | None = None,
     indices: np.ndarray | None = None,
     means: np.ndarray | None = None,
 ) -> Typicality:
-    """Distances to class centroids (computed on these same images unless ``means`` is given)."""
+    """Distances to class centroids (computed on these same images unless ``means`` is given).
+
+    Takes a :class:`~mnistlab.data.dataset.Split` (its ``indices`` name the images), or images
+    with their labels and class names (and optionally ``indices``).
+    """
+    images, labels, classes, own = _arrays(images, labels, classes)
+    indices = own if indices is None else indices
     labels = check_labels(images, labels, len(classes))
     if indices is not None and len(indices) != len(labels):
         raise ValueError(f"{len(indices)} indices for {len(labels)} images.")

@@ -74,6 +74,8 @@ class Comparison:
 
 
 def _as_image(values, name: str, shape: tuple[int, int] | None) -> np.ndarray:
+    if isinstance(values, tuple) and len(values) == 2 and isinstance(values[1], (int, np.integer)):
+        values = values[0]  # an (image, label) pair, as split[i] gives it
     array = np.asarray(values)
     if array.dtype.kind not in "biuf":
         raise ValueError(f"image {name} must hold numbers, got an array of type {array.dtype}.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from mnistlab._utils.blocks import map_blocks
+from mnistlab.data.dataset import Split
 
 NEIGHBOUR_METRICS = ("euclidean", "cosine", "pearson")
 #: Query rows per block: a block's float64 bound matrix against 60,000 images is about 32 MB.
@@ -22,7 +23,8 @@ EXTRA_PROBES = 1
 
 
 def _flat(X, what: str) -> np.ndarray:
-    array = np.asarray(X)
+    """Rows (n, features) of images (n, h, w), rows, or a Split's images."""
+    array = np.asarray(X.images if isinstance(X, Split) else X)
     if array.ndim == 3:
         array = array.reshape(len(array), -1)
     if array.ndim != 2 or array.shape[1] == 0:

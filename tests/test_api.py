@@ -1,0 +1,35 @@
+"""The public API as a notebook user meets it: Splits and arrays accepted alike (issue 13)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mnistlab import stats
+from mnistlab.similarity import NearestImages, compare
+
+
+def test_analyses_take_a_split_or_its_arrays(five_class):
+    train = five_class.train
+    by_split = stats.centroids(train)
+    by_arrays = stats.centroids(train.images, train.labels, train.classes)
+    np.testing.assert_array_equal(by_split.means, by_arrays.means)
+    part = train[train.labels != 0]  # indices are positions in the whole split
+    typical = stats.typicality(part)
+    np.testing.assert_array_equal(typical.indices, part.indices)
+    np.testing.assert_array_equal(
+        typical.distances, stats.typicality(part.images, part.labels, part.classes).distances
+    )
+    with pytest.raises(TypeError, match="need their labels and classes"):
+        stats.centroids(train.images)
+    with pytest.raises(TypeError, match="not both"):
+        stats.centroids(train, train.labels, train.classes)
+
+
+def test_split_items_and_splits_go_straight_into_the_similarity_api(five_class):
+    train, test = five_class.train, five_class.test
+    assert compare(train[0], train[1]) == compare(train.images[0], train.images[1])
+    a = NearestImages().fit(train).kneighbors(test, 3)
+    b = NearestImages().fit(train.images).kneighbors(test.images, 3)
+    np.testing.assert_array_equal(a[1], b[1])
+    np.testing.assert_allclose(a[0], b[0])
