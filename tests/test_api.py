@@ -33,3 +33,15 @@ def test_split_items_and_splits_go_straight_into_the_similarity_api(five_class):
     b = NearestImages().fit(train.images).kneighbors(test.images, 3)
     np.testing.assert_array_equal(a[1], b[1])
     np.testing.assert_allclose(a[0], b[0])
+
+
+def test_the_top_level_names_one_entry_point_per_task():
+    import mnistlab
+
+    for name in mnistlab.__all__:
+        assert getattr(mnistlab, name) is not None, name
+    assert mnistlab.stats.centroids is mnistlab.centroids
+    assert mnistlab.similarity.compare is mnistlab.compare
+    assert {"stats", "similarity", "models", "plots", "load_image"} <= set(dir(mnistlab))
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        mnistlab.nothing  # noqa: B018

@@ -18,20 +18,38 @@ from mnistlab.tidy import from_tidy, tidy
 
 __version__ = "0.1.0"
 
-#: Imported on first use: they pull in scikit-learn, which would triple ``import mnistlab``.
+#: Imported on first use: they pull in scikit-learn, matplotlib or torch, which would make
+#: ``import mnistlab`` several times slower. The entry point of each task, and where it lives.
 _LAZY = {
+    "load_image": "mnistlab.data.images",
+    "compare": "mnistlab.similarity",
+    "NearestImages": "mnistlab.similarity",
+    "find_duplicates": "mnistlab.similarity",
+    "centroids": "mnistlab.stats",
+    "typicality": "mnistlab.stats",
     "OnePixelClassifier": "mnistlab.onepixel",
     "OnePixelSeparability": "mnistlab.onepixel",
     "one_pixel_separability": "mnistlab.onepixel",
+    "train": "mnistlab.models",
+    "load_model": "mnistlab.models",
+    "benchmark": "mnistlab.models",
 }
+#: Subpackages reachable as attributes (``mnistlab.stats``), imported on first use.
+_SUBMODULES = ("stats", "similarity", "onepixel", "models", "plots", "report")
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"mnistlab.{name}")
     raise AttributeError(f"module 'mnistlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
 
 
 __all__ = [
@@ -43,14 +61,23 @@ __all__ = [
     "FormatError",
     "IntegrityError",
     "MnistlabError",
+    "NearestImages",
     "OnePixelClassifier",
     "OnePixelSeparability",
     "Split",
     "UnknownDatasetError",
     "__version__",
+    "benchmark",
+    "centroids",
+    "compare",
+    "find_duplicates",
     "from_tidy",
     "load",
+    "load_image",
+    "load_model",
     "one_pixel_separability",
     "save",
     "tidy",
+    "train",
+    "typicality",
 ]

@@ -10,6 +10,7 @@ import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -137,7 +138,15 @@ def binarise(images: np.ndarray, threshold: int = 128) -> np.ndarray:
     return np.where(np.asarray(images) >= threshold, np.uint8(255), np.uint8(0))
 
 
-@dataclass(frozen=True)
+class ClassPair(NamedTuple):
+    """Two classes (labels, a < b) and the RMS difference of their centroids (0..255 scale)."""
+
+    a: int
+    b: int
+    rms: float
+
+
+@dataclass(frozen=True, repr=False)
 class Centroids:
     """The mean image of each class, on the 0..255 scale.
 
@@ -153,21 +162,49 @@ class Centroids:
     counts: np.ndarray
     classes: tuple[str, ...]
 
-    def closest_pair(self) -> tuple[int, int, float] | None:
+    def __repr__(self) -> str:
+        shape = "x".join(map(str, self.means.shape[1:]))
+        return f"Centroids(classes={len(self.classes)}, shape={shape}, images={int(self.counts.sum())})"
+
+    def closest_pairs(self, n: int | None = None) -> pd.DataFrame:
+        """Pairs of classes by the RMS difference of their centroids (0..255 scale), closest first.
+
+        Columns ``class_a, class_b`` (labels, a < b), ``name_a, name_b, rms``; only classes with
+        images; the ``n`` closest (default all k (k - 1) / 2, ties in label order).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> means = np.array([0, 10, 250], np.float64).reshape(3, 1, 1)
+        >>> c = Centroids(means, np.array([1, 1, 1]), ("a", "b", "c"))
+        >>> c.closest_pairs(2)[["name_a", "name_b", "rms"]].values.tolist()
+        [['a', 'b', 10.0], ['b', 'c', 240.0]]
+        >>> c.closest_pair()
+        ClassPair(a=0, b=1, rms=10.0)
+        """
+        from scipy.spatial.distance import pdist
+
+        present = np.flatnonzero(np.asarray(self.counts) > 0)
+        flat = self.means[present].reshape(len(present), -1)
+        rms = np.sqrt(pdist(flat, "sqeuclidean") / max(flat.shape[1], 1))
+        order = np.argsort(rms, kind="stable")[:n]
+        i, j = np.triu_indices(len(present), 1)
+        a, b = present[i[order]], present[j[order]]
+        names = np.array(self.classes, dtype=object)
+        return pd.DataFrame(
+            {"class_a": a, "class_b": b, "name_a": names[a], "name_b": names[b], "rms": rms[order]}
+        )
+
+    def closest_pair(self) -> ClassPair | None:
         """The two classes whose centroids differ least (RMS over pixels), and that difference.
 
         Classes without images are left out; None if fewer than two classes have images.
         """
-        present = np.flatnonzero(self.counts > 0)
-        if len(present) < 2:
+        pairs = self.closest_pairs(1)
+        if pairs.empty:
             return None
-        flat = self.means[present].reshape(len(present), -1)
-        squared = np.einsum("ij,ij->i", flat, flat)
-        rms = (squared[:, None] + squared[None, :] - 2 * flat @ flat.T) / flat.shape[1]
-        rms = np.sqrt(np.maximum(rms, 0))
-        np.fill_diagonal(rms, np.inf)
-        i, j = np.unravel_index(np.argmin(rms), rms.shape)
-        return int(present[i]), int(present[j]), float(rms[i, j])
+        row = pairs.iloc[0]
+        return ClassPair(int(row["class_a"]), int(row["class_b"]), float(row["rms"]))
 
     def table(self) -> pd.DataFrame:
         """Tidy table of the centroids: ``label, class, x, y, mean``."""

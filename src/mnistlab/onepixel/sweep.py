@@ -189,31 +189,8 @@ class OnePixelSeparability:
 
 
 def closest_class_pairs(centroids: stats.Centroids, n: int | None = None) -> pd.DataFrame:
-    """Pairs of classes by the RMS difference of their centroids (0..255 scale), closest first.
-
-    Columns ``class_a, class_b`` (labels, a < b), ``name_a, name_b, rms``; only classes with
-    images; the ``n`` closest (default all k (k - 1) / 2, ties in label order).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> means = np.array([0, 10, 250], np.float64).reshape(3, 1, 1)
-    >>> c = stats.Centroids(means, np.array([1, 1, 1]), ("a", "b", "c"))
-    >>> closest_class_pairs(c, 2)[["name_a", "name_b", "rms"]].values.tolist()
-    [['a', 'b', 10.0], ['b', 'c', 240.0]]
-    """
-    from scipy.spatial.distance import pdist
-
-    present = np.flatnonzero(np.asarray(centroids.counts) > 0)
-    flat = centroids.means[present].reshape(len(present), -1)
-    rms = np.sqrt(pdist(flat, "sqeuclidean") / max(flat.shape[1], 1))
-    order = np.argsort(rms, kind="stable")[:n]
-    i, j = np.triu_indices(len(present), 1)
-    a, b = present[i[order]], present[j[order]]
-    names = np.array(centroids.classes, dtype=object)
-    return pd.DataFrame(
-        {"class_a": a, "class_b": b, "name_a": names[a], "name_b": names[b], "rms": rms[order]}
-    )
+    """The ``n`` closest pairs of classes: :meth:`mnistlab.stats.Centroids.closest_pairs`."""
+    return centroids.closest_pairs(n)
 
 
 def _check_pairs(pairs, split: Split) -> list[tuple[int, int]]:

@@ -4,6 +4,7 @@ Pearson distance that prunes with a lower bound from a few principal directions.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from mnistlab._utils.blocks import map_blocks
 from mnistlab.data.dataset import Split
@@ -38,7 +39,7 @@ def _flat(X, what: str) -> np.ndarray:
     return array
 
 
-class NearestImages:
+class NearestImages(BaseEstimator):
     """Exact k nearest neighbours of images, fast and in bounded memory.
 
     Distances: ``euclidean`` (on the images' own scale), ``cosine`` (1 - cosine similarity) and
@@ -61,6 +62,8 @@ class NearestImages:
     >>> distances, indices = index.kneighbors(np.array([[1, 0]]), n_neighbors=2)
     >>> indices.tolist(), distances.round(3).tolist()
     ([[0, 2]], [[1.0, 1.0]])
+    >>> NearestImages(metric="cosine")
+    NearestImages(metric='cosine')
     """
 
     def __init__(self, metric: str = "euclidean", n_neighbors: int = 5) -> None:
