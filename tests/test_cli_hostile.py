@@ -100,7 +100,7 @@ def badly_named_folder(tmp_path):
 ESCAPED = "\\xff\\xfe.png"  # the name as every output writes it
 
 
-def test_file_names_that_are_not_utf8_are_written_escaped(tmp_path, badly_named_folder):
+def test_file_names_that_are_not_utf8_are_written_escaped(tmp_path, badly_named_folder, monkeypatch):
     import json
 
     folder = badly_named_folder
@@ -117,10 +117,8 @@ def test_file_names_that_are_not_utf8_are_written_escaped(tmp_path, badly_named_
     query = f"{folder}:train:5"  # class a's sixth file, in sorted order: the badly named one
     payload = json.loads(run("similar", query, "--in", folder, "--k", "2", "--json").stdout)
     assert payload["neighbours"][0]["file"].endswith(ESCAPED)
-    wide = runner.invoke(
-        app, ["similar", query, "--in", str(folder), "--k", "2"], env={"COLUMNS": "400"}
-    )
-    assert wide.exit_code == 0 and ESCAPED in wide.stdout
+    monkeypatch.chdir(folder.parent)  # short paths: the table's file column shows them whole
+    assert ESCAPED in run("similar", "scans:train:5", "--in", "scans", "--k", "2").stdout
 
 
 @pytest.fixture
@@ -251,3 +249,30 @@ def test_ctrl_c_says_interrupted_exits_130_and_leaves_nothing(tmp_path, five_npz
     assert result.exit_code == 130
     assert result.stderr.strip() == "interrupted" and "Traceback" not in result.output
     assert set(tmp_path.iterdir()) == before  # no output folder, no staging folder
+
+
+def test_loading_options_reach_dataset_image_references(tmp_path):
+    """DATASET:SPLIT:INDEX is read from its dataset loaded as the command's --test-size and
+    --invert ask, as the dataset itself is; a named dataset refuses them, as it does elsewhere."""
+    import json
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 100, (40, 6, 6), dtype=np.uint8)
+    mnistlab.save(mnistlab.Dataset.from_arrays("only", (images, np.arange(40) % 2)), tmp_path, "npz")
+    data = tmp_path / "only.npz"
+    held_out = mnistlab.load(data, test_size=0.2).test
+    shown = json.loads(run("show", f"{data}:test:3", "--values", "--test-size", "0.2", "--json").stdout)
+    np.testing.assert_array_equal(shown["values"], held_out.images[3])
+    inverted = json.loads(run("show", f"{data}:train:0", "--values", "--invert", "--json").stdout)
+    np.testing.assert_array_equal(inverted["values"], 255 - images[0])
+    found = json.loads(
+        run("similar", f"{data}:test:3", "--in", data, "--test-size", "0.2", "--k", "1", "--json").stdout
+    )
+    nearest = np.abs(held_out.images[3].astype(int) - images.astype(int)).reshape(40, -1)
+    train_rows = sorted(set(range(40)) - set(held_out.indices.tolist()))
+    best = min(train_rows, key=lambda i: (np.square(nearest[i]).sum(), i))
+    assert found["neighbours"][0]["index"] == best
+    named = runner.invoke(app, ["show", "digits:test:0", "--values", "--test-size", "0.2"])
+    assert named.exit_code == 2 and "--test-size applies to datasets read from files" in named.stderr

@@ -307,6 +307,31 @@ def _split(name: str, split: str, first: int | None, no_download: bool):
     return ds, _run(lambda: ds.split(split).subset(first))
 
 
+def _is_dataset_image(ref: str) -> bool:
+    """True for ``DATASET:SPLIT:INDEX`` (as :func:`mnistlab.data.images.load_image` reads it)."""
+    return ref.count(":") >= 2 and not Path(ref).exists()
+
+
+def _dataset_image(ref: str, no_download: bool, invert: bool | None = None, loaded=None):
+    """The image ``DATASET:SPLIT:INDEX`` names, from its dataset loaded as the command's loading
+    options ask (--test-size, --classes, --name, the invert flag: see :func:`_load_data`), so
+    that ``my.csv:test:3`` with --test-size is the held-out image; ``loaded`` if it is that
+    dataset already loaded."""
+    from mnistlab.data.images import ImageRef
+
+    name, split_name, index = ref.rsplit(":", 2)
+    ds = loaded if loaded is not None else _dataset(name, None, no_download, invert)
+    split = _run(ds.split, split_name)
+    if not re.fullmatch(r"-?\d+", index) or not -len(split) <= int(index) < len(split):
+        _fail(
+            f"{ref!r}: the index must be a whole number in 0..{len(split) - 1} "
+            f"({split_name} of {ds.name})."
+        )
+    position = int(index) % len(split)
+    k = int(split.labels[position])
+    return ImageRef(split.images[position], f"{ds.name}:{split_name}:{position}", k, ds.classes[k], name)
+
+
 @app.command()
 def datasets(as_json: AsJson = False) -> None:
     """List the named datasets and where each would be loaded from right now.
@@ -470,7 +495,9 @@ def _show_values(
 ) -> None:
     from mnistlab.data.images import ImageRef, load_image, looks_like_single_image
 
-    if looks_like_single_image(name):
+    if _is_dataset_image(name):
+        ref = _dataset_image(name, no_download, invert)
+    elif looks_like_single_image(name):
         ref = _run(load_image, name, invert=invert, download=not no_download)
     else:
         ds = _dataset(name, None, no_download, invert)
@@ -1182,7 +1209,7 @@ def similar(
 
     Example: [bold]mnistlab similar mnist:test:0 --in mnist --k 8 -o neighbours.png[/]
     """
-    from mnistlab.data.images import load_image
+    from mnistlab.data.images import fit_to_shape, load_image
     from mnistlab.similarity import NEIGHBOUR_METRICS, NearestImages
 
     if metric not in NEIGHBOUR_METRICS:
@@ -1192,15 +1219,20 @@ def similar(
     target = _run(ds.split, split)
     if k > len(target):
         _fail(f"--k {k}: the {split} split of {ds.name} has {len(target)} images.")
-    ref = _run(
-        load_image,
-        query,
-        shape=ds.image_shape,
-        resize=resize,
-        invert=invert,
-        download=not no_download,
-        polarity=ds.polarity().kind,
-    )
+    if _is_dataset_image(query):  # loaded as --in is, with the same options
+        same = query.rsplit(":", 2)[0] == within and first is None
+        ref = _dataset_image(query, no_download, loaded=ds if same else None)
+        ref = _run(fit_to_shape, ref, ds.image_shape, resize=resize)
+    else:
+        ref = _run(
+            load_image,
+            query,
+            shape=ds.image_shape,
+            resize=resize,
+            invert=invert,
+            download=not no_download,
+            polarity=ds.polarity().kind,
+        )
     index = _run(NearestImages(metric=metric).fit, target.images)
     distances, found = _run(index.kneighbors, ref.pixels[None], k)
     neighbours = [
