@@ -278,3 +278,86 @@ def test_a_label_mapping_in_a_split_folder_is_read_as_beside_any_dataset(tmp_pat
     (tmp_path / "d" / "test" / "classes.txt").write_text("1 two\n2 one\n")
     with pytest.raises(FormatError, match="differ from those of"):
         mnistlab.load(tmp_path / "d")
+
+
+# --------------------------------------------------------------------------------------------
+# Third fault-injection pass
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_loaded_idx_dataset_does_not_follow_its_file(tmp_path):
+    """Uncompressed IDX was memory-mapped: rewriting the file changed the loaded images, and
+    truncating it killed the process with a bus error."""
+    x, y = make_arrays(20, 2, shape=(4, 4))
+    formats.write_idx(tmp_path / "train-images-idx3-ubyte", x, compress=False)
+    formats.write_idx(tmp_path / "train-labels-idx1-ubyte", y.astype(np.uint8), compress=False)
+    ds = mnistlab.load(tmp_path)
+    path = tmp_path / "train-images-idx3-ubyte"
+    with open(path, "r+b") as f:  # rewritten in place, as a plain (non-atomic) writer does
+        f.seek(16)
+        f.write(bytes(x.size))
+    os.truncate(path, 16)
+    np.testing.assert_array_equal(ds.train.images, x)
+
+
+def test_new_output_folders_get_the_usual_permissions(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        mnistlab.save(small(), tmp_path / "new", "npz")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "new").stat().st_mode & 0o777 == 0o755
+
+
+@pytest.mark.parametrize("name", ["train-test", "test-train", "train-val"])
+def test_names_made_of_split_words_load_back_from_csv(tmp_path, name):
+    x, y = make_arrays(20, 2, shape=(4, 4))
+    xt, yt = make_arrays(10, 2, shape=(4, 4), seed=5)
+    mnistlab.save(Dataset.from_arrays(name, (x, y), (xt, yt), source="g"), tmp_path / "o", "csv")
+    back = mnistlab.load(tmp_path / "o")
+    np.testing.assert_array_equal(back.train.labels, y)
+    np.testing.assert_array_equal(back.test.labels, yt)
+
+
+def test_a_query_npy_with_a_lying_header_is_refused_before_allocating(tmp_path):
+    import io
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)}
+    )
+    (tmp_path / "huge.npy").write_bytes(header.getvalue())
+    with pytest.raises(FormatError, match=r"huge\.npy: .*declares more data than the file holds"):
+        load_image(str(tmp_path / "huge.npy"))
+    np.save(tmp_path / "wide.npy", np.zeros((5000, 5000), np.uint8))
+    with pytest.raises(FormatError, match=r"shape \(5000, 5000\)"):
+        load_image(str(tmp_path / "wide.npy"))
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".webp", ".tiff", ".png"])
+def test_animated_and_multi_page_images_are_refused_alike(tmp_path, suffix):
+    from PIL import Image
+
+    frames = [Image.fromarray(np.full((8, 8), v, np.uint8)) for v in (0, 128, 255)]
+    path = tmp_path / f"anim{suffix}"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    with pytest.raises(FormatError, match="3 frames"):
+        formats.read_image_file(path)
+    with pytest.raises(FormatError, match="3 frames"):
+        load_image(str(path))
+
+
+def test_an_idx_item_too_large_to_shape_is_a_format_error(tmp_path):
+    import struct
+
+    (tmp_path / "x-idx3-ubyte").write_bytes(
+        b"\x00\x00\x08\x03" + struct.pack(">3I", 0, 4 * 10**9, 4 * 10**9)
+    )
+    with pytest.raises(FormatError, match=r"x-idx3-ubyte: .*bytes per item"):
+        formats.read_idx(tmp_path / "x-idx3-ubyte")
+
+
+def test_an_output_folder_that_cannot_be_made_is_named(tmp_path):
+    with pytest.raises(OSError) as caught:
+        mnistlab.save(small(), "/proc/mnistlab-test-out", "npz")
+    assert caught.value.filename == "/proc/mnistlab-test-out"

@@ -51,6 +51,17 @@ _TEMPORARY_FILE = re.compile(r"\..+\.(\d+)\.[A-Za-z0-9_]{8}\.tmp")
 _STAGING_FOLDER = re.compile(r"\.mnistlab-save-(\d+)-[A-Za-z0-9_]{8}")
 
 
+def staging_folder(home: Path) -> Path:
+    """A new hidden staging folder in ``home``, with the permissions a folder made by ``mkdir``
+    would have (``mkdtemp`` makes 0700: renamed into place, the output would be private), named
+    so that :func:`remove_stale_temporaries` can clean it up after a crash."""
+    import tempfile
+
+    staging = Path(tempfile.mkdtemp(dir=home, prefix=staging_prefix()))
+    os.chmod(staging, 0o777 & ~_umask())
+    return staging
+
+
 def staging_prefix() -> str:
     """The prefix of a staging folder (``tempfile.mkdtemp(prefix=...)``) that
     :func:`remove_stale_temporaries` can recognise and clean up after a crash."""

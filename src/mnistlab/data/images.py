@@ -134,10 +134,20 @@ def _warn_on_polarity(pixels: np.ndarray, source: str, expected: str, inverted: 
 def _read_npy(path: Path) -> np.ndarray:
     if not path.is_file():
         raise FormatError(f"{path}: no such file.")
-    try:
-        array = np.load(path, allow_pickle=False)
+    try:  # a mapping reads the header only: its shape is checked before anything is read
+        mapped = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, EOFError, OSError) as exc:
-        raise FormatError(f"{path}: not a plain numpy array file ({exc}).") from exc
+        raise FormatError(
+            f"{path}: not a plain numpy array file, or its header declares more data than the "
+            f"file holds ({exc})."
+        ) from exc
+    if mapped.size > formats.MAX_IMAGE_PIXELS:
+        raise FormatError(
+            f"{path}: an array of shape {mapped.shape}; one image has at most "
+            f"{formats.MAX_IMAGE_PIXELS:,} pixels (4096x4096)."
+        )
+    array = np.array(mapped)  # a copy: nothing stays mapped to the file
+    del mapped
     if array.ndim == 1:
         side = math.isqrt(array.size)
         if side * side != array.size:

@@ -7,7 +7,6 @@ import dataclasses
 import os
 import re
 import shutil
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,7 @@ from mnistlab._utils.files import (
     name_the_target,
     remove_stale_temporaries,
     safe_filename,
-    staging_prefix,
+    staging_folder,
 )
 from mnistlab.data import formats
 from mnistlab.data.dataset import Dataset
@@ -345,7 +344,9 @@ def _match_files(folder: Path, patterns: dict[str, str]) -> dict[str, Path]:
 def _split_of(name: str, patterns: dict[str, str]) -> str | None:
     """The key whose pattern matches ``name``; a file naming two splits (``my_test_train.csv``,
     as ``save`` names a dataset called "my test") belongs to the one named last."""
-    matches = [(m.start(), key) for key, p in patterns.items() if (m := re.search(p, name, re.I))]
+    # Every place a pattern matches (a lookahead finds overlapping ones), the last one counts.
+    last = {key: [m.start() for m in re.finditer(f"(?={p})", name, re.I)] for key, p in patterns.items()}
+    matches = [(starts[-1], key) for key, starts in last.items() if starts]
     return max(matches)[1] if matches else None
 
 
@@ -422,7 +423,11 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
     created = [p for p in (home, *home.parents) if not p.exists()]  # deepest first
     home.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(home)
-    staging = Path(tempfile.mkdtemp(dir=home, prefix=staging_prefix()))
+    try:
+        staging = staging_folder(home)
+    except OSError as exc:
+        exc.filename = str(folder)  # not the staging folder it could not make
+        raise
     try:
         for name, write in plan:
             write(staging / name)

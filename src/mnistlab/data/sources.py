@@ -15,7 +15,6 @@ atomically, so an interrupted run leaves either nothing or a complete, verified 
 from __future__ import annotations
 
 import importlib.util
-import mmap
 import os
 import tempfile
 import warnings
@@ -33,7 +32,7 @@ from mnistlab.errors import DatasetNotFoundError, FormatError, IntegrityError, M
 from mnistlab.progress import DownloadBar, status, want_progress
 
 #: File contents by role ("train_images", ...), every one verified.
-Contents = dict[str, bytes | bytearray | mmap.mmap]
+Contents = dict[str, bytes | bytearray]
 
 
 class SourceUnavailable(MnistlabError):

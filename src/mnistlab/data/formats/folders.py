@@ -55,6 +55,11 @@ def _check_declared_size(path: str | os.PathLike) -> None:
         width, height, frames = math.inf, math.inf, 1  # Pillow's own, far larger, limit
     except Exception as exc:  # Pillow raises many unrelated types for unreadable files
         raise FormatError(f"{path}: not a readable image ({type(exc).__name__}: {exc}).") from None
+    if frames > 1:  # an animated GIF/WebP/PNG or a multi-page TIFF: which frame is the image?
+        raise FormatError(
+            f"{path}: {frames} frames (animated or multi-page); an image file holds one still "
+            "image here. Save the frame you mean as its own file."
+        )
     if width * height * frames > MAX_IMAGE_PIXELS:
         size = f"{width}x{height}" if math.isfinite(width) else "a gigapixel-scale"
         raise FormatError(
@@ -223,7 +228,7 @@ def write_image_folder(
     root: str | os.PathLike, images: np.ndarray, labels: np.ndarray, classes: Iterable[str]
 ) -> None:
     """Write ``root/<class>/<index>.png`` (one grayscale PNG per image) and ``root/classes.txt``."""
-    import imageio.v3 as iio
+    from PIL import Image  # directly: imageio's writer can complain at exit after a Ctrl-C
 
     root = Path(root)
     classes = tuple(classes)
@@ -235,5 +240,5 @@ def write_image_folder(
         folder = root / safe_filename(name)
         folder.mkdir(parents=True, exist_ok=True)
         for i in np.flatnonzero(labels == k):
-            iio.imwrite(folder / f"{i}.png", images[i], plugin="pillow")
+            Image.fromarray(np.ascontiguousarray(images[i])).save(folder / f"{i}.png")
     write_class_names(root / "classes.txt", classes)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
-import mmap
+import math
 import os
 import struct
 import zlib
@@ -35,6 +35,8 @@ _IDX_CODES = {dt.newbyteorder("=") if dt.itemsize > 1 else dt: code for code, dt
 # than this many times n bytes of content: a header claiming more is lying.
 _MAX_DEFLATE_RATIO = 1100
 _CHUNK = 1 << 22
+#: The largest single item (one image) an IDX file may declare: 1 GiB, far beyond any image.
+MAX_ITEM_BYTES = 1 << 30
 
 
 def _idx_header(head: bytes, source: str) -> tuple[np.dtype, tuple[int, ...], int]:
@@ -61,6 +63,12 @@ def _idx_header(head: bytes, source: str) -> tuple[np.dtype, tuple[int, ...], in
     shape = tuple(int(d) for d in struct.unpack(f">{ndim}I", head[4:header_len]))
     if ndim > 32:  # numpy's own limit is 32 (numpy 1) or 64 (numpy 2) dimensions
         raise FormatError(f"{source}: IDX header declares {ndim} dimensions; at most 32 are read.")
+    item = math.prod(shape[1:]) * IDX_DTYPES[code].itemsize
+    if item > MAX_ITEM_BYTES:  # even with 0 items, numpy cannot shape such an array
+        raise FormatError(
+            f"{source}: IDX header declares items of shape {shape[1:]} ({item:,} bytes each); "
+            f"at most {MAX_ITEM_BYTES:,} bytes per item (image or label) are read."
+        )
     return IDX_DTYPES[code], shape, header_len
 
 
@@ -109,13 +117,14 @@ def read_idx_shape(path: str | os.PathLike) -> tuple[int, ...]:
         return _idx_header(head, str(path))[1]
 
 
-def read_idx_content(path: str | os.PathLike) -> bytearray | mmap.mmap:
+def read_idx_content(path: str | os.PathLike) -> bytearray:
     """Return the decompressed bytes of an IDX file (gzipped or not), checked against its header.
 
     Nothing larger than what the file can really hold is ever allocated: the header is read and
     checked against the file size (or, for gzip, against the most deflate could have packed into
-    it) before the payload is read; gzip payloads are then read in bounded chunks, uncompressed
-    files are memory-mapped copy-on-write.
+    it) before the payload is read in bounded chunks. The bytes are a copy in memory, never a
+    mapping of the file: a dataset already loaded does not change (or crash with a bus error)
+    when someone rewrites or truncates the file.
     """
     path = Path(path)
     source = str(path)
@@ -126,10 +135,7 @@ def read_idx_content(path: str | os.PathLike) -> bytearray | mmap.mmap:
         if not gzipped:
             if expected != compressed_size:
                 raise _length_error(source, shape, expected, compressed_size, "file")
-            # A private copy-on-write mapping: no read copy, and arrays made from it are
-            # writable without ever changing the file.
-            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
-        if expected > compressed_size * _MAX_DEFLATE_RATIO:
+        elif expected > compressed_size * _MAX_DEFLATE_RATIO:
             raise FormatError(
                 f"{source}: the header declares shape {shape} ({expected:,} bytes), more than "
                 f"a {compressed_size:,}-byte gzip file can hold."
