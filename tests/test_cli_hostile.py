@@ -232,7 +232,7 @@ def test_report_refuses_an_unwritable_output_before_any_analysis(tmp_path, monke
 
 
 def test_ctrl_c_says_interrupted_exits_130_and_leaves_nothing(tmp_path, five_npz, monkeypatch):
-    import imageio.v3 as iio
+    from PIL import Image
 
     calls = []
 
@@ -242,8 +242,8 @@ def test_ctrl_c_says_interrupted_exits_130_and_leaves_nothing(tmp_path, five_npz
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    real = iio.imwrite
-    monkeypatch.setattr(iio, "imwrite", interrupted_write)
+    real = Image.Image.save
+    monkeypatch.setattr(Image.Image, "save", interrupted_write)
     before = set(tmp_path.iterdir())
     result = runner.invoke(app, ["convert", str(five_npz), "--to", "png", "-o", str(tmp_path / "pngs")])
     assert result.exit_code == 130
@@ -276,3 +276,36 @@ def test_loading_options_reach_dataset_image_references(tmp_path):
     assert found["neighbours"][0]["index"] == best
     named = runner.invoke(app, ["show", "digits:test:0", "--values", "--test-size", "0.2"])
     assert named.exit_code == 2 and "--test-size applies to datasets read from files" in named.stderr
+
+
+@pytest.mark.parametrize(
+    ("dataset", "command"),
+    [
+        ("csv", ["tidy", "{data}", "-o", "{data}"]),
+        ("png", ["show", "{data}", "-o", "{data}/train/zero/x.png"]),
+        ("png", ["convert", "{data}", "--to", "png", "-o", "{data}"]),
+        ("csv", ["convert", "{folder}", "--to", "csv-kaggle", "-o", "{folder}"]),
+        ("png", ["centroids", "{data}", "-o", "{data}/c.png"]),
+        ("csv", ["report", "{folder}", "-o", "{folder}/report", "--models", "centroid"]),
+        ("png", ["pairs", "{data}", "-o", "{data}/pairs.png"]),
+    ],
+)
+def test_an_output_never_overwrites_or_writes_into_an_input(tmp_path, five_class, dataset, command):
+    """`tidy data.csv -o data.csv` replaced the dataset by its tidy table, exit 0; `show` wrote its
+    figure into the image folder it read, which then no longer loaded."""
+    folder = tmp_path / "in"
+    train, test = five_class.train, five_class.test  # 12x10 images cut square for CSV
+    square = mnistlab.Dataset.from_arrays(
+        "five",
+        (train.images[:, :10], train.labels),
+        (test.images[:, :10], test.labels),
+        classes=five_class.classes,
+    )
+    written = mnistlab.save(square, folder, "csv-kaggle" if dataset == "csv" else "png")
+    data = written[0] if dataset == "csv" else folder
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    args = [a.format(data=data, folder=folder) for a in command]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "would overwrite or write into the input" in result.stderr
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before

@@ -361,3 +361,11 @@ def test_an_output_folder_that_cannot_be_made_is_named(tmp_path):
     with pytest.raises(OSError) as caught:
         mnistlab.save(small(), "/proc/mnistlab-test-out", "npz")
     assert caught.value.filename == "/proc/mnistlab-test-out"
+
+
+@pytest.mark.parametrize("to", ["csv", "csv-kaggle"])
+def test_csv_refuses_images_it_could_not_read_back(tmp_path, five_class, to):
+    """12x10 images were written as rows of 120 pixels that load then refused (not square)."""
+    with pytest.raises(FormatError, match=r"12x10 pixels; a CSV row holds a square image"):
+        mnistlab.save(five_class, tmp_path / "out", to)
+    assert not (tmp_path / "out").exists()

@@ -243,7 +243,7 @@ def ink_on_paper(tmp_path):
 def test_polarity_is_detected_said_and_undone(tmp_path):
     ink, path = ink_on_paper(tmp_path)
     assert Polarity.of(ink.train.images).kind == "light-on-dark"
-    with pytest.warns(UserWarning, match="dark ink on a light background.*--invert"):
+    with pytest.warns(UserWarning, match="dark ink on a light background.*invert=True"):
         ds = mnistlab.load(path)
     assert ds.polarity().kind == "dark-on-light" and ds.summary()["polarity"] == "dark-on-light"
     with warnings.catch_warnings():

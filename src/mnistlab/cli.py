@@ -63,6 +63,37 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def _main() -> None:
     """Understand MNIST-like image classification datasets: data, statistics, figures, report."""
     warnings.showwarning = _show_warning
+    _inputs.clear()
+
+
+#: The files and folders the running command reads (resolved), so no output overwrites them.
+_inputs: list[Path] = []
+
+
+def _input(ref: str) -> str:
+    """Note ``ref`` as an input if it is a path (or ``PATH:SPLIT:INDEX``); return it unchanged."""
+    for candidate in (ref, ref.rsplit(":", 2)[0] if ref.count(":") >= 2 else None):
+        if candidate is not None and Path(candidate).exists():
+            _inputs.append(Path(candidate).resolve())
+            break
+    return ref
+
+
+def _refuse_inputs_as_outputs(*outputs: Path, folder: bool = False) -> None:
+    """Refuse, before writing, an output that is an input file or lies inside an input folder
+    (``tidy data.csv -o data.csv`` replaced the dataset with its tidy table); an output
+    ``folder`` must also not hold an input folder."""
+    for output in outputs:
+        target = output.resolve()
+        for source in _inputs:
+            inside = source.is_dir() and source in (target, *target.parents)
+            holds = folder and source.is_dir() and target in source.parents
+            if target == source or inside or holds:
+                what = "input folder" if source.is_dir() else "input file"
+                _fail(
+                    f"{output}: would overwrite or write into the {what} {source}; write the "
+                    "output somewhere else."
+                )
 
 
 def _file_text(name: str) -> str:
@@ -118,10 +149,19 @@ def _check_outputs(*targets: tuple[Path | None, tuple[str, ...]]) -> None:
             _fail(f"{path}: {existing} is not a folder.")
 
 
+def _save_figure(fig, output: Path) -> Path:
+    """Save one figure (format from the suffix), never over an input."""
+    _refuse_inputs_as_outputs(output)
+    return _run(plots.save, fig, output)
+
+
 def _write_files(files: dict[Path, bytes], folder: Path | None = None) -> None:
     """Write the files a command made (names inside ``folder`` if given), all or nothing."""
     from mnistlab.data.formats import atomic_write_files
 
+    if folder is not None:
+        _refuse_inputs_as_outputs(folder, folder=True)
+    _refuse_inputs_as_outputs(*((folder / p if folder else p) for p in files))
     _run(atomic_write_files, {(folder / p if folder else p): data for p, data in files.items()})
 
 
@@ -284,9 +324,9 @@ def _load_data(refs: list[str], no_download: bool, first: int | None = None, inv
         if is_file:
             given |= {"classes": options.classes, "test_size": options.test_size, "invert": invert}
         with warnings.catch_warnings(record=True) as caught:
-            ds = _run(load, ref, download=not no_download, **given)
-        for warning in caught:  # the advice names this command's flag
-            message = str(warning.message).replace("(--invert)", f"({options.invert_flag})")
+            ds = _run(load, _input(ref), download=not no_download, **given)
+        for warning in caught:  # the library's advice in this command's terms: its flag
+            message = str(warning.message).replace("invert=True", options.invert_flag)
             warnings.warn_explicit(message, warning.category, warning.filename, warning.lineno)
         loaded.append(_run(ds.subset, first))
     names = [ds.name for ds in loaded]
@@ -468,7 +508,7 @@ def show(
         _fail(f"no {split} images{what} in {ds.name}.")
     what = f" of class {ds.classes[chosen.labels[0]]!r}" if label is not None else ""
     fig = plots.image_grid(chosen, columns=columns, title=f"{ds.name} · {split}{what}")
-    path = _run(plots.save, fig, output)
+    path = _save_figure(fig, output)
     if as_json:
         _print_json(
             {
@@ -498,7 +538,7 @@ def _show_values(
     if _is_dataset_image(name):
         ref = _dataset_image(name, no_download, invert)
     elif looks_like_single_image(name):
-        ref = _run(load_image, name, invert=invert, download=not no_download)
+        ref = _run(load_image, _input(name), invert=invert, download=not no_download)
     else:
         ds = _dataset(name, None, no_download, invert)
         chosen = _run(lambda: ds.split(split).subset(1, label=label))
@@ -510,7 +550,7 @@ def _show_values(
     pixels = _run(lambda: _checked_values(ref))
     title = _image_title(ref)
     if output is not None:
-        output = _run(plots.save, _run(plots.pixel_values, pixels, title=title), output)
+        output = _save_figure(_run(plots.pixel_values, pixels, title=title), output)
     if as_json:
         _print_json(
             {
@@ -592,6 +632,7 @@ def convert(
     if to not in SAVE_FORMATS:
         _fail(f"unknown format {to!r}; choose one of: {', '.join(SAVE_FORMATS)}.")
     ds = _dataset(name, None, no_download)
+    _refuse_inputs_as_outputs(output, folder=True)
     written = _run(save, ds, output, to)
     if as_json:
         _print_json({"dataset": ds.name, "format": to, "written": [str(p) for p in written]})
@@ -626,6 +667,7 @@ def tidy_command(
     _check_outputs((output, (".parquet", ".csv")))
     ds, chosen = _split(name, split, first, no_download)
     table = tidy(chosen)
+    _refuse_inputs_as_outputs(output)
     _run(save_tidy, table, output)
     info = {
         "output": str(output),
@@ -882,7 +924,7 @@ def pairs(
     _check_outputs((output, FIGURE))
     ds, chosen = _split(name, split, first, no_download)
     result = stats.centroids(chosen.images, chosen.labels, chosen.classes)
-    _run(lambda: plots.save(plots.pair_differences(result), output))
+    _save_figure(_run(plots.pair_differences, result), output)
     pair = result.closest_pair()
     closest = None
     if pair is not None:
@@ -1108,8 +1150,8 @@ def compare_command(
     from mnistlab.similarity import compare, metric_context, percentiles
 
     _check_outputs((output, FIGURE))
-    first = _run(load_image, a, invert=invert, download=not no_download)
-    second = _run(load_image, b, invert=invert, download=not no_download)
+    first = _run(load_image, _input(a), invert=invert, download=not no_download)
+    second = _run(load_image, _input(b), invert=invert, download=not no_download)
     if first.pixels.shape != second.pixels.shape:
         if not resize:
             _fail(
@@ -1131,7 +1173,7 @@ def compare_command(
         context = first.dataset or second.dataset
     placed = None
     if context is not None and not no_context:
-        ds = _run(load, context, download=not no_download)
+        ds = _run(load, _input(context), download=not no_download)
         if ds.image_shape != result.shape:
             _fail(f"--context {context}: its images are {ds.image_shape}, these {result.shape}.")
         typical = _run(metric_context, ds.train)
@@ -1142,7 +1184,7 @@ def compare_command(
         fig = plots.comparison(
             first.pixels, second.pixels, _image_title(first), _image_title(second), note=note
         )
-        _run(plots.save, fig, output)
+        _save_figure(fig, output)
     if as_json:
         payload = {
             "a": first.source,
@@ -1226,7 +1268,7 @@ def similar(
     else:
         ref = _run(
             load_image,
-            query,
+            _input(query),
             shape=ds.image_shape,
             resize=resize,
             invert=invert,
@@ -1252,7 +1294,7 @@ def similar(
             f"#{n['index']} · {n['class']}\n{metric} {n['distance']:.3g}" for n in neighbours
         ]
         fig = plots.titled_images(images, titles, columns=min(len(images), 9))
-        _run(plots.save, fig, output)
+        _save_figure(fig, output)
     if as_json:
         _print_json(
             {
@@ -1540,6 +1582,7 @@ def train_command(
     ds = _dataset(name, first, no_download)
     params = {} if epochs is None else {"epochs": epochs}
     trained = _run(train, ds, model, seed=seed, **params)
+    _refuse_inputs_as_outputs(output)
     _run(trained.save, output)
     if as_json:
         _print_json({"model_file": str(output), **trained.to_dict()})
@@ -1582,10 +1625,10 @@ def predict(
     from mnistlab.data.images import fit_to_shape, load_image
     from mnistlab.models import load_model
 
-    trained = _run(load_model, model_file, check_versions=not ignore_versions)
+    trained = _run(load_model, _input(str(model_file)), check_versions=not ignore_versions)
     refs = []
     for image in images:
-        ref = _run(load_image, image, invert=invert, download=not no_download)
+        ref = _run(load_image, _input(image), invert=invert, download=not no_download)
         origin = ref.source.rsplit(":", 2)[0] if ref.dataset is not None else None
         if origin is not None and origin != trained.dataset and not any_dataset:
             _fail(
@@ -1669,6 +1712,7 @@ def report(
     chosen = _run(resolve_models, models)
     _check_folder(output, ["index.html", "summary.json"])  # before minutes of analyses
     loaded = _load_data(names or ["mnist", "fashion-mnist"], no_download, first)
+    _refuse_inputs_as_outputs(output, folder=True)  # before minutes of analyses
     path = _run(build_report, loaded, output, models=chosen)
     if as_json:
         summary = json.loads((path.parent / "summary.json").read_text())

@@ -144,7 +144,7 @@ def _as_asked(ds: Dataset, *, name, test_size, seed, invert) -> Dataset:
             warnings.warn(
                 f"{ds.source}: the images are {polarity.description}; MNIST-like data, "
                 "and mnistlab's figures, have light ink on dark. Load with invert=True "
-                "(--invert) to store 255 - value.",
+                "to store 255 - value.",
                 stacklevel=3,
             )
     if test_size is not None:
@@ -451,6 +451,12 @@ def _save_plan(dataset: Dataset, to: str) -> list[tuple[str, Callable[[Path], No
     """(file or folder name, function writing it to a given path) for every output."""
     label_dtype = np.uint8 if len(dataset.classes) <= 256 else np.int32
     stem = safe_filename(dataset.name)  # a name is never a path ("../x", "/etc/x")
+    h, w = dataset.image_shape
+    if to in ("csv", "csv-kaggle") and h != w:
+        raise FormatError(
+            f"{dataset.name}: images of {h}x{w} pixels; a CSV row holds a square image (its side "
+            "is read from the column count). Save these as idx, npz or png."
+        )
     if to == "npz":
         arrays = {}
         for split_name, split in dataset.splits.items():

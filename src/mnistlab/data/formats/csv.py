@@ -190,7 +190,13 @@ def write_csv(
 
     if layout not in ("plain", "kaggle"):
         raise ValueError(f"layout must be 'plain' or 'kaggle', got {layout!r}.")
-    flat = np.asarray(images).reshape(len(images), -1)
+    images = np.asarray(images)
+    if images.ndim == 3 and images.shape[1] != images.shape[2]:
+        raise FormatError(
+            f"{path}: images of {images.shape[1]}x{images.shape[2]} pixels; a CSV row holds a square "
+            "image (its side is read from the column count). Save these as idx, npz or png."
+        )
+    flat = images.reshape(len(images), -1)
     names = ["label"] + [f"pixel{i}" for i in range(flat.shape[1])]
     columns = [pa.array(np.asarray(labels))] + [pa.array(flat[:, i]) for i in range(flat.shape[1])]
     table = pa.Table.from_arrays(columns, names=names)
