@@ -369,3 +369,20 @@ def test_csv_refuses_images_it_could_not_read_back(tmp_path, five_class, to):
     with pytest.raises(FormatError, match=r"12x10 pixels; a CSV row holds a square image"):
         mnistlab.save(five_class, tmp_path / "out", to)
     assert not (tmp_path / "out").exists()
+
+
+def test_an_image_folder_too_large_for_memory_is_refused_before_decoding(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from mnistlab.data.formats import folders
+
+    for k in ("a", "b"):
+        (tmp_path / "d" / k).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.zeros((40, 30), np.uint8)).save(tmp_path / "d" / k / f"{i}.png")
+    monkeypatch.setattr(folders, "MAX_FOLDER_PIXELS", 6 * 40 * 30 - 1)
+    decoded = []
+    monkeypatch.setattr(folders, "read_image_file", lambda f: decoded.append(f))
+    with pytest.raises(FormatError, match=r"6 images of 30x40 pixels"):
+        mnistlab.load(tmp_path / "d")
+    assert decoded == []

@@ -39,9 +39,11 @@ def class_folders(root: Path) -> list[Path]:
 #: The most pixels (all frames together) an image file may declare: 4096 x 4096, far beyond any
 #: MNIST-like image; a larger one is refused from its header, before anything is decoded.
 MAX_IMAGE_PIXELS = 4096 * 4096
+#: The most pixels (bytes) an image folder may hold in all: 4 GiB, 75 times MNIST's 70,000.
+MAX_FOLDER_PIXELS = 4 << 30
 
 
-def _check_declared_size(path: str | os.PathLike) -> None:
+def _check_declared_size(path: str | os.PathLike) -> tuple[int, int]:
     """Refuse, from the header alone, an image file declaring more than ``MAX_IMAGE_PIXELS``: a
     small file of zeros can declare 12000 x 12000 pixels and take gigabytes to decode."""
     from PIL import Image
@@ -67,6 +69,7 @@ def _check_declared_size(path: str | os.PathLike) -> None:
             f"mnistlab reads images of at most {MAX_IMAGE_PIXELS:,} pixels (4096x4096): resize it "
             "first."
         )
+    return height, width
 
 
 def read_image_file(path: str | os.PathLike) -> np.ndarray:
@@ -178,6 +181,15 @@ def read_image_folder(
             key=lambda f: _natural_key(f.name),
         )
         listed.extend((f, index[folder.name]) for f in files)
+    if listed:  # what decoding every file would take, from the first file's header
+        h, w = _check_declared_size(listed[0][0])
+        if h * w * len(listed) > MAX_FOLDER_PIXELS:
+            raise FormatError(
+                f"{root}: {len(listed):,} images of {w}x{h} pixels would take "
+                f"{h * w * len(listed) / 2**30:.1f} GiB in memory; mnistlab reads at most "
+                f"{MAX_FOLDER_PIXELS / 2**30:.0f} GiB of pixels from image files (resize them, "
+                "or read a part of the folder)."
+            )
     images, shape, first = [], None, None
     with steps(f"reading {len(listed):,} images in {root}", len(listed), progress) as advance:
         for f, _ in listed:
