@@ -1,0 +1,80 @@
+"""The ``mnistlab`` command line: a thin layer that parses arguments and calls the Python API."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+
+import typer
+
+# Each command module registers its commands on the app when imported.
+from mnistlab.cli import data, models, onepixel, report, similarity, stats  # noqa: F401
+from mnistlab.cli._app import app
+from mnistlab.cli.data import values_text
+from mnistlab.progress import console
+
+__all__ = ["app", "main", "values_text"]
+
+
+def _reflow(doc: str) -> str:
+    """A docstring's paragraphs each on one line: the terminal, not the source, wraps help text.
+
+    Examples in bold are split at each colon into bold pieces that look the same, so that rich
+    (which typer's help uses) cannot read ``mnist:train:0`` as the emoji code ``:train:``.
+    """
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    text = "\n\n".join(" ".join(p.split()) for p in paragraphs)
+    return re.sub(r"\[bold\](.*?)\[/\]", lambda m: f"[bold]{m[1].replace(':', ':[/][bold]')}[/]", text)
+
+
+def _interruptible(command):
+    """Ctrl-C anywhere in ``command``: one line, exit code 130 (128 + SIGINT), no traceback;
+    writes are staged and renamed into place, so nothing partial is left behind."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            console.print("interrupted", highlight=False)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+#: The order of the commands in ``mnistlab --help``: from the data to the report.
+COMMANDS = [
+    "datasets",
+    "info",
+    "show",
+    "convert",
+    "tidy",
+    "pixels",
+    "centroids",
+    "atypical",
+    "pairs",
+    "onepixel",
+    "compare",
+    "similar",
+    "duplicates",
+    "benchmark",
+    "train",
+    "predict",
+    "report",
+]
+app.registered_commands.sort(key=lambda c: COMMANDS.index(c.name or c.callback.__name__))
+
+for _command in app.registered_commands:
+    if _command.help is None and _command.callback is not None and _command.callback.__doc__:
+        _command.help = _reflow(_command.callback.__doc__)
+    if _command.callback is not None:
+        _command.callback = _interruptible(_command.callback)
+
+
+def main() -> None:  # pragma: no cover - console-script entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

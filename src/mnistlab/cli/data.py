@@ -1,0 +1,348 @@
+"""Commands about the data itself: datasets, info, show, convert, tidy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from mnistlab import plots
+from mnistlab.cli._app import app
+from mnistlab.cli._options import (
+    AsJson,
+    FirstOpt,
+    NameArg,
+    NoDownload,
+    SplitOpt,
+    _dataset,
+    _dataset_image,
+    _is_dataset_image,
+    _loads_data,
+    _split,
+)
+from mnistlab.cli._output import (
+    FIGURE,
+    _check_outputs,
+    _fail,
+    _image_title,
+    _input,
+    _print_json,
+    _refuse_inputs_as_outputs,
+    _run,
+    _save_figure,
+    out,
+)
+from mnistlab.data import DATASETS, SAVE_FORMATS, save
+from mnistlab.data.sources import availability, cache_home
+from mnistlab.progress import console
+
+
+@app.command()
+def datasets(as_json: AsJson = False) -> None:
+    """List the named datasets and where each would be loaded from right now.
+
+    Example: [bold]mnistlab datasets[/]
+    """
+    rows = []
+    for spec in DATASETS.values():
+        where = availability(spec)
+        rows.append(
+            {
+                "name": spec.name,
+                "classes": list(spec.classes),
+                "image_shape": list(spec.image_shape),
+                "available": where is not None,
+                "from": where or ("download (needs network)" if spec.mirrors else "nowhere"),
+                "description": spec.description,
+            }
+        )
+    if as_json:
+        _print_json({"cache": str(cache_home()), "datasets": rows})
+        return
+    table = Table(title=f"Datasets (cache: {cache_home()})", title_justify="left")
+    for col in ("name", "classes", "shape", "offline", "from"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r["name"],
+            str(len(r["classes"])),
+            "x".join(map(str, r["image_shape"])),
+            "yes" if r["available"] else "no",
+            r["from"],
+        )
+    out.print(table)
+
+
+@app.command()
+@_loads_data()
+def info(
+    name: NameArg,
+    as_json: AsJson = False,
+    no_download: NoDownload = False,
+) -> None:
+    """Describe a dataset: classes, image shape, and images per class in each split.
+
+    Examples: [bold]mnistlab info mnist --json[/], [bold]mnistlab info ./my_data.npz[/]
+    """
+    ds = _dataset(name, None, no_download)
+    summary = ds.summary()
+    if as_json:
+        _print_json(summary)
+        return
+    source = f"  ({ds.source})" if ds.source not in (ds.name, f"./{ds.name}") else ""
+    out.print(f"{ds.name}{source}", highlight=False, style="bold")
+    out.print(f"image shape {ds.image_shape[0]}x{ds.image_shape[1]} uint8, {len(ds.classes)} classes")
+    out.print(f"{ds.polarity().description}", highlight=False)
+    table = Table("label", "class", *ds.splits)
+    counts = {k: v.class_counts() for k, v in ds.splits.items()}
+    for k, c in enumerate(ds.classes):
+        table.add_row(str(k), c, *[f"{counts[s][c]:,}" for s in counts])
+    table.add_row("", "total", *[f"{len(s):,}" for s in ds.splits.values()], style="bold")
+    out.print(table)
+
+
+@app.command()
+@_loads_data(None)
+def show(
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="Dataset name or path; with --values, one image: DATASET:SPLIT:INDEX, a file or a .npy."
+        ),
+    ],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Figure to write (PNG, SVG, PDF).")
+    ] = None,
+    split: Annotated[str | None, typer.Option(help="train or test [default: train].")] = None,
+    first: Annotated[
+        int | None, typer.Option(min=1, help="How many images to show [default: 12].")
+    ] = None,
+    label: Annotated[str | None, typer.Option(help="Only images of this class (index or name).")] = None,
+    columns: Annotated[int | None, typer.Option(min=1, help="Images per row.")] = None,
+    values: Annotated[
+        bool,
+        typer.Option(
+            "--values",
+            help="One image as its matrix of 0..255 values: printed, and drawn with -o (at most "
+            f"{plots.MAX_VALUE_SIDE}x{plots.MAX_VALUE_SIDE}).",
+        ),
+    ] = False,
+    invert: Annotated[
+        bool,
+        typer.Option(
+            help="Invert the images (dark ink on a light background becomes light on dark): an "
+            "image file, or a dataset read from files."
+        ),
+    ] = False,
+    no_download: NoDownload = False,
+    as_json: AsJson = False,
+) -> None:
+    """Draw a grid of images, each titled with its index and class name; or one image's values.
+
+    With [bold]--values[/], one image is shown as the numbers a model sees: its matrix of 0..255
+    values (each cell on its own grey, white = 0), printed in the terminal and drawn with -o. The
+    image is NAME when it is DATASET:SPLIT:INDEX, an image file or a .npy; else the first image of
+    --split (and --label).
+
+    Examples: [bold]mnistlab show mnist -o grid.png[/],
+    [bold]mnistlab show fashion-mnist --label Sneaker --first 20 -o sneakers.png[/],
+    [bold]mnistlab show mnist:train:0 --values -o one.png[/]
+    """
+    from mnistlab.data.images import looks_like_single_image
+
+    one_image = looks_like_single_image(name)
+    if one_image and not values:
+        _fail(f"{name} is one image: add --values to show its values (a dataset name shows a grid).", 2)
+    if one_image and (split, label, first, columns) != (None, None, None, None):
+        _fail(f"{name} is one image: --split, --label, --first and --columns do not apply to it.", 2)
+    if values and (first, columns) != (None, None):
+        _fail("--values shows one image: --first and --columns do not apply.", 2)
+    if output is None and not values:
+        _fail("give -o FILE for the figure (or --values to print one image's values).", code=2)
+    if output is not None:
+        _check_outputs((output, FIGURE))
+    split = split or "train"
+    if values:
+        _show_values(name, output, split, label, invert, no_download, as_json)
+        return
+    first = first or 12
+    ds = _dataset(name, None, no_download, invert)
+    chosen = _run(lambda: ds.split(split).subset(first, label=label))
+    if len(chosen) == 0:
+        what = f" of class {label!r}" if label is not None else ""
+        _fail(f"no {split} images{what} in {ds.name}.")
+    what = f" of class {ds.classes[chosen.labels[0]]!r}" if label is not None else ""
+    fig = plots.image_grid(chosen, columns=columns, title=f"{ds.name} · {split}{what}")
+    path = _save_figure(fig, output)
+    if as_json:
+        _print_json(
+            {
+                "output": str(path),
+                "dataset": ds.name,
+                "split": split,
+                "indices": chosen.indices.tolist(),
+                "labels": chosen.labels.tolist(),
+                "classes": [ds.classes[k] for k in chosen.labels],
+            }
+        )
+        return
+    out.print(f"wrote {path}: {len(chosen)} {split} images{what} from {ds.name}", highlight=False)
+
+
+def _show_values(
+    name: str,
+    output: Path | None,
+    split: str,
+    label: str | None,
+    invert: bool,
+    no_download: bool,
+    as_json: bool,
+) -> None:
+    from mnistlab.data.images import ImageRef, load_image, looks_like_single_image
+
+    if _is_dataset_image(name):
+        ref = _dataset_image(name, no_download, invert)
+    elif looks_like_single_image(name):
+        ref = _run(load_image, _input(name), invert=invert, download=not no_download)
+    else:
+        ds = _dataset(name, None, no_download, invert)
+        chosen = _run(lambda: ds.split(split).subset(1, label=label))
+        if len(chosen) == 0:
+            _fail(f"no {split} images{f' of class {label!r}' if label else ''} in {ds.name}.")
+        k = int(chosen.labels[0])
+        source = f"{ds.name}:{split}:{int(chosen.indices[0])}"
+        ref = ImageRef(chosen.images[0], source, k, ds.classes[k], name)
+    pixels = _run(lambda: _checked_values(ref))
+    title = _image_title(ref)
+    if output is not None:
+        output = _save_figure(_run(plots.pixel_values, pixels, title=title), output)
+    if as_json:
+        _print_json(
+            {
+                "image": ref.source,
+                "label": ref.label,
+                "class": ref.class_name,
+                "shape": list(pixels.shape),
+                "values": pixels.tolist(),
+                "output": None if output is None else str(output),
+            }
+        )
+        return
+    text = values_text(pixels)
+    shading = " (each on its grey: white = 0, black = 255)" if out.color_system else ""
+    out.print(
+        f"{title}: {pixels.shape[0]} rows x {pixels.shape[1]} columns of values 0..255{shading}",
+        highlight=False,
+    )
+    out.print(text, no_wrap=True, crop=False)
+    if out.is_terminal and text.cell_len > out.width:
+        console.print(
+            f"[yellow]Note:[/] the matrix is {text.cell_len} characters wide and the terminal "
+            f"{out.width}: widen the terminal, or draw it with -o one.png.",
+            highlight=False,
+        )
+    label_text = f", y = {ref.label}" if ref.label is not None else ""
+    out.print(
+        f"As a row of X: {pixels.size} features, row 0 first (row r = features "
+        f"{pixels.shape[1]}*r .. {pixels.shape[1]}*r+{pixels.shape[1] - 1}){label_text}",
+        highlight=False,
+    )
+    if output is not None:
+        out.print(f"wrote {output}", highlight=False)
+
+
+def _checked_values(ref):
+    try:
+        return plots.check_value_image(ref.pixels)
+    except ValueError as exc:
+        raise ValueError(f"{ref.source}: {exc}") from None
+
+
+def values_text(pixels):
+    """An image's values as aligned text, each number on its own grey (white = 0, black = 255).
+
+    Colours are styles: rich drops them when the output is not a terminal (or NO_COLOR is set).
+    """
+    from rich.style import Style
+    from rich.text import Text
+
+    h, w = pixels.shape
+    width = max(len(str(int(pixels.max(initial=0)))), len(str(w - 1)))
+    margin = len(str(h - 1)) + 1
+    text = Text()
+    text.append(" " * margin + " ".join(f"{c:>{width}}" for c in range(w)), style="dim")
+    for r, row in enumerate(pixels):
+        text.append(f"\n{r:>{margin - 1}} ", style="dim")
+        for c, v in enumerate(row):
+            grey = 255 - int(v)
+            ink = "white" if v >= 128 else "black"
+            cell = f"{int(v):>{width}}" + (" " if c < w - 1 else "")
+            text.append(cell, style=Style(color=ink, bgcolor=f"rgb({grey},{grey},{grey})"))
+    return text
+
+
+@app.command()
+@_loads_data()
+def convert(
+    name: NameArg,
+    to: Annotated[str, typer.Option(help="Format: " + ", ".join(SAVE_FORMATS) + ".")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder to write into.")],
+    no_download: NoDownload = False,
+    as_json: AsJson = False,
+) -> None:
+    """Write a dataset in another file format (idx, csv, csv-kaggle, npz, png).
+
+    Example: [bold]mnistlab convert fashion-mnist --to csv -o fashion_csv/[/]
+    """
+    if to not in SAVE_FORMATS:
+        _fail(f"unknown format {to!r}; choose one of: {', '.join(SAVE_FORMATS)}.")
+    ds = _dataset(name, None, no_download)
+    _refuse_inputs_as_outputs(output, folder=True)
+    written = _run(save, ds, output, to)
+    if as_json:
+        _print_json({"dataset": ds.name, "format": to, "written": [str(p) for p in written]})
+        return
+    for path in written:
+        out.print(f"wrote {path}", highlight=False)
+
+
+@app.command("tidy")
+@_loads_data()
+def tidy_command(
+    name: NameArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="pixels.parquet or pixels.csv.")],
+    split: SplitOpt = "train",
+    first: FirstOpt = None,
+    no_download: NoDownload = False,
+    as_json: AsJson = False,
+) -> None:
+    """Write one row per pixel (index, label, x, y, value) as Parquet or CSV.
+
+    Example: [bold]mnistlab tidy mnist --first 1000 -o pixels.parquet[/]
+    """
+    from mnistlab.tidy import save_tidy, tidy
+
+    _check_outputs((output, (".parquet", ".csv")))
+    ds, chosen = _split(name, split, first, no_download)
+    table = tidy(chosen)
+    _refuse_inputs_as_outputs(output)
+    _run(save_tidy, table, output)
+    info = {
+        "output": str(output),
+        "dataset": ds.name,
+        "split": split,
+        "images": len(chosen),
+        "rows": len(table),
+        "bytes_per_row": float(table.memory_usage(index=False).sum() / max(len(table), 1)),
+        "dtypes": {c: str(t) for c, t in table.dtypes.items()},
+    }
+    if as_json:
+        _print_json(info)
+        return
+    out.print(
+        f"wrote {output}: {len(table):,} rows ({len(chosen):,} {split} images of {ds.name}, "
+        f"{info['bytes_per_row']:.0f} bytes per row in memory)",
+        highlight=False,
+    )

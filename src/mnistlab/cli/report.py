@@ -1,0 +1,54 @@
+"""The report command: the self-contained HTML report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mnistlab.cli._app import app
+from mnistlab.cli._options import AsJson, FirstEach, NoDownload, _load_data, _loads_data
+from mnistlab.cli._output import _check_folder, _print_json, _refuse_inputs_as_outputs, _run, out
+
+
+@app.command()
+@_loads_data()
+def report(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Datasets side by side (default: mnist fashion-mnist)."),
+    ] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for index.html.")] = Path(
+        "report"
+    ),
+    models: Annotated[
+        str,
+        typer.Option(
+            help="Models the models section trains, as names or a set (quick, default, all). "
+            "The k-NN on raw pixels (knn-pixels) comes free from the similarity search."
+        ),
+    ] = "centroid,tree,mlp",
+    first: FirstEach = None,
+    no_download: NoDownload = False,
+    as_json: AsJson = False,
+) -> None:
+    """Write a self-contained HTML report comparing datasets side by side.
+
+    Examples: [bold]mnistlab report -o report/[/], [bold]mnistlab report mnist kmnist digits -o r/[/],
+    [bold]mnistlab report --models all[/] (every model: much longer)
+    """
+    from mnistlab.models import resolve_models
+    from mnistlab.report import build_report
+
+    chosen = _run(resolve_models, models)
+    _check_folder(output, ["index.html", "summary.json"])  # before minutes of analyses
+    loaded = _load_data(names or ["mnist", "fashion-mnist"], no_download, first)
+    _refuse_inputs_as_outputs(output, folder=True)  # before minutes of analyses
+    path = _run(build_report, loaded, output, models=chosen)
+    if as_json:
+        summary = json.loads((path.parent / "summary.json").read_text())
+        _print_json({"report": str(path), **summary})
+        return
+    out.print(f"wrote {path} and {path.parent / 'summary.json'}", highlight=False)

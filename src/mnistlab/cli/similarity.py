@@ -1,0 +1,344 @@
+"""Commands about similar images: compare, similar, duplicates."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from mnistlab import plots
+from mnistlab.cli._app import app
+from mnistlab.cli._options import (
+    AsJson,
+    FirstEach,
+    NameArg,
+    NoDownload,
+    SplitOpt,
+    _dataset,
+    _dataset_image,
+    _is_dataset_image,
+    _loads_data,
+)
+from mnistlab.cli._output import (
+    FIGURE,
+    _check_folder,
+    _check_outputs,
+    _csv_bytes,
+    _fail,
+    _file_text,
+    _image_title,
+    _input,
+    _print_json,
+    _run,
+    _save_figure,
+    _write_files,
+    out,
+)
+from mnistlab.data import load
+
+DISTANCE_LABELS = {
+    "euclidean": "euclidean distance",
+    "cosine": "cosine distance (1 - cosine)",
+    "pearson": "pearson distance (1 - r)",
+}
+
+
+@app.command("compare")
+def compare_command(
+    a: Annotated[str, typer.Argument(help="DATASET:SPLIT:INDEX, an image file or a .npy.")],
+    b: Annotated[str, typer.Argument(help="The second image, in any of the same forms.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="PNG: both images and their difference.")
+    ] = None,
+    resize: Annotated[
+        bool,
+        typer.Option(help="Resize an image file to the other image's size instead of refusing."),
+    ] = False,
+    invert: Annotated[
+        bool,
+        typer.Option(help="Invert image files (dark ink on a light background); never dataset images."),
+    ] = False,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            help="Dataset whose typical pairs put the values in context (default: the dataset "
+            "of a, when a is DATASET:SPLIT:INDEX)."
+        ),
+    ] = None,
+    no_context: Annotated[
+        bool, typer.Option("--no-context", help="Skip the typical pairs (saves a few seconds).")
+    ] = False,
+    no_download: NoDownload = False,
+    as_json: AsJson = False,
+) -> None:
+    """How similar are two images? Every metric, its meaning, and how it compares with typical pairs.
+
+    Example: [bold]mnistlab compare mnist:train:0 mnist:train:1 -o pair.png[/]
+    """
+    from mnistlab.data.images import load_image
+    from mnistlab.similarity import METRICS as METRIC_NAMES
+    from mnistlab.similarity import compare, metric_context, percentiles
+
+    _check_outputs((output, FIGURE))
+    first = _run(load_image, _input(a), invert=invert, download=not no_download)
+    second = _run(load_image, _input(b), invert=invert, download=not no_download)
+    if first.pixels.shape != second.pixels.shape:
+        if not resize:
+            _fail(
+                f"the images differ in size: {first.source} is {first.pixels.shape}, {second.source} "
+                f"is {second.pixels.shape}; pass --resize to resize the image file to the other."
+            )
+        from dataclasses import replace
+
+        from mnistlab.data.images import resize_image
+
+        # Resize an image file to a dataset image's size (the dataset's scale is the one that has
+        # context); otherwise b to a.
+        if first.dataset is None and second.dataset is not None:
+            first = replace(first, pixels=resize_image(first.pixels, second.pixels.shape))
+        else:
+            second = replace(second, pixels=resize_image(second.pixels, first.pixels.shape))
+    result = _run(compare, first.pixels, second.pixels)
+    if context is None and not no_context:
+        context = first.dataset or second.dataset
+    placed = None
+    if context is not None and not no_context:
+        ds = _run(load, _input(context), download=not no_download)
+        if ds.image_shape != result.shape:
+            _fail(f"--context {context}: its images are {ds.image_shape}, these {result.shape}.")
+        typical = _run(metric_context, ds.train)
+        placed = percentiles(result, typical) if len(typical) else None
+        sizes = typical.groupby("kind").size().to_dict() if len(typical) else {}
+    if output is not None:
+        note = f"pearson {result.pearson:.3f}, SSIM {result.ssim:.3f}, RMS difference {result.rms:.1f}"
+        fig = plots.comparison(
+            first.pixels, second.pixels, _image_title(first), _image_title(second), note=note
+        )
+        _save_figure(fig, output)
+    if as_json:
+        payload = {
+            "a": first.source,
+            "b": second.source,
+            "class_a": first.class_name,
+            "class_b": second.class_name,
+            "output": str(output) if output else None,
+            **result.to_dict(),
+        }
+        payload["meanings"] = result.table().set_index("metric")["meaning"].to_dict()
+        if placed is not None:
+            payload["context"] = {
+                "dataset": context,
+                "more_similar_than": {
+                    m: dict(zip(g["kind"], g["more_similar_than"], strict=True))
+                    for m, g in placed.groupby("metric")
+                },
+            }
+        _print_json(payload)
+        return
+    table = Table(title=f"{_image_title(first)}  vs  {_image_title(second)}")
+    table.add_column("metric", no_wrap=True)
+    table.add_column("value")
+    kinds = sorted(placed["kind"].unique()) if placed is not None else []
+    for kind in kinds:
+        table.add_column(f"{kind}s\nless similar", justify="right")
+    for r in result.table().itertuples():
+        cells = [f"{r.value:.4g}" if math.isfinite(r.value) else "undefined"]
+        for kind in kinds:
+            hit = placed[(placed["metric"] == r.metric) & (placed["kind"] == kind)]["more_similar_than"]
+            cells.append(f"{hit.iloc[0]:.0%}" if len(hit) else "-")
+        table.add_row(r.metric, *cells)
+    out.print(table)
+    out.print(f"data range {result.data_range:g} (SSIM, mutual information)", highlight=False)
+    if placed is not None:
+        said = ", ".join(f"{n // len(METRIC_NAMES)} {kind}s" for kind, n in sizes.items())
+        out.print(f"(typical pairs from {context}'s training images: {said})", highlight=False)
+    for r in result.table().itertuples():
+        out.print(f"  {r.metric}: {r.meaning}", highlight=False)
+    for note in result.notes:
+        out.print(note, highlight=False)
+    if output is not None:
+        out.print(f"wrote {output}", highlight=False)
+
+
+@app.command()
+@_loads_data("--invert-in")
+def similar(
+    query: Annotated[str, typer.Argument(help="DATASET:SPLIT:INDEX, an image file or a .npy.")],
+    within: Annotated[str, typer.Option("--in", help="Dataset (name or path) to search.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="PNG gallery: the query and its neighbours.")
+    ] = None,
+    split: SplitOpt = "train",
+    k: Annotated[int, typer.Option("--k", min=1, help="How many neighbours.")] = 8,
+    metric: Annotated[str, typer.Option(help="euclidean, cosine or pearson.")] = "euclidean",
+    resize: Annotated[bool, typer.Option(help="Resize the query to the dataset's size.")] = False,
+    invert: Annotated[bool, typer.Option(help="Invert an image file (dark ink on light).")] = False,
+    first: FirstEach = None,
+    no_download: NoDownload = False,
+    as_json: AsJson = False,
+) -> None:
+    """Find the images of a dataset nearest to a query image (exact search).
+
+    Example: [bold]mnistlab similar mnist:test:0 --in mnist --k 8 -o neighbours.png[/]
+    """
+    from mnistlab.data.images import fit_to_shape, load_image
+    from mnistlab.similarity import NEIGHBOUR_METRICS, NearestImages
+
+    if metric not in NEIGHBOUR_METRICS:
+        _fail(f"unknown metric {metric!r}; choose one of: {', '.join(NEIGHBOUR_METRICS)}.")
+    _check_outputs((output, FIGURE))
+    ds = _dataset(within, first, no_download)
+    target = _run(ds.split, split)
+    if k > len(target):
+        _fail(f"--k {k}: the {split} split of {ds.name} has {len(target)} images.")
+    if _is_dataset_image(query):  # loaded as --in is, with the same options
+        same = query.rsplit(":", 2)[0] == within and first is None
+        ref = _dataset_image(query, no_download, loaded=ds if same else None)
+        ref = _run(fit_to_shape, ref, ds.image_shape, resize=resize)
+    else:
+        ref = _run(
+            load_image,
+            _input(query),
+            shape=ds.image_shape,
+            resize=resize,
+            invert=invert,
+            download=not no_download,
+            polarity=ds.polarity().kind,
+        )
+    index = _run(NearestImages(metric=metric).fit, target.images)
+    distances, found = _run(index.kneighbors, ref.pixels[None], k)
+    neighbours = [
+        {
+            "rank": rank + 1,
+            "index": int(target.indices[i]),
+            "label": int(target.labels[i]),
+            "class": ds.classes[target.labels[i]],
+            "distance": float(d),
+        }
+        | ({} if target.files is None else {"file": _file_text(target.files[i])})
+        for rank, (d, i) in enumerate(zip(distances[0], found[0], strict=True))
+    ]
+    if output is not None:
+        images = [ref.pixels, *[target.images[i] for i in found[0]]]
+        titles = [f"query\n{_image_title(ref)}"] + [
+            f"#{n['index']} · {n['class']}\n{metric} {n['distance']:.3g}" for n in neighbours
+        ]
+        fig = plots.titled_images(images, titles, columns=min(len(images), 9))
+        _save_figure(fig, output)
+    if as_json:
+        _print_json(
+            {
+                "query": ref.source,
+                "dataset": ds.name,
+                "split": split,
+                "metric": metric,
+                "distance": DISTANCE_LABELS[metric],
+                "output": str(output) if output else None,
+                "neighbours": neighbours,
+            }
+        )
+        return
+    table = Table(
+        "rank",
+        f"{split} index",
+        "class",
+        DISTANCE_LABELS[metric],
+        *(["file"] if target.files is not None else []),
+        title=f"nearest to {_image_title(ref)} in {ds.name}",
+    )
+    for n in neighbours:
+        file = [n["file"]] if "file" in n else []
+        table.add_row(str(n["rank"]), str(n["index"]), n["class"], f"{n['distance']:.4g}", *file)
+    out.print(table)
+    if output is not None:
+        out.print(f"wrote {output}", highlight=False)
+
+
+@app.command()
+@_loads_data()
+def duplicates(
+    name: NameArg,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Folder for duplicates.csv and duplicates.png."),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="Near-duplicate RMS distance (0..255 scale); default: a quarter of the median "
+            "nearest-neighbour distance."
+        ),
+    ] = None,
+    first: FirstEach = None,
+    no_download: NoDownload = False,
+    as_json: AsJson = False,
+) -> None:
+    """Find exact and near-duplicate images within train, within test and between them (leakage).
+
+    Example: [bold]mnistlab duplicates fashion-mnist -o dups/[/]
+    """
+    from mnistlab.similarity import find_duplicates
+
+    if output is not None:
+        _check_folder(output, ["duplicates.csv", "duplicates.png"])
+    if threshold is not None and not (threshold >= 0 and math.isfinite(threshold)):
+        _fail(f"--threshold must be a non-negative number, got {threshold}.")
+    ds = _dataset(name, first, no_download)
+    with warnings.catch_warnings():
+        found = _run(find_duplicates, ds, threshold)
+    counts = found.counts()
+    pairs = _in_the_files(found.pairs, ds)
+    if output is not None:
+        files = {"duplicates.csv": _csv_bytes(pairs)}
+        if len(found.pairs):
+            fig = plots.duplicate_pairs(ds, found.pairs, n=12, title=f"{ds.name}: closest pairs")
+            files["duplicates.png"] = plots.to_png_bytes(fig)
+        _write_files(files, output)
+    if as_json:
+        _print_json(
+            {
+                "dataset": ds.name,
+                "threshold": found.threshold,
+                "median_nearest_rms": found.median_nearest,
+                "counts": counts.to_dict(orient="records"),
+                "not_searched": found.missing,
+                "pairs": pairs.to_dict(orient="records"),
+            }
+        )
+        return
+    table = Table("pairs", "exact", "near", "labels differ", title=f"{ds.name}: duplicates")
+    for r in counts.itertuples():
+        table.add_row(r.kind, str(r.exact), str(r.near), str(r.labels_differ))
+    if found.missing:
+        for kind in ("within test", "train-test"):
+            table.add_row(kind, "n/a", "n/a", "n/a")
+    out.print(table)
+    if found.missing:
+        out.print(f"n/a: {found.missing}", highlight=False)
+    out.print(
+        f"near = nearest neighbour closer than RMS {found.threshold:.2f} on the 0..255 scale "
+        f"(median nearest-neighbour distance {found.median_nearest:.1f})",
+        highlight=False,
+    )
+    if output is not None:
+        written = ", ".join(str(output / f) for f in files)
+        out.print(f"wrote {written}", highlight=False)
+
+
+def _in_the_files(pairs, ds):
+    """``pairs`` (positions in their splits) with ``index_a`` and ``index_b`` as each image's
+    index in the original split (``Split.indices``: the row in the file, also after --test-size),
+    and ``file_a`` and ``file_b`` after them when the images were read from image files."""
+    pairs = pairs.copy()
+    with_files = any(split.files is not None for split in ds.splits.values())
+    for side in ("a", "b"):
+        where = list(zip(pairs[f"split_{side}"], pairs[f"index_{side}"], strict=True))
+        pairs[f"index_{side}"] = [int(ds.split(split).indices[i]) for split, i in where]
+        if with_files:
+            names = [_file_text(ds.split(split).files[i]) for split, i in where]
+            pairs.insert(int(pairs.columns.get_loc(f"index_{side}")) + 1, f"file_{side}", names)
+    return pairs
