@@ -294,142 +294,22 @@ def one_pixel_separability(
          0      1  4  4           0.982          0.955
          3      8  3  5           0.885          0.761
     """
-    from mnistlab.progress import steps
-
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}.")
     C = check_C(C)
     train = dataset.train if isinstance(dataset, Dataset) else dataset
     test = dataset.test if isinstance(dataset, Dataset) else None
     name = dataset.name if isinstance(dataset, Dataset) else train.name
-    k = len(train.classes)
     h, w = train.image_shape
     chosen = _check_pixels(pixels, h * w)
-    train_counts = np.bincount(train.labels, minlength=k)
-    test_counts = np.bincount(test.labels, minlength=k) if test is not None else np.zeros(k, int)
-    limit = max(1, MAX_FITS // len(chosen))
-    bounded = pairs is None and k * (k - 1) // 2 > limit
-    if bounded:
-        # Every pair would cost k**2 / 2 fits of every pixel: fit the likeliest hard ones.
-        means = stats.centroids(train.images, train.labels, train.classes)
-        closest = closest_class_pairs(means, limit)
-        wanted = sorted(zip(closest.class_a.tolist(), closest.class_b.tolist(), strict=True))
-        empty = np.flatnonzero(train_counts == 0).tolist()
-        wanted += sorted({(min(e, c), max(e, c)) for e in empty for c in range(k) if c != e})
-        warnings.warn(
-            f"{k} classes make {k * (k - 1) // 2:,} pairs: only the {limit:,} with the closest "
-            f"class centroids are fitted ({len(chosen):,} pixels each, at most "
-            f"onepixel.sweep.MAX_FITS = {MAX_FITS:,} fits; pass pairs= to choose others).",
-            stacklevel=2,
-        )
-    else:
-        wanted = _check_pairs(pairs, train)
-    fitted = [(a, b) for a, b in wanted if train_counts[a] and train_counts[b]]
-    skipped = tuple((a, b) for a, b in wanted if not (train_counts[a] and train_counts[b]))
-    if skipped:
-        empty = sorted({train.classes[c] for p in skipped for c in p if not train_counts[c]})
-        warnings.warn(
-            f"{len(skipped)} pair(s) left out: no training images of {', '.join(empty)}.",
-            stacklevel=2,
-        )
-
-    n_pixels = len(chosen)
-    # Training accuracy of every fit (the pixel_accuracy table); the fit itself is kept for the
-    # best pixel of each pair only: memory of one (pairs, pixels) array, not three.
-    correct = np.zeros((len(fitted), n_pixels))
-    best = np.zeros(len(fitted), dtype=np.int64)
-    coef = np.zeros(len(fitted))
-    intercept = np.zeros(len(fitted))
-    stump = np.zeros(len(fitted))
-    not_converged = 0
-
-    def record(rows: slice, problems: Problems) -> None:
-        nonlocal not_converged
-        fits = fit_logistic(problems, C)
-        not_converged += int((~fits.converged).sum())
-        shape = (-1, n_pixels)
-        right = problems.correct(fits.coef, fits.intercept).reshape(shape)
-        correct[rows] = right
-        winner = np.argmax(right, axis=1)
-        best[rows] = winner
-        coef[rows] = np.take_along_axis(fits.coef.reshape(shape), winner[:, None], 1)[:, 0]
-        intercept[rows] = np.take_along_axis(fits.intercept.reshape(shape), winner[:, None], 1)[:, 0]
-        stump[rows] = problems.stump_correct().reshape(shape).max(axis=1)
-
-    # Histograms cost k * pixels * 256 counts whatever the number of images: for large images
-    # or few images, sorted values are the smaller sufficient statistic.
-    use_histograms = scale != "l2" and k * n_pixels * 256 * 8 <= HISTOGRAM_BYTES
-    with steps(f"{name}: one-pixel fits", len(fitted), progress) as advance:
-        if not use_histograms:
-            columns = SortedColumns.from_split(train, chosen, scale)
-
-            def fit_pairs(start: int, stop: int) -> None:
-                for i in range(start, stop):
-                    record(slice(i, i + 1), columns.problems(*fitted[i]))
-                    advance()
-
-            map_blocks(fit_pairs, len(fitted), 1)
-        else:
-            values = scaled_values(scale)
-            # Contiguous, so that the per-batch gathers read it as one flat array (a fancy index
-            # on the middle axis leaves it strided, and each batch would copy it whole).
-            hist = np.ascontiguousarray(stats.pixel_histograms(train.images, train.labels, k)[:, chosen])
-            nonzero = hist > 0
-
-            def fit_pairs(start: int, stop: int) -> None:
-                a, b = (np.array(side) for side in zip(*fitted[start:stop], strict=True))
-                record(slice(start, stop), histogram_problems(hist, nonzero, a, b, values))
-                for _ in range(start, stop):
-                    advance()
-
-            batch = max(1, min(HISTOGRAM_POINTS // (n_pixels * 256), -(-len(fitted) // 2)))
-            map_blocks(fit_pairs, len(fitted), batch)
-    if not_converged:
-        warnings.warn(f"{not_converged} one-pixel fits did not converge.", stacklevel=2)
-
-    totals = np.array([train_counts[a] + train_counts[b] for a, b in fitted], dtype=np.float64)
-    correct /= totals.reshape(-1, 1)  # now training accuracies
-    if test is not None:
-        test_flat = test.images.reshape(len(test), -1)
-        test_divisors = divisors(test_flat, scale)
-        members = [np.flatnonzero(test.labels == c) for c in range(k)]
-    rows = []
-    for i, (a, b) in enumerate(fitted):
-        j = best[i]
-        pixel = int(chosen[j])
-        w_ab, b_ab = coef[i], intercept[i]
-        test_accuracy = np.nan
-        if test is not None and test_counts[a] + test_counts[b]:
-            mine = np.concatenate((members[a], members[b]))
-            x = test_flat[mine, pixel] / test_divisors[mine]
-            right = np.sum((w_ab * x + b_ab > 0) == (test.labels[mine] == b))
-            test_accuracy = right / len(mine)
-        rows.append(
-            (
-                a,
-                b,
-                pixel,
-                pixel % w,
-                pixel // w,
-                correct[i, j],
-                test_accuracy,
-                w_ab,
-                b_ab,
-                stump[i] / totals[i],
-                train.classes[a],
-                train.classes[b],
-                int(train_counts[a]),
-                int(train_counts[b]),
-                int(test_counts[a]),
-                int(test_counts[b]),
-            )
-        )
-    table = pd.DataFrame(rows, columns=PAIR_COLUMNS).astype(PAIR_DTYPES)
-    if n_pixels == h * w:
-        accuracy = correct  # every pixel examined: no copy
+    fitted, skipped, bounded = _pairs_to_fit(pairs, train, len(chosen))
+    fits = _fit_pairs(train, fitted, chosen, scale, C, f"{name}: one-pixel fits", progress)
+    table = _pair_table(train, test, fitted, fits, chosen, scale)
+    if len(chosen) == h * w:
+        accuracy = fits.correct  # every pixel examined: no copy
     else:
         accuracy = np.full((len(fitted), h * w), np.nan)
-        accuracy[:, chosen] = correct
+        accuracy[:, chosen] = fits.correct
     return OnePixelSeparability(
         dataset=name,
         classes=tuple(train.classes),
@@ -441,3 +321,160 @@ def one_pixel_separability(
         skipped=skipped,
         bounded=bounded,
     )
+
+
+def _pairs_to_fit(pairs, train: Split, n_pixels: int):
+    """(pairs to fit, pairs skipped for want of training images, whether the pairs were bounded
+    by ``MAX_FITS``), with a warning for each of the last two."""
+    k = len(train.classes)
+    counts = np.bincount(train.labels, minlength=k)
+    limit = max(1, MAX_FITS // n_pixels)
+    bounded = pairs is None and k * (k - 1) // 2 > limit
+    if bounded:
+        # Every pair would cost k**2 / 2 fits of every pixel: fit the likeliest hard ones.
+        closest = stats.centroids(train).closest_pairs(limit)
+        wanted = sorted(zip(closest.class_a.tolist(), closest.class_b.tolist(), strict=True))
+        empty = np.flatnonzero(counts == 0).tolist()
+        wanted += sorted({(min(e, c), max(e, c)) for e in empty for c in range(k) if c != e})
+        warnings.warn(
+            f"{k} classes make {k * (k - 1) // 2:,} pairs: only the {limit:,} with the closest "
+            f"class centroids are fitted ({n_pixels:,} pixels each, at most "
+            f"onepixel.sweep.MAX_FITS = {MAX_FITS:,} fits; pass pairs= to choose others).",
+            stacklevel=3,
+        )
+    else:
+        wanted = _check_pairs(pairs, train)
+    fitted = [(a, b) for a, b in wanted if counts[a] and counts[b]]
+    skipped = tuple((a, b) for a, b in wanted if not (counts[a] and counts[b]))
+    if skipped:
+        empty = sorted({train.classes[c] for p in skipped for c in p if not counts[c]})
+        warnings.warn(
+            f"{len(skipped)} pair(s) left out: no training images of {', '.join(empty)}.",
+            stacklevel=3,
+        )
+    return fitted, skipped, bounded
+
+
+@dataclass
+class _Fits:
+    """Per fitted pair: the training-set count of correct predictions of every pixel's fit, and
+    the best pixel's position, coefficient, intercept and decision-stump count. Only the best
+    fit of a pair is kept: memory of one (pairs, pixels) array, not three."""
+
+    correct: np.ndarray
+    best: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+    stump: np.ndarray
+    not_converged: list[int] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls, n_pairs: int, n_pixels: int) -> _Fits:
+        zeros = np.zeros(n_pairs)
+        return cls(
+            np.zeros((n_pairs, n_pixels)), np.zeros(n_pairs, np.int64), zeros, zeros.copy(), zeros.copy()
+        )
+
+    def record(self, rows: slice, problems: Problems, C: float) -> None:
+        """Fit the problems of the pairs ``rows`` (all their pixels) and keep what is needed."""
+        fits = fit_logistic(problems, C)
+        self.not_converged.append(int((~fits.converged).sum()))  # append: safe across threads
+        shape = (-1, self.correct.shape[1])
+        right = problems.correct(fits.coef, fits.intercept).reshape(shape)
+        self.correct[rows] = right
+        winner = np.argmax(right, axis=1)
+        self.best[rows] = winner
+        self.coef[rows] = np.take_along_axis(fits.coef.reshape(shape), winner[:, None], 1)[:, 0]
+        self.intercept[rows] = np.take_along_axis(fits.intercept.reshape(shape), winner[:, None], 1)[
+            :, 0
+        ]
+        self.stump[rows] = problems.stump_correct().reshape(shape).max(axis=1)
+
+
+def _fit_pairs(
+    train: Split, fitted, chosen: np.ndarray, scale: str, C: float, title: str, progress
+) -> _Fits:
+    """Every pixel's logistic fit for every pair, on all cores; counts of correct predictions."""
+    from mnistlab.progress import steps
+
+    k, n_pixels = len(train.classes), len(chosen)
+    fits = _Fits.empty(len(fitted), n_pixels)
+    # Histograms cost k * pixels * 256 counts whatever the number of images: for large images
+    # or few images, sorted values are the smaller sufficient statistic.
+    use_histograms = scale != "l2" and k * n_pixels * 256 * 8 <= HISTOGRAM_BYTES
+    with steps(title, len(fitted), progress) as advance:
+        if not use_histograms:
+            columns = SortedColumns.from_split(train, chosen, scale)
+
+            def one_by_one(start: int, stop: int) -> None:
+                for i in range(start, stop):
+                    fits.record(slice(i, i + 1), columns.problems(*fitted[i]), C)
+                    advance()
+
+            map_blocks(one_by_one, len(fitted), 1)
+        else:
+            values = scaled_values(scale)
+            # Contiguous, so that the per-batch gathers read it as one flat array (a fancy index
+            # on the middle axis leaves it strided, and each batch would copy it whole).
+            hist = np.ascontiguousarray(stats.pixel_histograms(train.images, train.labels, k)[:, chosen])
+            nonzero = hist > 0
+
+            def in_batches(start: int, stop: int) -> None:
+                a, b = (np.array(side) for side in zip(*fitted[start:stop], strict=True))
+                fits.record(slice(start, stop), histogram_problems(hist, nonzero, a, b, values), C)
+                for _ in range(start, stop):
+                    advance()
+
+            batch = max(1, min(HISTOGRAM_POINTS // (n_pixels * 256), -(-len(fitted) // 2)))
+            map_blocks(in_batches, len(fitted), batch)
+    if sum(fits.not_converged):
+        warnings.warn(f"{sum(fits.not_converged)} one-pixel fits did not converge.", stacklevel=3)
+    counts = np.bincount(train.labels, minlength=k)
+    fits.correct /= np.array([counts[a] + counts[b] for a, b in fitted], np.float64).reshape(-1, 1)
+    return fits  # correct: now training accuracies
+
+
+def _pair_table(
+    train: Split, test: Split | None, fitted, fits: _Fits, chosen, scale: str
+) -> pd.DataFrame:
+    """One row per fitted pair: its best pixel, training and test accuracy, the fit, the stump."""
+    k, w = len(train.classes), train.image_shape[1]
+    train_counts = np.bincount(train.labels, minlength=k)
+    test_counts = np.bincount(test.labels, minlength=k) if test is not None else np.zeros(k, int)
+    if test is not None:
+        test_flat = test.images.reshape(len(test), -1)
+        test_divisors = divisors(test_flat, scale)
+        members = [np.flatnonzero(test.labels == c) for c in range(k)]
+    rows = []
+    for i, (a, b) in enumerate(fitted):
+        j = fits.best[i]
+        pixel = int(chosen[j])
+        w_ab, b_ab = fits.coef[i], fits.intercept[i]
+        test_accuracy = np.nan
+        if test is not None and test_counts[a] + test_counts[b]:
+            mine = np.concatenate((members[a], members[b]))
+            x = test_flat[mine, pixel] / test_divisors[mine]
+            right = np.sum((w_ab * x + b_ab > 0) == (test.labels[mine] == b))
+            test_accuracy = right / len(mine)
+        pair_total = train_counts[a] + train_counts[b]
+        rows.append(
+            (
+                a,
+                b,
+                pixel,
+                pixel % w,
+                pixel // w,
+                fits.correct[i, j],
+                test_accuracy,
+                w_ab,
+                b_ab,
+                fits.stump[i] / pair_total,
+                train.classes[a],
+                train.classes[b],
+                int(train_counts[a]),
+                int(train_counts[b]),
+                int(test_counts[a]),
+                int(test_counts[b]),
+            )
+        )
+    return pd.DataFrame(rows, columns=PAIR_COLUMNS).astype(PAIR_DTYPES)
