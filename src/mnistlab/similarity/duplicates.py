@@ -148,31 +148,9 @@ def find_duplicates(
     >>> found.counts()["exact"].tolist()
     [0, 0, 0]
     """
-    splits = dataset.splits
     d = int(np.prod(dataset.image_shape))
-    if index is None:
-        train_index = NearestImages().fit(dataset.train.images)
-    elif index.metric != "euclidean" or index.n_samples_fit_ != len(dataset.train):
-        raise ValueError("index must be a Euclidean NearestImages fitted on the training images.")
-    else:
-        train_index = index
-    # The median nearest-neighbour distance sets the default threshold; then every pair within
-    # the threshold is found by a radius search.
-    if neighbours is not None:
-        if (
-            dataset.test is None
-            or np.shape(neighbours[0]) != np.shape(neighbours[1])
-            or (len(neighbours[0]) != len(dataset.test))
-        ):
-            raise ValueError("neighbours must be index.kneighbors(test images): one row per test image.")
-        reference = neighbours[0][:, 0]
-    elif dataset.test is not None:
-        reference = train_index.kneighbors(dataset.test.images, 1)[0][:, 0]
-    elif len(dataset.train) > 1:
-        reference = train_index.kneighbors(None, 1)[0][:, 0]
-    else:
-        reference = np.zeros(0)
-    median = float(np.median(reference) / math.sqrt(d)) if len(reference) else math.nan
+    train_index = _training_index(dataset, index)
+    median = _median_nearest(dataset, train_index, neighbours) / math.sqrt(d)
     if threshold is None:
         threshold = NEAR_FRACTION * median if math.isfinite(median) else 0.0
     elif isinstance(threshold, bool) or not (
@@ -182,16 +160,55 @@ def find_duplicates(
     radius = float(threshold) * math.sqrt(d)
     nearest = {"within train": ("train", "train", *train_index.pairs_within(radius))}
     if dataset.test is not None:
-        nearest["train-test"] = (
-            "test",
-            "train",
-            *_train_test_pairs(train_index, dataset, radius, neighbours),
-        )
+        pairs = _train_test_pairs(train_index, dataset, radius, neighbours)
+        nearest["train-test"] = ("test", "train", *pairs)
         test_index = NearestImages().fit(dataset.test.images)
         nearest["within test"] = ("test", "test", *test_index.pairs_within(radius))
+    found = _merged_pairs(_exact_pairs(dataset.splits), nearest, d)
+    return Duplicates(
+        dataset.name,
+        tuple(dataset.classes),
+        float(threshold),
+        _duplicate_table(dataset, found),
+        median,
+        dataset.test is not None,
+    )
 
+
+def _training_index(dataset, index: NearestImages | None) -> NearestImages:
+    """The Euclidean index of the training images: ``index`` if it is one, else a new one."""
+    if index is None:
+        return NearestImages().fit(dataset.train.images)
+    if index.metric != "euclidean" or index.n_samples_fit_ != len(dataset.train):
+        raise ValueError("index must be a Euclidean NearestImages fitted on the training images.")
+    return index
+
+
+def _median_nearest(dataset, index: NearestImages, neighbours) -> float:
+    """The median distance of each test image to its nearest training image (without a test
+    split: of each training image to its nearest other one); NaN for a single image."""
+    if neighbours is not None:
+        if (
+            dataset.test is None
+            or np.shape(neighbours[0]) != np.shape(neighbours[1])
+            or (len(neighbours[0]) != len(dataset.test))
+        ):
+            raise ValueError("neighbours must be index.kneighbors(test images): one row per test image.")
+        reference = neighbours[0][:, 0]
+    elif dataset.test is not None:
+        reference = index.kneighbors(dataset.test.images, 1)[0][:, 0]
+    elif len(dataset.train) > 1:
+        reference = index.kneighbors(None, 1)[0][:, 0]
+    else:
+        return math.nan
+    return float(np.median(reference))
+
+
+def _merged_pairs(exact: list[tuple], nearest: dict, d: int) -> dict[tuple, float]:
+    """``{(split_a, index_a, split_b, index_b): rms}``, each pair once: the exact pairs, then the
+    near ones (train first across splits, lower index first within one)."""
     found: dict[tuple, float] = {}
-    for split_a, index_a, split_b, index_b, rms in _exact_pairs(splits):
+    for split_a, index_a, split_b, index_b, rms in exact:
         found[(split_a, index_a, split_b, index_b)] = rms
     for query_split, target_split, queries, targets, distances in nearest.values():
         for query, target, distance in zip(queries, targets, distances, strict=True):
@@ -203,6 +220,12 @@ def find_duplicates(
             elif query_split == "test":
                 a, b = b, a  # train first
             found.setdefault((*a, *b), float(distance / math.sqrt(d)))
+    return found
+
+
+def _duplicate_table(dataset, found: dict[tuple, float]) -> pd.DataFrame:
+    """The pairs as ``DUPLICATE_COLUMNS`` rows, closest first."""
+    splits = dataset.splits
     rows = []
     for (split_a, index_a, split_b, index_b), rms in found.items():
         label_a = int(splits[split_a].labels[index_a])
@@ -224,13 +247,10 @@ def find_duplicates(
                 dataset.classes[label_b],
             )
         )
-    table = (
+    return (
         pd.DataFrame(rows, columns=DUPLICATE_COLUMNS)
         .astype(_DUPLICATE_DTYPES)
         .sort_values(["rms_distance", "kind", "index_a", "index_b"], ignore_index=True)
-    )
-    return Duplicates(
-        dataset.name, tuple(dataset.classes), float(threshold), table, median, dataset.test is not None
     )
 
 
