@@ -45,3 +45,16 @@ def test_the_top_level_names_one_entry_point_per_task():
     assert {"stats", "similarity", "models", "plots", "load_image"} <= set(dir(mnistlab))
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         mnistlab.nothing  # noqa: B018
+
+
+def test_match_sizes_resizes_the_image_file_to_the_dataset_image():
+    from mnistlab.data.images import ImageRef, match_sizes
+
+    dataset_image = ImageRef(np.zeros((8, 8), np.uint8), "digits:test:0", 0, "0", "digits")
+    file_image = ImageRef(np.full((16, 16), 255, np.uint8), "big.png", None, None, None)
+    for a, b in ((file_image, dataset_image), (dataset_image, file_image)):
+        a2, b2 = match_sizes(a, b, resize=True)
+        assert a2.pixels.shape == b2.pixels.shape == (8, 8)
+        assert (a2.pixels == a.pixels).all() if a is dataset_image else (b2 is dataset_image)
+    with pytest.raises(ValueError, match="resize"):
+        match_sizes(file_image, dataset_image)

@@ -79,29 +79,14 @@ def compare_command(
 
     Example: [bold]mnistlab compare mnist:train:0 mnist:train:1 -o pair.png[/]
     """
-    from mnistlab.data.images import load_image
+    from mnistlab.data.images import load_image, match_sizes
     from mnistlab.similarity import METRICS as METRIC_NAMES
     from mnistlab.similarity import compare, metric_context, percentiles
 
     _check_outputs((output, FIGURE))
     first = _run(load_image, _input(a), invert=invert, download=not no_download)
     second = _run(load_image, _input(b), invert=invert, download=not no_download)
-    if first.pixels.shape != second.pixels.shape:
-        if not resize:
-            _fail(
-                f"the images differ in size: {first.source} is {first.pixels.shape}, {second.source} "
-                f"is {second.pixels.shape}; pass --resize to resize the image file to the other."
-            )
-        from dataclasses import replace
-
-        from mnistlab.data.images import resize_image
-
-        # Resize an image file to a dataset image's size (the dataset's scale is the one that has
-        # context); otherwise b to a.
-        if first.dataset is None and second.dataset is not None:
-            first = replace(first, pixels=resize_image(first.pixels, second.pixels.shape))
-        else:
-            second = replace(second, pixels=resize_image(second.pixels, first.pixels.shape))
+    first, second = _run(match_sizes, first, second, resize=resize)
     result = _run(compare, first.pixels, second.pixels)
     if context is None and not no_context:
         context = first.dataset or second.dataset

@@ -96,6 +96,17 @@ def fit_to_shape(ref: ImageRef, shape: tuple[int, int], *, resize: bool = False)
     return dataclasses.replace(ref, pixels=resize_image(pixels, shape))
 
 
+def match_sizes(first: ImageRef, second: ImageRef, *, resize: bool = False) -> tuple[ImageRef, ImageRef]:
+    """The two images at one size for a comparison: an image file is resized to a dataset
+    image's size (the dataset's scale is the one with context), otherwise the second image to
+    the first's; images of different sizes without ``resize`` are an error."""
+    if first.pixels.shape == second.pixels.shape:
+        return first, second
+    if first.dataset is None and second.dataset is not None:
+        return fit_to_shape(first, second.pixels.shape, resize=resize), second
+    return first, fit_to_shape(second, first.pixels.shape, resize=resize)
+
+
 def resize_image(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """An anti-aliased resize of a uint8 image to ``shape`` (scikit-image), uint8 again."""
     from skimage.transform import resize
