@@ -19,7 +19,7 @@ LOCK_PLATFORM := --python-version 3.11 --python-platform x86_64-manylinux_2_28
 TORCH_WHEELS ?= $(if $(wildcard /opt/wheels),--find-links /opt/wheels,\
     --extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
 
-.PHONY: setup setup-test system-data system-browser apt report test test-fast bench lint format lock clean
+.PHONY: setup setup-test system-data system-browser apt report test test-fast docs bench lint format lock clean
 
 setup: system-data $(STAMP)
 
@@ -70,6 +70,11 @@ test: setup-test
 test-fast: setup-test
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow"
 
+# The documentation site, into site/; --strict: any warning (a broken link, a docstring that does
+# not parse) fails the build. NO_MKDOCS_2_WARNING silences Material's banner about MkDocs 2.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 bench: setup
 	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_tidy.py
@@ -95,4 +100,4 @@ lock:
 	    -o $(DATA_LOCK)
 
 clean:
-	rm -rf $(VENV) $(LOG) report build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOG) report site build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -71,6 +71,9 @@ for _command in app.registered_commands:
     if _command.callback is not None:
         _command.callback = _interruptible(_command.callback)
 
+#: The app as a click command, as ``mnistlab --help`` sees it: the docs' CLI reference renders it.
+click_command = typer.main.get_command(app)
+
 
 def main() -> None:  # pragma: no cover - console-script entry point
     app()
