@@ -309,3 +309,53 @@ def test_an_output_never_overwrites_or_writes_into_an_input(tmp_path, five_class
     assert result.exit_code == 1, result.output
     assert "would overwrite or write into the input" in result.stderr
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+
+
+def test_convert_never_replaces_the_files_it_read(tmp_path, five_class):
+    """Fourth fault-injection pass: convert into the input's own folder replaced the label
+    mapping beside it (every image one class off, exit 0), or the input file itself."""
+    import numpy as np
+
+    folder = tmp_path / "m3"
+    folder.mkdir()
+    images = five_class.train.images[:, :10]
+    rows = np.column_stack([five_class.train.labels + 1, images.reshape(len(images), -1)])
+    np.savetxt(folder / "letters.csv", rows, fmt="%d", delimiter=",")
+    (folder / "classes.txt").write_text("1 A\n2 B\n3 C\n4 D\n5 E\n6 F\n")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    for command in (
+        ["convert", folder / "letters.csv", "--to", "csv", "-o", folder],
+        ["convert", folder / "letters.csv", "--to", "csv", "--name", "letters", "-o", folder],
+    ):
+        result = runner.invoke(app, [str(a) for a in command])
+        assert result.exit_code == 1, result.output
+        assert "would overwrite or write into the input" in result.stderr
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    names = tmp_path / "names.csv"
+    names.write_text("\n".join("abcdef") + "\n")
+    result = runner.invoke(
+        app,
+        [
+            "centroids",
+            str(folder / "letters.csv"),
+            "--classes",
+            str(names),
+            "-o",
+            str(tmp_path / "c.png"),
+            "--csv",
+            str(names),
+        ],
+    )
+    assert result.exit_code == 1 and "would overwrite" in result.stderr
+    assert names.read_text() == "\n".join("abcdef") + "\n"
+
+
+def test_a_class_named_like_the_class_list_is_refused_for_png(tmp_path, five_class):
+    x, y = five_class.train.images, five_class.train.labels
+    ds = mnistlab.Dataset.from_arrays("c", (x, y), classes=["classes.txt", "b", "c", "d", "e"])
+    mnistlab.save(ds, tmp_path / "n", "npz")
+    result = runner.invoke(
+        app, ["convert", str(tmp_path / "n"), "--to", "png", "-o", str(tmp_path / "p")]
+    )
+    assert result.exit_code == 1 and "a class named 'classes.txt'" in result.stderr
+    assert "Errno None" not in result.stderr and not (tmp_path / "p").exists()

@@ -386,3 +386,57 @@ def test_an_image_folder_too_large_for_memory_is_refused_before_decoding(tmp_pat
     with pytest.raises(FormatError, match=r"6 images of 30x40 pixels"):
         mnistlab.load(tmp_path / "d")
     assert decoded == []
+
+
+def test_a_failed_report_leaves_no_empty_folder(tmp_path, monkeypatch):
+    from mnistlab.report import builder
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(builder, "atomic_write_bytes", full)
+    ds = mnistlab.load("digits").subset(40)
+    with pytest.raises(OSError) as caught:
+        builder.build_report([ds], tmp_path / "new" / "rep", models=("centroid",), progress=False)
+    assert caught.value.filename == str(tmp_path / "new" / "rep" / "index.html")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_holding_one_npz_loads_as_save_wrote_it(tmp_path):
+    ds = small()
+    mnistlab.save(ds, tmp_path / "o", "npz")
+    back = mnistlab.load(tmp_path / "o")
+    assert back.classes == ds.classes and back.name == "tiny"
+
+
+def test_the_api_refuses_what_it_cannot_take_in_its_own_terms(five_class):
+    train = five_class.train
+    with pytest.raises(TypeError, match="save writes a Dataset, not Split"):
+        mnistlab.save(train, "x", "npz")
+    with pytest.raises(ValueError, match="folder is empty"):
+        mnistlab.save(five_class, "", "npz")
+    with pytest.raises(TypeError, match="find_duplicates searches a Dataset"):
+        mnistlab.find_duplicates(train)
+    for key in (True, None):
+        with pytest.raises(TypeError, match="indexed by a position"):
+            train[key]
+    for label in (3.0, True):
+        with pytest.raises(ValueError, match="label must be a class index"):
+            train.subset(label=label)
+    for seed in (-1, 1.5, "x"):
+        with pytest.raises(ValueError, match="seed must be a whole number"):
+            train.subset(sample=10, seed=seed)
+    with pytest.raises(TypeError, match="the name comes first"):
+        Dataset.from_arrays(train.images, train.labels)
+    with pytest.raises(ValueError, match="must be an \\(images, labels\\) pair"):
+        Dataset.from_arrays("x", (train.images, train.labels, "junk"))
+    with pytest.raises(ValueError, match="files for splits"):
+        Dataset.from_arrays("x", (train.images, train.labels), files={"foo": []})
+    with pytest.raises(ValueError, match="a Split of 2 images"):
+        mnistlab.compare(train[0:2], train[2:3])
+    assert mnistlab.compare(train[0:1], train[1:2]) == mnistlab.compare(train[0], train[1])
+    with pytest.raises(ValueError, match="no images"):
+        mnistlab.NearestImages().fit(train[0:0])
+    assert mnistlab.centroids(train[0:0]).closest_pair() is None
+    by_labels = mnistlab.centroids(train.images, train.labels)  # classes "0".."4"
+    assert by_labels.classes == ("0", "1", "2", "3", "4")

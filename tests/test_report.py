@@ -129,6 +129,6 @@ def test_the_report_takes_knn_from_its_shared_neighbour_search(five_class, monke
     assert "knn" not in REPORT_MODELS
     import inspect
 
-    from mnistlab import cli
+    from mnistlab.cli.report import report
 
-    assert inspect.signature(cli.report).parameters["models"].default == ",".join(REPORT_MODELS)
+    assert inspect.signature(report).parameters["models"].default == ",".join(REPORT_MODELS)

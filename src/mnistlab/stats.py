@@ -20,13 +20,18 @@ from mnistlab.data.dataset import Split
 
 
 def _arrays(data, labels, classes) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], np.ndarray | None]:
-    """(images, labels, classes, indices) of a Split, or of images given with labels and classes."""
+    """(images, labels, classes, indices) of a Split, or of images given with labels (and class
+    names, by default "0", "1", ...)."""
     if isinstance(data, Split):
         if labels is not None or classes is not None:
             raise TypeError("pass a Split, or images with labels and classes; not both.")
         return data.images, data.labels, data.classes, data.indices
-    if labels is None or classes is None:
-        raise TypeError("images need their labels and classes (or pass a Split).")
+    if labels is None:
+        raise TypeError("images need their labels (or pass a Split).")
+    if classes is None:  # classes "0", "1", ... up to the largest label
+        labels = np.asarray(labels)
+        top = int(labels.max()) if labels.size and labels.dtype.kind in "iu" else -1
+        classes = [str(k) for k in range(top + 1)]
     return np.asarray(data), labels, tuple(classes), None
 
 
@@ -185,6 +190,9 @@ class Centroids:
         from scipy.spatial.distance import pdist
 
         present = np.flatnonzero(np.asarray(self.counts) > 0)
+        if len(present) < 2:
+            columns = ["class_a", "class_b", "name_a", "name_b", "rms"]
+            return pd.DataFrame({c: [] for c in columns}).astype({"class_a": int, "class_b": int})
         flat = self.means[present].reshape(len(present), -1)
         rms = np.sqrt(pdist(flat, "sqeuclidean") / max(flat.shape[1], 1))
         order = np.argsort(rms, kind="stable")[:n]

@@ -51,6 +51,46 @@ _TEMPORARY_FILE = re.compile(r"\..+\.(\d+)\.[A-Za-z0-9_]{8}\.tmp")
 _STAGING_FOLDER = re.compile(r"\.mnistlab-save-(\d+)-[A-Za-z0-9_]{8}")
 
 
+@contextlib.contextmanager
+def staged(folder: Path) -> Iterator[Path]:
+    """Yield an empty staging folder for what is to be written into ``folder``; when the block
+    ends without error, it is in place: a new ``folder`` appears in one rename, complete even if
+    the process is then killed; into an existing one, the staged entries are renamed one by one
+    (a kill -9 between two renames leaves the new entries moved so far beside the old others).
+    On an error or interruption nothing is left behind, neither the staging folder nor the
+    folders made for it, and an OSError names the target rather than the staging path."""
+    import shutil
+
+    folder = Path(folder)
+    new = not folder.exists()
+    home = folder.parent if new else folder  # the staging folder's place: the same file system
+    created = [p for p in (home, *home.parents) if not p.exists()]  # deepest first
+    staging = None
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(home)
+        try:
+            staging = staging_folder(home)
+        except OSError as exc:
+            exc.filename = str(folder)  # not the staging folder it could not make
+            raise
+        yield staging
+        if new:
+            os.rename(staging, folder)
+        else:
+            for entry in sorted(staging.iterdir()):
+                os.replace(entry, folder / entry.name)
+    except BaseException as exc:
+        if staging is not None:
+            name_the_target(exc, staging, folder)
+            shutil.rmtree(staging, ignore_errors=True)
+        for made in created:  # no empty folders left behind
+            with contextlib.suppress(OSError):
+                made.rmdir()
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+
+
 def staging_folder(home: Path) -> Path:
     """A new hidden staging folder in ``home``, with the permissions a folder made by ``mkdir``
     would have (``mkdtemp`` makes 0700: renamed into place, the output would be private), named
@@ -118,8 +158,8 @@ def name_the_target(exc: BaseException, tmp: Path, path: Path) -> None:
     """An error while writing a hidden temporary file (or folder) names what the user asked for
     ("report/index.html: No space left on device"), not the temporary one or nothing at all: a
     file name inside ``tmp`` becomes the same name inside ``path``."""
-    if not isinstance(exc, OSError) or isinstance(exc.filename, bytes):
-        return
+    if not isinstance(exc, OSError) or exc.errno is None or isinstance(exc.filename, bytes):
+        return  # not an error of the system (an OSError raised with a message of our own)
     if exc.filename is None:
         exc.filename = str(path)
         return

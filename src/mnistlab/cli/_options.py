@@ -150,6 +150,8 @@ def _load_data(refs: list[str], no_download: bool, first: int | None = None, inv
             given |= {"classes": options.classes, "test_size": options.test_size, "invert": invert}
         with warnings.catch_warnings(record=True) as caught:
             ds = _run(load, _input(ref), download=not no_download, **given)
+        if is_file:  # the class names it was read with are inputs too
+            _input_class_files(Path(ref), options.classes)
         for warning in caught:  # the library's advice in this command's terms: its flag
             message = str(warning.message).replace("invert=True", options.invert_flag)
             warnings.warn_explicit(message, warning.category, warning.filename, warning.lineno)
@@ -206,3 +208,16 @@ FirstOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N imag
 FirstEach = Annotated[
     int | None, typer.Option(min=1, help="Only the first N images of each split (a quick look).")
 ]
+
+
+def _input_class_files(data: Path, given: Path | None) -> None:
+    """Note the class-name files a dataset read from ``data`` may have used as inputs: the
+    ``--classes`` file, or a ``classes.txt`` / ``*mapping.txt`` beside the data (an output
+    must not replace a label mapping: the images would be relabelled)."""
+    if given is not None:
+        _input(str(given))
+        return
+    folder = data if data.is_dir() else data.parent
+    for name in ("classes.txt", "*mapping.txt"):
+        for found in folder.glob(name):
+            _input(str(found))

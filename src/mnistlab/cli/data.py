@@ -35,6 +35,7 @@ from mnistlab.cli._output import (
     out,
 )
 from mnistlab.data import DATASETS, SAVE_FORMATS, save
+from mnistlab.data.loading import save_targets
 from mnistlab.data.sources import availability, cache_home
 from mnistlab.progress import console
 
@@ -300,6 +301,7 @@ def convert(
         _fail(f"unknown format {to!r}; choose one of: {', '.join(SAVE_FORMATS)}.")
     ds = _dataset(name, None, no_download)
     _refuse_inputs_as_outputs(output, folder=True)
+    _refuse_inputs_as_outputs(*_run(save_targets, ds, output, to))  # each file it writes
     written = _run(save, ds, output, to)
     if as_json:
         _print_json({"dataset": ds.name, "format": to, "written": [str(p) for p in written]})

@@ -177,7 +177,11 @@ class Split:
         >>> image.shape, label, s[1:3].indices.tolist(), s[s.labels == 0].indices.tolist()
         ((2, 2), 1, [1, 2], [0, 3])
         """
-        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        if isinstance(key, (bool, np.bool_)) or key is None:
+            raise TypeError(
+                f"a Split is indexed by a position, a slice, positions or a mask, not {key!r}."
+            )
+        if isinstance(key, (int, np.integer)):
             return self.images[key], int(self.labels[key])
         return Split(
             self.images[key],
@@ -229,7 +233,12 @@ class Split:
         (269, 10)
         """
         split = self
+        _check_seed(seed)
         if label is not None:
+            if isinstance(label, (bool, np.bool_, float)):
+                raise ValueError(
+                    f"label must be a class index or name (or a list of them), got {label!r}."
+                )
             wanted = [label] if isinstance(label, (int, str, np.integer)) else list(label)
             keep = [self.class_index(k) for k in wanted]
             split = split[np.isin(split.labels, keep)]
@@ -315,8 +324,19 @@ class Dataset:
         are then renumbered 0..K-1 in the mapping's label order. ``files`` gives, per split name,
         the file each image came from. Errors name ``source`` (a file or folder) when given.
         """
+        if not isinstance(name, str):
+            raise TypeError(
+                f"from_arrays(name, train, ...): the name comes first and is text, got "
+                f"{type(name).__name__}."
+            )
         where = source or name
         given = {"train": train, "test": test, "validation": validation}
+        for split, pair in given.items():
+            if pair is not None and (not isinstance(pair, (tuple, list)) or len(pair) != 2):
+                raise ValueError(f"{split} must be an (images, labels) pair.")
+        unknown = sorted(set(files or {}) - {k for k, v in given.items() if v is not None})
+        if unknown:
+            raise ValueError(f"files for splits {unknown} that are not given.")
         pairs = {k: (v[0], as_labels(v[1], source=where)) for k, v in given.items() if v is not None}
         if isinstance(classes, Mapping):
             classes, pairs = _relabelled(classes, pairs, where)
@@ -374,6 +394,7 @@ class Dataset:
         """
         from sklearn.model_selection import train_test_split
 
+        _check_seed(seed)
         if self.test is not None:
             raise ValueError(
                 f"{self.name} already has a test split ({len(self.test):,} images); a hold-out "
@@ -494,3 +515,9 @@ def _sample_positions(split: Split, size: int | float, stratify: bool, seed: int
             f"cannot draw a stratified sample of {size} from {n:,} images ({exc})."
         ) from None
     return chosen
+
+
+def _check_seed(seed) -> None:
+    """A seed is a whole number 0..2**32 - 1 (what numpy and scikit-learn take)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be a whole number 0..2**32-1, got {seed!r}.")

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import re
-import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from mnistlab._utils.files import (
-    name_the_target,
-    remove_stale_temporaries,
-    safe_filename,
-    staging_folder,
-)
+from mnistlab._utils.files import safe_filename, staged
 from mnistlab.data import formats
 from mnistlab.data.dataset import Dataset
 from mnistlab.data.registry import DatasetSpec, get_spec
@@ -222,6 +215,9 @@ def load_path(
                     stacklevel=2,
                 )
         return _from_arrays(name, splits, classes, path)
+    npzs = sorted(f for f in path.glob("*.npz") if not f.name.startswith("."))
+    if len(npzs) == 1 and not any(d.is_dir() and not d.name.startswith(".") for d in path.iterdir()):
+        return load_path(npzs[0], classes=classes, progress=progress)  # as save(..., "npz") writes
     return _load_image_folders(path, name, classes, progress)
 
 
@@ -407,6 +403,13 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
     """
     if to not in SAVE_FORMATS:
         raise ValueError(f"unknown format {to!r}; choose one of {', '.join(SAVE_FORMATS)}.")
+    if not isinstance(dataset, Dataset):
+        raise TypeError(
+            f"save writes a Dataset, not {type(dataset).__name__}; for arrays or a Split, "
+            "make one with Dataset.from_arrays(name, (images, labels), ...)."
+        )
+    if not str(folder):
+        raise ValueError("folder is empty; name the folder to write into ('.' for this one).")
     folder = Path(folder)
     plan = _save_plan(dataset, to)
     if (folder.exists() or folder.is_symlink()) and not folder.is_dir():
@@ -418,33 +421,17 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
                 raise FileExistsError(f"{target}: already exists; write PNG folders into a new folder.")
         elif target.exists() and not target.is_file():
             raise FileExistsError(f"{target}: exists and is not a regular file; not replacing it.")
-    new = not folder.exists()
-    home = folder.parent if new else folder  # where the staging folder goes: same file system
-    created = [p for p in (home, *home.parents) if not p.exists()]  # deepest first
-    home.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(home)
-    try:
-        staging = staging_folder(home)
-    except OSError as exc:
-        exc.filename = str(folder)  # not the staging folder it could not make
-        raise
-    try:
+    with staged(folder) as staging:
         for name, write in plan:
             write(staging / name)
-        if new:
-            os.rename(staging, folder)
-        else:
-            for name, _ in plan:
-                os.replace(staging / name, folder / name)
-    except BaseException as exc:
-        name_the_target(exc, staging, folder)  # not the staging folder's name
-        shutil.rmtree(staging, ignore_errors=True)
-        for made in created:  # a failed save leaves no empty folders behind
-            with contextlib.suppress(OSError):
-                made.rmdir()
-        raise
-    shutil.rmtree(staging, ignore_errors=True)
     return [folder / name for name, _ in plan]
+
+
+def save_targets(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[Path]:
+    """The paths :func:`save` would write (files, or split folders for ``png``), writing nothing."""
+    if to not in SAVE_FORMATS:
+        raise ValueError(f"unknown format {to!r}; choose one of {', '.join(SAVE_FORMATS)}.")
+    return [Path(folder) / name for name, _ in _save_plan(dataset, to)]
 
 
 def _save_plan(dataset: Dataset, to: str) -> list[tuple[str, Callable[[Path], None]]]:

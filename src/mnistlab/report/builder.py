@@ -10,8 +10,8 @@ from pathlib import Path
 
 import jinja2
 
+from mnistlab._utils.files import atomic_write_bytes, staged
 from mnistlab.data.dataset import Dataset
-from mnistlab.data.formats import atomic_write_files
 from mnistlab.data.loading import load
 from mnistlab.progress import console, want_progress
 from mnistlab.report.analyses import REPORT_MODELS, Analyses
@@ -72,16 +72,15 @@ def build_report(
         version=__version__,
     )
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     summary = {
         "datasets": [d.summary() for d in loaded],
         "sections": [s.id for s in SECTIONS],
         "models": [r.row() for a in analyses.values() for r in (a.models or [])],
         "timings": timings,
     }
-    atomic_write_files(
-        {out / "summary.json": json.dumps(summary, indent=2).encode(), out / "index.html": html.encode()}
-    )
+    with staged(out) as staging:  # both files or neither; a new folder complete or absent
+        atomic_write_bytes(staging / "index.html", html.encode())
+        atomic_write_bytes(staging / "summary.json", json.dumps(summary, indent=2).encode())
     return out / "index.html"
 
 

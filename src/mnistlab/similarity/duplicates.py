@@ -148,6 +148,11 @@ def find_duplicates(
     >>> found.counts()["exact"].tolist()
     [0, 0, 0]
     """
+    if not hasattr(dataset, "splits"):
+        raise TypeError(
+            f"find_duplicates searches a Dataset (its splits and the leakage between them), not "
+            f"{type(dataset).__name__}; for one split, make one: Dataset.from_arrays(...)."
+        )
     d = int(np.prod(dataset.image_shape))
     train_index = _training_index(dataset, index)
     median = _median_nearest(dataset, train_index, neighbours) / math.sqrt(d)

@@ -76,6 +76,12 @@ class Comparison:
 def _as_image(values, name: str, shape: tuple[int, int] | None) -> np.ndarray:
     if isinstance(values, tuple) and len(values) == 2 and isinstance(values[1], (int, np.integer)):
         values = values[0]  # an (image, label) pair, as split[i] gives it
+    elif hasattr(values, "images") and hasattr(values, "labels"):  # a Split
+        if len(values) != 1:
+            raise ValueError(
+                f"image {name} is a Split of {len(values)} images; compare takes one image."
+            )
+        values = values.images[0]
     array = np.asarray(values)
     if array.dtype.kind not in "biuf":
         raise ValueError(f"image {name} must hold numbers, got an array of type {array.dtype}.")

@@ -27,7 +27,7 @@ def _flat(X, what: str) -> np.ndarray:
     """Rows (n, features) of images (n, h, w), rows, or a Split's images."""
     array = np.asarray(X.images if isinstance(X, Split) else X)
     if array.ndim == 3:
-        array = array.reshape(len(array), -1)
+        array = array.reshape(len(array), array.shape[1] * array.shape[2])
     if array.ndim != 2 or array.shape[1] == 0:
         raise ValueError(
             f"{what} must be images (n, h, w) or rows (n, features), got shape {array.shape}."

@@ -248,6 +248,11 @@ def write_image_folder(
     if len(set(folders)) != len(folders):
         clash = sorted({f for f in folders if folders.count(f) > 1})
         raise FormatError(f"class names that differ only in punctuation share folders {clash}.")
+    if "classes.txt" in folders:
+        raise FormatError(
+            "a class named 'classes.txt' cannot be a folder beside the class list of that name; "
+            "rename the class (or write another format)."
+        )
     for k, name in enumerate(classes):
         folder = root / safe_filename(name)
         folder.mkdir(parents=True, exist_ok=True)
