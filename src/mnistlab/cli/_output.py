@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mnistlab import plots
+from mnistlab._utils.text import percent
 from mnistlab.errors import MnistlabError
 from mnistlab.progress import console
 
@@ -199,7 +200,8 @@ def _check_folder(folder: Path, files: list[str]) -> None:
 
 
 def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
+    """A share in the terminal's tables: ``81.2%``, ``-`` where there is none."""
+    return percent(value, missing="-")
 
 
 def _image_title(ref) -> str:

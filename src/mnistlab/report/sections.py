@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from mnistlab import plots, stats
+from mnistlab._utils.text import percent
 from mnistlab.data import DATASETS
 from mnistlab.report.analyses import PIXEL_KNN, Analyses
 from mnistlab.tidy import tidy
@@ -149,10 +150,6 @@ def _no_test(a: Analyses) -> Panel:
     return Panel(note=f"{a.ds.name} has no test split or fewer than two classes: no model to evaluate.")
 
 
-def _percent(x: float) -> str:
-    return f"{x:.1%}" if np.isfinite(x) else "n/a"
-
-
 @section(
     "pixel-values",
     "Pixel values",
@@ -165,12 +162,12 @@ def pixel_values(a: Analyses) -> Panel:
     shares = stats.PixelShares.from_counts(a.pixel_counts)
     table = Table(
         ["pixels equal to 0", "in 1..254", "equal to 255"],
-        [[_percent(shares.zero), _percent(shares.between), _percent(shares.full)]],
+        [[percent(shares.zero), percent(shares.between), percent(shares.full)]],
     )
     per_class = Table(["class", "equal to 0", "in 1..254", "equal to 255"], [])
     for name, counts in zip(a.ds.classes, a.pixel_counts_by_class, strict=True):
         s = stats.PixelShares.from_counts(counts)
-        per_class.rows.append([name, _percent(s.zero), _percent(s.between), _percent(s.full)])
+        per_class.rows.append([name, percent(s.zero), percent(s.between), percent(s.full)])
     return Panel(
         pictures=[
             Picture.from_figure(plots.pixel_histogram(a.pixel_counts), f"pixel values in {a.ds.name}"),
@@ -203,7 +200,7 @@ def binarisation(a: Analyses) -> Panel:
     if result is None:
         return _no_test(a)
     rows = [
-        [r.model, _percent(r.raw), _percent(r.binarised), f"{100 * r.difference:+.1f} points"]
+        [r.model, percent(r.raw), percent(r.binarised), f"{100 * r.difference:+.1f} points"]
         for r in result.itertuples()
     ]
     n_train, n_test = int(result.n_train.iloc[0]), int(result.n_test.iloc[0])
@@ -351,16 +348,16 @@ def one_pixel(a: Analyses) -> Panel:
     measure = s["measure"].replace("_", " ")
     worst = result.hardest(PAIR_ROWS)
     hardest = ", ".join(
-        f"{r.name_a} vs {r.name_b} ({_percent(getattr(r, s['measure']))})"
+        f"{r.name_a} vs {r.name_b} ({percent(getattr(r, s['measure']))})"
         for r in worst.head(3).itertuples()
     )
     summary = Table(
         [f"mean {measure}", "min", "max", "pairs >= 90%", "pairs >= 95%"],
         [
             [
-                _percent(s["mean"]),
-                _percent(s["min"]),
-                _percent(s["max"]),
+                percent(s["mean"]),
+                percent(s["min"]),
+                percent(s["max"]),
                 f"{s['pairs_at_least_0.9']:,} of {s['pairs']:,}",
                 f"{s['pairs_at_least_0.95']:,} of {s['pairs']:,}",
             ]
@@ -372,8 +369,8 @@ def one_pixel(a: Analyses) -> Panel:
             [
                 f"{r.name_a} vs {r.name_b}",
                 f"({r.x}, {r.y})",
-                _percent(r.train_accuracy),
-                _percent(r.test_accuracy),
+                percent(r.train_accuracy),
+                percent(r.test_accuracy),
             ]
             for r in worst.itertuples()
         ],
@@ -381,7 +378,7 @@ def one_pixel(a: Analyses) -> Panel:
     per_class = Table(
         ["class", "pairs", f"mean {measure}", "min", "hardest against"],
         [
-            [r["class"], f"{r.pairs:,}", _percent(r["mean"]), _percent(r["min"]), r.hardest or "n/a"]
+            [r["class"], f"{r.pairs:,}", percent(r["mean"]), percent(r["min"]), r.hardest or "n/a"]
             for _, r in result.per_class().iterrows()
         ],
     )
@@ -450,7 +447,7 @@ def similarity(a: Analyses) -> Panel:
     neighbours = a.test_neighbours
     if neighbours is not None:
         distances, found_idx = neighbours
-        rows = [[str(k), _percent(e.accuracy)] for k, e in a.pixel_knn.items()]
+        rows = [[str(k), percent(e.accuracy)] for k, e in a.pixel_knn.items()]
         tables.append(Table(["k", "k-NN test accuracy"], rows))
         # Confusable: a test image and a training image of another class, closest first.
         other = train.labels[found_idx] != test.labels[:, None]
@@ -519,7 +516,7 @@ def nearest_centroid(a: Analyses) -> Panel:
     note = f"Most frequent confusions: {confused}." if confused else ""
     return Panel(
         pictures=[Picture.from_figure(plots.confusion_matrix(result), "confusion matrix")],
-        tables=[Table(["test accuracy"], [[_percent(result.accuracy)]]), _per_class(result)],
+        tables=[Table(["test accuracy"], [[percent(result.accuracy)]]), _per_class(result)],
         note=" ".join(filter(None, (note, _confusion_note(a)))),
     )
 
@@ -529,7 +526,7 @@ def _per_class(evaluation) -> Table:
     return Table(
         ["class", "accuracy", "test images"],
         [
-            [name, _percent(acc), f"{int(evaluation.confusion[k].sum()):,}"]
+            [name, percent(acc), f"{int(evaluation.confusion[k].sum()):,}"]
             for k, (name, acc) in enumerate(zip(evaluation.classes, evaluation.per_class, strict=True))
         ],
     )
@@ -566,13 +563,13 @@ def models_summary(analyses: list[Analyses]) -> Panel:
     rows = []
     for m in models:
         cells = [accuracy[n, m] for n in names]
-        rows.append([m, family[m], *map(_percent, cells), *(_points(c - cells[0]) for c in cells[1:])])
+        rows.append([m, family[m], *map(percent, cells), *(_points(c - cells[0]) for c in cells[1:])])
     tables = [Table(["model", "family", *names, *gap], rows)]
     families = list(dict.fromkeys(family.values()))
     by_family = []
     for f in families:
         best = [max((accuracy[n, m] for m in models if family[m] == f), default=math.nan) for n in names]
-        by_family.append([f, *map(_percent, best), *(_points(b - best[0]) for b in best[1:])])
+        by_family.append([f, *map(percent, best), *(_points(b - best[0]) for b in best[1:])])
     if any(sum(family[m] == f for m in models) > 1 for f in families):
         tables.append(Table(["family (best model)", *names, *gap], by_family))
     trained = [m for m in models if m != PIXEL_KNN]
@@ -610,14 +607,14 @@ def models_panel(a: Analyses) -> Panel:
     rows = [
         [
             r.model,
-            _percent(r.evaluation.accuracy),
+            percent(r.evaluation.accuracy),
             f"{r.trained.fit_seconds:.1f} s",
             f"{r.predict_seconds:.2f} s",
         ]
         for r in results
     ]
     if a.pixel_knn is not None:
-        rows.append([PIXEL_KNN, _percent(a.pixel_knn[5].accuracy), "shared search", "shared search"])
+        rows.append([PIXEL_KNN, percent(a.pixel_knn[5].accuracy), "shared search", "shared search"])
     title = f"{best.model}: {best.evaluation.accuracy:.1%}"
     pictures = [
         Picture.from_figure(plots.confusion_matrix(best.evaluation, title=title), "confusion matrix")
