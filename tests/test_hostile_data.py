@@ -391,10 +391,11 @@ def test_an_image_folder_too_large_for_memory_is_refused_before_decoding(tmp_pat
 def test_a_failed_report_leaves_no_empty_folder(tmp_path, monkeypatch):
     from mnistlab.report import builder
 
-    def full(path, data):
+    def full(files):
+        path = next(iter(files))
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(builder, "atomic_write_bytes", full)
+    monkeypatch.setattr(builder, "atomic_write_files", full)
     ds = mnistlab.load("digits").subset(40)
     with pytest.raises(OSError) as caught:
         builder.build_report([ds], tmp_path / "new" / "rep", models=("centroid",), progress=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jinja2
 
-from mnistlab._utils.files import atomic_write_bytes, staged
+from mnistlab._utils.files import atomic_write_files, staged
 from mnistlab.data.dataset import Dataset
 from mnistlab.data.loading import load
 from mnistlab.progress import console, want_progress
@@ -79,8 +79,12 @@ def build_report(
         "timings": timings,
     }
     with staged(out) as staging:  # both files or neither; a new folder complete or absent
-        atomic_write_bytes(staging / "index.html", html.encode())
-        atomic_write_bytes(staging / "summary.json", json.dumps(summary, indent=2).encode())
+        atomic_write_files(
+            {
+                staging / "index.html": html.encode(),
+                staging / "summary.json": json.dumps(summary, indent=2).encode(),
+            }
+        )
     return out / "index.html"
 
 
