@@ -135,39 +135,7 @@ def read_image_folder(
     _refuse_nested_classes(root, folders)
     if not folders:
         raise FormatError(f"{root}: no sub-folders with images (expected root/<class>/*.png).")
-    listing = root / "classes.txt"
-    if classes is None and listing.is_file():
-        classes = read_classes(listing)  # a list or a label mapping, as beside any dataset
-    by_label = all(re.fullmatch("[0-9]+", d.name) for d in folders)
-    index: dict[str, int] = {}
-    if isinstance(classes, Mapping):
-        labels_in_order = sorted(classes)
-        names = tuple(str(classes[k]) for k in labels_in_order)
-        index = {str(label): i for i, label in enumerate(labels_in_order)}
-    elif classes is not None:
-        names = tuple(classes)
-    elif by_label:
-        # Folders named 0..9 mean those labels, even when one of them is missing or empty.
-        names = default_classes([np.array([int(d.name) for d in folders])], source=str(root))
-    else:
-        names = tuple(d.name for d in folders)
-    check_class_names(names, source=str(listing) if listing.is_file() else str(root))
-    index |= {safe_filename(n): i for i, n in enumerate(names)} | {n: i for i, n in enumerate(names)}
-    if by_label and (classes is None or not any(d.name in index for d in folders)):
-        # Folders named 0..9 are labels: with a list of names, folder 3 holds the 4th class.
-        index = {d.name: int(d.name) for d in folders}
-        beyond = sorted(int(d.name) for d in folders if int(d.name) >= len(names))
-        if beyond:
-            raise FormatError(
-                f"{root}: folders named by label {beyond}, but only {len(names)} class names "
-                f"(labels 0..{len(names) - 1}) are given."
-            )
-    unknown = [d.name for d in folders if d.name not in index]
-    if unknown:
-        raise FormatError(
-            f"{root}: class folders {unknown} are not among the classes {names}; name the folders "
-            "after the classes, or by label (0, 1, 2, ...) with the class names in a classes.txt."
-        )
+    names, index = _class_index(root, folders, classes)
     skipped: dict[str, int] = {}
     listed = []
     for folder in folders:
@@ -218,6 +186,44 @@ def read_image_folder(
         names,
         [str(f) for f, _ in listed],
     )
+
+
+def _class_index(root: Path, folders: list[Path], classes) -> tuple[tuple[str, ...], dict[str, int]]:
+    """The class names, and the label of each class folder's name (see :func:`read_image_folder`)."""
+    listing = root / "classes.txt"
+    if classes is None and listing.is_file():
+        classes = read_classes(listing)  # a list or a label mapping, as beside any dataset
+    by_label = all(re.fullmatch("[0-9]+", d.name) for d in folders)
+    index: dict[str, int] = {}
+    if isinstance(classes, Mapping):
+        labels_in_order = sorted(classes)
+        names = tuple(str(classes[k]) for k in labels_in_order)
+        index = {str(label): i for i, label in enumerate(labels_in_order)}
+    elif classes is not None:
+        names = tuple(classes)
+    elif by_label:
+        # Folders named 0..9 mean those labels, even when one of them is missing or empty.
+        names = default_classes([np.array([int(d.name) for d in folders])], source=str(root))
+    else:
+        names = tuple(d.name for d in folders)
+    check_class_names(names, source=str(listing) if listing.is_file() else str(root))
+    index |= {safe_filename(n): i for i, n in enumerate(names)} | {n: i for i, n in enumerate(names)}
+    if by_label and (classes is None or not any(d.name in index for d in folders)):
+        # Folders named 0..9 are labels: with a list of names, folder 3 holds the 4th class.
+        index = {d.name: int(d.name) for d in folders}
+        beyond = sorted(int(d.name) for d in folders if int(d.name) >= len(names))
+        if beyond:
+            raise FormatError(
+                f"{root}: folders named by label {beyond}, but only {len(names)} class names "
+                f"(labels 0..{len(names) - 1}) are given."
+            )
+    unknown = [d.name for d in folders if d.name not in index]
+    if unknown:
+        raise FormatError(
+            f"{root}: class folders {unknown} are not among the classes {names}; name the folders "
+            "after the classes, or by label (0, 1, 2, ...) with the class names in a classes.txt."
+        )
+    return names, index
 
 
 def _refuse_nested_classes(root: Path, folders: list[Path]) -> None:
