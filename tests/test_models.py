@@ -8,10 +8,12 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import NearestCentroid
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import mnistlab
 from mnistlab.models import NearestCentroidClassifier, evaluate
 from mnistlab.models.binarisation import binarisation_effect
+from mnistlab.similarity import KNearestImagesClassifier
 
 
 @pytest.mark.filterwarnings("ignore:self.within_class_std_dev_:UserWarning")
@@ -44,7 +46,8 @@ def test_nearest_centroid_with_string_labels():
     ("X", "y", "message"),
     [
         (np.zeros(3), [0, 1, 0], "shape"),
-        (np.zeros((3, 2)), [0, 1], "3 samples but y has 2"),
+        # scikit-learn's own messages since the estimators validate with validate_data.
+        (np.zeros((3, 2)), [0, 1], r"inconsistent numbers of samples: \[3, 2\]"),
         (np.zeros((3, 2)), [0, 0, 0], "at least 2 classes"),
         (np.array([[np.nan, 0], [0, 0]]), [0, 1], "NaN"),
     ],
@@ -56,7 +59,7 @@ def test_nearest_centroid_bad_input(X, y, message):
 
 def test_predict_checks_the_feature_count():
     clf = NearestCentroidClassifier().fit(np.zeros((2, 4)), [0, 1])
-    with pytest.raises(ValueError, match="fitted on 4"):
+    with pytest.raises(ValueError, match="expecting 4 features"):
         clf.predict(np.zeros((1, 5)))
 
 
@@ -92,3 +95,10 @@ def test_binarisation_needs_a_test_split():
     ds = mnistlab.Dataset.from_arrays("t", (np.zeros((4, 2, 2)), [0, 1, 0, 1]))
     with pytest.raises(ValueError, match="no test split"):
         binarisation_effect(ds)
+
+
+@parametrize_with_checks([NearestCentroidClassifier(), KNearestImagesClassifier(n_neighbors=3)])
+def test_the_image_estimators_pass_scikit_learns_common_checks(estimator, check):
+    """One validation idiom (scikit-learn's validate_data, images seen as rows) for every
+    estimator, and every common check passes."""
+    check(estimator)

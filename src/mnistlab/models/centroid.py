@@ -4,22 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
 
 from mnistlab import stats
+from mnistlab._utils.validation import checked_fit, checked_predict
 from mnistlab.stats import float_rows
-
-
-def _as_2d(X) -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim < 2 or len(X) == 0 or 0 in X.shape[1:]:
-        raise ValueError(f"X must have shape (n_samples, ...) with samples and features, got {X.shape}.")
-    X = X.reshape(len(X), -1)
-    if X.dtype.kind not in "uif":
-        raise ValueError(f"X must be numeric, got dtype {X.dtype}.")
-    if X.dtype.kind == "f" and not np.isfinite(X).all():
-        raise ValueError("X contains NaN or infinite values.")
-    return X
 
 
 class NearestCentroidClassifier(ClassifierMixin, BaseEstimator):
@@ -58,31 +46,18 @@ class NearestCentroidClassifier(ClassifierMixin, BaseEstimator):
             not isinstance(self.chunk_size, (int, np.integer)) or self.chunk_size < 1
         ):
             raise ValueError(f"chunk_size must be a positive integer or None, got {self.chunk_size!r}.")
-        X = _as_2d(X)
-        y = np.asarray(y)
-        if y.ndim != 1:
-            raise ValueError(f"y must be one-dimensional (one label per sample), got shape {y.shape}.")
-        if len(X) != len(y):
-            raise ValueError(f"X has {len(X)} samples but y has {len(y)}.")
-        if y.dtype.kind == "f" and not np.isfinite(y).all():
-            raise ValueError("y contains NaN or infinite labels.")
+        X, y = checked_fit(self, X, y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"need at least 2 classes, got {len(self.classes_)}.")
+            raise ValueError(f"need at least 2 classes, got {len(self.classes_)} class.")
         # The same blocked class means the exploration uses (exact float32 sums for uint8).
         names = tuple(str(c) for c in self.classes_)
         self.centroids_ = stats.centroids(X, codes.reshape(-1), names).means
-        self.n_features_in_ = X.shape[1]
         return self
 
     def decision_distances(self, X) -> np.ndarray:
         """Squared Euclidean distance of each sample to each centroid, (n_samples, n_classes)."""
-        check_is_fitted(self)
-        X = _as_2d(X)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features per sample, the model was fitted on {self.n_features_in_}."
-            )
+        X = checked_predict(self, X)
         norms = np.einsum("ij,ij->i", self.centroids_, self.centroids_)
         out = np.empty((len(X), len(self.classes_)))
         rows = self.chunk_size or float_rows(X.shape[1])

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from mnistlab._utils.validation import checked_fit, checked_predict
 from mnistlab.similarity.neighbours import NearestImages
 
 
@@ -43,19 +44,14 @@ class KNearestImagesClassifier(ClassifierMixin, BaseEstimator):
         self.metric = metric
 
     def fit(self, X, y) -> KNearestImagesClassifier:
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != len(np.asarray(X)):
-            raise ValueError(
-                f"y must hold one label per image: {len(np.asarray(X))} images, y {y.shape}."
-            )
+        X, y = checked_fit(self, X, y)
         self.classes_, self._encoded = np.unique(y, return_inverse=True)
-        self._index = NearestImages(metric=self.metric, n_neighbors=self.n_neighbors).fit(X)
+        self.index_ = NearestImages(metric=self.metric, n_neighbors=self.n_neighbors).fit(X)
         return self
 
     def _neighbour_labels(self, X) -> np.ndarray:
-        if not hasattr(self, "_index"):
-            raise ValueError("KNearestImagesClassifier is not fitted yet: call fit(X, y) first.")
-        return self._encoded[self._index.kneighbors(X, self.n_neighbors, return_distance=False)]
+        X = checked_predict(self, X, "index_")
+        return self._encoded[self.index_.kneighbors(X, self.n_neighbors, return_distance=False)]
 
     def predict(self, X) -> np.ndarray:
         """The majority class among the ``n_neighbors`` nearest training images."""
