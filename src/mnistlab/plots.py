@@ -227,7 +227,7 @@ def figure_bytes(fig: Figure, path: str | Path) -> bytes:
 
 def save(fig: Figure, path: str | Path) -> Path:
     """Write a figure (format from the suffix: PNG, SVG, PDF or JPEG) atomically; close it."""
-    from mnistlab.data.formats import atomic_write_bytes
+    from mnistlab._utils.files import atomic_write_bytes
 
     atomic_write_bytes(path, figure_bytes(fig, path))
     return Path(path)

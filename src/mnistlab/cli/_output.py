@@ -137,7 +137,7 @@ def _save_figure(fig, output: Path) -> Path:
 
 def _write_files(files: dict[Path, bytes], folder: Path | None = None) -> None:
     """Write the files a command made (names inside ``folder`` if given), all or nothing."""
-    from mnistlab.data.formats import atomic_write_files
+    from mnistlab._utils.files import atomic_write_files
 
     if folder is not None:
         _refuse_inputs_as_outputs(folder, folder=True)

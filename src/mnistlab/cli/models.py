@@ -39,7 +39,7 @@ from mnistlab.progress import console
 def _benchmark_files(loaded, results) -> dict[str, bytes]:
     import pandas as pd
 
-    from mnistlab.data.formats import safe_filename
+    from mnistlab._utils.files import safe_filename
     from mnistlab.models import results_table
 
     by_name = {ds.name: ds for ds in loaded}
@@ -92,7 +92,7 @@ def benchmark_command(
     mlp) takes about a minute per dataset. Example:
     [bold]mnistlab benchmark mnist fashion-mnist --models quick -o bench/[/]
     """
-    from mnistlab.data.formats import safe_filename
+    from mnistlab._utils.files import safe_filename
     from mnistlab.models import benchmark, resolve_models
 
     chosen = _run(resolve_models, models)

@@ -57,7 +57,7 @@ def onepixel(
     to the training images of the two classes; the pixel with the best training accuracy wins and
     is tested on the test split. Example: [bold]mnistlab onepixel mnist fashion-mnist -o onepixel/[/]
     """
-    from mnistlab.data.formats import safe_filename
+    from mnistlab._utils.files import safe_filename
     from mnistlab.onepixel import SCALES, one_pixel_separability
 
     if scale not in SCALES:
@@ -103,7 +103,7 @@ def _write_onepixel(output: Path, loaded, results, payload) -> None:
     import pandas as pd
 
     from mnistlab import stats
-    from mnistlab.data.formats import safe_filename
+    from mnistlab._utils.files import safe_filename
 
     files: dict[str, bytes] = {}
     for ds, result in zip(loaded, results, strict=True):

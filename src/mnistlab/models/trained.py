@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from mnistlab._utils.files import atomic_write_bytes
 from mnistlab.data.dataset import Dataset
-from mnistlab.data.formats import as_uint8_images, atomic_write_bytes
+from mnistlab.data.formats import as_uint8_images
 from mnistlab.errors import FormatError, ModelError
 from mnistlab.models.catalogue import MODELS, build_estimator, resolve_models
 

@@ -15,17 +15,6 @@ Readers check structure *before* allocating: an IDX header claiming a billion im
 is rejected from the header and the file size alone.
 """
 
-# Re-exported only until the CLI, plots, report and models import them from their home.
-from mnistlab._utils.files import (  # noqa: F401
-    atomic_path,
-    atomic_write_bytes,
-    atomic_write_files,
-    name_the_target,
-    remove_stale_temporaries,
-    safe_filename,
-    sha256_hex,
-    staging_prefix,
-)
 from mnistlab.data.formats.arrays import (
     MAX_LABEL,
     as_labels,
