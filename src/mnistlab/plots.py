@@ -491,9 +491,7 @@ def pair_differences(centroids: stats.Centroids) -> Figure:
     """
     k = len(centroids.classes)
     if k > MAX_PAIR_CLASSES:
-        from mnistlab.onepixel import closest_class_pairs
-
-        found = closest_class_pairs(centroids, MAX_PAIR_PANELS)
+        found = centroids.closest_pairs(MAX_PAIR_PANELS)
         names = centroids.classes
         pairs = [
             (a, b, f"{names[a]} - {names[b]}\nRMS {rms:.1f}")

@@ -48,8 +48,12 @@ class Analyses:
 
     @cached_property
     def centroids(self) -> stats.Centroids:
-        train = self.ds.train
-        return stats.centroids(train.images, train.labels, train.classes)
+        return stats.centroids(self.ds.train)
+
+    @cached_property
+    def closest_pairs(self) -> pd.DataFrame:
+        """Every pair of classes by the RMS difference of their centroids, closest first."""
+        return self.centroids.closest_pairs()
 
     @cached_property
     def typicality(self) -> stats.Typicality:

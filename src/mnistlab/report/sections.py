@@ -221,7 +221,7 @@ def centroid_images(a: Analyses) -> Panel:
     fig = plots.centroid_grid(a.centroids)
     c = a.centroids
     # Each class's nearest other centroid: its first appearance going down the closest pairs.
-    pairs = _closest_pairs(a)
+    pairs = a.closest_pairs
     near = pd.concat(
         [
             pairs[["class_a", "name_b", "rms"]].set_axis(["label", "nearest", "rms"], axis=1),
@@ -246,12 +246,6 @@ def centroid_images(a: Analyses) -> Panel:
         tables=[Table(["class", "images", "mean ink", "nearest centroid", "RMS difference"], rows)],
         note=_subset_note(a, plots.MAX_GRID_CLASSES, "the figure shows the first {n}"),
     )
-
-
-def _closest_pairs(a: Analyses) -> pd.DataFrame:
-    from mnistlab.onepixel import closest_class_pairs
-
-    return closest_class_pairs(a.centroids)
 
 
 @section(
@@ -310,7 +304,7 @@ PAIR_ROWS = 10
 )
 def pairs(a: Analyses) -> Panel:
     fig = plots.pair_differences(a.centroids)
-    found = _closest_pairs(a)
+    found = a.closest_pairs
     note = ""
     if len(found):
         first = found.iloc[0]
