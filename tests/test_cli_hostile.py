@@ -55,15 +55,17 @@ def test_duplicates_name_rows_of_the_file_after_a_hold_out(tmp_path, monkeypatch
 
     import numpy as np
 
-    from mnistlab import plots
+    from mnistlab.plots import similarity  # duplicate_pairs calls titled_images from there
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (40, 6, 6), dtype=np.uint8)
     images[17] = images[3]
     mnistlab.save(mnistlab.Dataset.from_arrays("rows", (images, np.arange(40) % 2)), tmp_path, "npz")
     titles = []
-    real = plots.titled_images
-    monkeypatch.setattr(plots, "titled_images", lambda i, t, **kw: titles.extend(t) or real(i, t, **kw))
+    real = similarity.titled_images
+    monkeypatch.setattr(
+        similarity, "titled_images", lambda i, t, **kw: titles.extend(t) or real(i, t, **kw)
+    )
     out = tmp_path / "dups"
     payload = json.loads(
         run("duplicates", tmp_path / "rows.npz", "--test-size", "0.2", "-o", out, "--json").stdout

@@ -1,0 +1,57 @@
+"""Figures as bytes and files: PNG bytes, ``data:`` URIs for HTML, files written atomically."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from mnistlab.plots._style import _literal_text
+
+
+@_literal_text
+def to_png_bytes(fig: Figure) -> bytes:
+    """Render a figure to PNG bytes and close it."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=fig.dpi)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+@_literal_text
+def to_data_uri(fig: Figure) -> str:
+    """Render a figure to a ``data:image/png;base64,...`` URI (for self-contained HTML)."""
+    return "data:image/png;base64," + base64.b64encode(to_png_bytes(fig)).decode("ascii")
+
+
+#: File formats ``save`` writes, by suffix.
+FIGURE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".jpg": "jpg", ".jpeg": "jpg"}
+
+
+@_literal_text
+def figure_bytes(fig: Figure, path: str | Path) -> bytes:
+    """The figure rendered in the format ``path``'s suffix names (PNG, SVG, PDF or JPEG); closes it."""
+    path = Path(path)
+    fmt = FIGURE_FORMATS.get(path.suffix.lower())
+    try:
+        if fmt is None:
+            raise ValueError(
+                f"{path}: figures are written as {', '.join(FIGURE_FORMATS)}; "
+                f"got {path.suffix or 'no suffix'!r}."
+            )
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, dpi=fig.dpi)
+        return buffer.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def save(fig: Figure, path: str | Path) -> Path:
+    """Write a figure (format from the suffix: PNG, SVG, PDF or JPEG) atomically; close it."""
+    from mnistlab._utils.files import atomic_write_bytes
+
+    atomic_write_bytes(path, figure_bytes(fig, path))
+    return Path(path)

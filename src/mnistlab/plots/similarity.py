@@ -1,0 +1,57 @@
+"""Similar images: duplicate pairs side by side, and two images with their difference."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from mnistlab.plots._differences import DIFFERENCE_CMAP, DIFFERENCE_LIMIT
+from mnistlab.plots._style import DPI, IMAGE_CMAP, _frame, _literal_text
+from mnistlab.plots.images import titled_images
+
+
+@_literal_text
+def duplicate_pairs(dataset, pairs, *, n: int = 6, title: str | None = None) -> Figure:
+    """The first ``n`` pairs of ``find_duplicates(dataset).pairs`` (positions in their splits),
+    side by side, each titled with its split, its index in the original split (``Split.indices``,
+    the row in the file), its class and the pair's RMS distance; (!) marks differing labels."""
+    images, titles = [], []
+    for r in pairs.head(n).itertuples():
+        flag = " (!)" if r.labels_differ else ""
+        for split_name, position, label in (
+            (r.split_a, r.index_a, r.label_a),
+            (r.split_b, r.index_b, r.label_b),
+        ):
+            split = dataset.split(split_name)
+            images.append(split.images[position])
+            titles.append(
+                f"{split_name} #{split.indices[position]} · {dataset.classes[label]}{flag}\n"
+                f"RMS {r.rms_distance:.2f}"
+            )
+    return titled_images(images, titles, columns=6, title=title)
+
+
+@_literal_text
+def comparison(a: np.ndarray, b: np.ndarray, title_a: str, title_b: str, *, note: str = "") -> Figure:
+    """Two images (0..255) and their difference a - b on the fixed -255..255 diverging scale."""
+    fig, axes = plt.subplots(1, 3, figsize=(6.2, 2.6), dpi=DPI)
+    for ax, image, text in ((axes[0], a, title_a), (axes[1], b, title_b)):
+        _frame(ax)
+        ax.imshow(image, cmap=IMAGE_CMAP, vmin=0, vmax=255, interpolation="nearest")
+        ax.set_title(text, fontsize=7.5)
+    _frame(axes[2])
+    shown = axes[2].imshow(
+        a.astype(np.float64) - b,
+        cmap=DIFFERENCE_CMAP,
+        vmin=-DIFFERENCE_LIMIT,
+        vmax=DIFFERENCE_LIMIT,
+        interpolation="nearest",
+    )
+    axes[2].set_title("a - b (red: a darker)", fontsize=7.5)
+    bar = fig.colorbar(shown, ax=axes[2], fraction=0.046, pad=0.04)
+    bar.ax.tick_params(labelsize=6)
+    if note:
+        fig.suptitle(note, fontsize=7.5)
+    fig.tight_layout()
+    return fig
