@@ -26,6 +26,18 @@ def centroid_grid(centroids: stats.Centroids, *, columns: int | None = None) -> 
     """The mean image of every class (white = 0, black = 255), class names as titles.
 
     At most ``MAX_GRID_CLASSES`` classes, the first by label; the title says when there are more.
+
+    Parameters
+    ----------
+    centroids : stats.Centroids
+        The mean image of every class (0..255 scale) and its image count
+        (:func:`mnistlab.stats.centroids`).
+    columns : int, optional
+        Images per row; default 5 for 10 classes, 6 up to 36 classes (fewer if fewer), else 10.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     total = len(centroids.classes)
     k = min(total, MAX_GRID_CLASSES)
@@ -57,6 +69,15 @@ def pair_differences(centroids: stats.Centroids) -> Figure:
     One fixed diverging scale, -255..255, for every dataset; classes without images stay blank.
     Beyond ``MAX_PAIR_CLASSES`` classes: the ``MAX_PAIR_PANELS`` pairs with the closest centroids
     instead, each captioned with its RMS difference, and the title says so.
+
+    Parameters
+    ----------
+    centroids : stats.Centroids
+        The mean image of every class, on the 0..255 scale (:func:`mnistlab.stats.centroids`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     k = len(centroids.classes)
     if k > MAX_PAIR_CLASSES:

@@ -26,6 +26,28 @@ def image_grid(
 
     ``indices`` are positions in ``split`` (default: all of it); titles show each image's index
     in the original split (``split.indices``), so a subset still names images unambiguously.
+
+    Parameters
+    ----------
+    split : Split
+        The images (uint8, 0..255), their labels and class names.
+    indices : sequence of int, optional
+        Positions in ``split`` of the images to show, in this order; default every image.
+    columns : int, optional
+        Images per row; default 6 for up to 12 images, else 10 (never more than there are).
+    title : str, optional
+        A title above the grid.
+    cell_inches : float, default 0.95
+        Width of each image's cell, in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``indices`` is empty (or ``split`` has no image).
     """
     indices = list(range(len(split))) if indices is None else [int(i) for i in indices]
     n = len(indices)
@@ -69,7 +91,30 @@ def titled_images(
     title: str | None = None,
     cell_inches: float = 1.2,
 ) -> Figure:
-    """Images (0..255) in a grid, each with its own title (several lines allowed)."""
+    """Images (0..255) in a grid, each with its own title (several lines allowed).
+
+    Parameters
+    ----------
+    images : sequence of ndarray (h, w)
+        The images, on the 0..255 scale (white = 0, black = 255).
+    titles : sequence of str
+        One title per image; lines separated by ``"\\n"``.
+    columns : int, optional
+        Images per row; default 6 (fewer if there are fewer images).
+    title : str, optional
+        A title above the grid.
+    cell_inches : float, default 1.2
+        Width of each image's cell, in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If there is no image, or not one title per image.
+    """
     n = len(images)
     if n == 0 or n != len(titles):
         raise ValueError(f"need one title per image and at least one image, got {n} and {len(titles)}.")

@@ -16,6 +16,18 @@ def confusion_matrix(evaluation, *, title: str | None = None) -> Figure:
 
     Beyond ``MAX_CONFUSION_CLASSES`` classes: the most confused ones (in label order), each row
     still the share of all that class's test images; the title says so.
+
+    Parameters
+    ----------
+    evaluation : models.Evaluation
+        A model's predictions on the test split compared with the truth
+        (:class:`mnistlab.models.evaluation.Evaluation`, e.g. ``ModelResult.evaluation``).
+    title : str, optional
+        A title above the matrix.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     total = len(evaluation.classes)
     shown = np.arange(total)
@@ -56,7 +68,22 @@ def confusion_matrix(evaluation, *, title: str | None = None) -> Figure:
 
 @_literal_text
 def confident_mistakes(ds, result, top: int = 12) -> Figure | None:
-    """The test images a model got wrong with the highest score (a ``ModelResult``); None if none."""
+    """The test images a model got wrong with the highest score (a ``ModelResult``); None if none.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset the model was tested on; it needs a test split (images uint8, 0..255).
+    result : models.ModelResult
+        The model's predictions and scores on ``ds.test`` (:func:`mnistlab.models.run_model`).
+    top : int, default 12
+        At most this many mistakes, the most confident first.
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        None when the model got every test image right.
+    """
     found = result.confident_mistakes(ds.test.labels, top)
     if not len(found):
         return None

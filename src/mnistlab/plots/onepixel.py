@@ -33,6 +33,23 @@ def separability_heatmap(result, *, column: str | None = None) -> Figure:
     ``result`` is a :class:`~mnistlab.onepixel.OnePixelSeparability`; ``column`` defaults to its
     ``measure`` (test accuracy when there is a test split). Beyond ``MAX_PAIR_CLASSES`` classes:
     those of the hardest pairs (in label order), said in the title.
+
+    Parameters
+    ----------
+    result : onepixel.OnePixelSeparability
+        The best pixel of every pair (:func:`mnistlab.onepixel.one_pixel_separability`).
+    column : str, optional
+        The column of ``result.pairs`` to draw, an accuracy between 0 and 1 (``train_accuracy``,
+        ``test_accuracy``, ...); default ``result.measure``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``column`` is not a column of ``result.pairs``.
     """
     column = column or result.measure
     table = result.matrix(column).to_numpy()
@@ -83,6 +100,24 @@ def best_pixels(result, centroids: stats.Centroids) -> Figure:
     the pair's best pixel and its accuracy above; the -255..255 scale of :func:`pair_differences`.
 
     Beyond ``MAX_PAIR_CLASSES`` classes: the ``MAX_PAIR_PANELS`` hardest pairs, said in the title.
+
+    Parameters
+    ----------
+    result : onepixel.OnePixelSeparability
+        The best pixel of every pair (:func:`mnistlab.onepixel.one_pixel_separability`); the
+        accuracy shown is ``result.measure``.
+    centroids : stats.Centroids
+        The class means (0..255 scale) of the split the pixels were fitted on, same classes and
+        image shape as ``result``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``result`` has fewer than two classes (no pair to draw).
     """
     k = len(result.classes)
     if k < 2:

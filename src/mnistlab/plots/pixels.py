@@ -41,6 +41,17 @@ def pixel_histogram(counts: np.ndarray, *, title: str | None = None) -> Figure:
 
     Value 0 (background) and 255 (full ink) are drawn in their own colour, marked with a dot and
     annotated with their share.
+
+    Parameters
+    ----------
+    counts : ndarray (256,)
+        How many pixels take each value 0..255 (:func:`mnistlab.stats.pixel_value_counts`).
+    title : str, optional
+        A title above the histogram.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     counts = np.asarray(counts)
     fig, ax = plt.subplots(figsize=(5.4, 3.0), dpi=DPI)
@@ -84,6 +95,20 @@ def pixel_histograms_by_class(
 
     At most ``MAX_HISTOGRAM_CLASSES`` classes, the first by label; the title says when there are
     more.
+
+    Parameters
+    ----------
+    counts : ndarray (n_classes, 256)
+        Per class, how many pixels take each value 0..255
+        (:func:`mnistlab.stats.pixel_value_counts_by_class`).
+    classes : sequence of str
+        Class names, one per row of ``counts``, in label order.
+    title : str, optional
+        A title above the panels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     total = len(classes)
     k = min(total, MAX_HISTOGRAM_CLASSES)

@@ -15,7 +15,29 @@ from mnistlab.plots.images import titled_images
 def duplicate_pairs(dataset, pairs, *, n: int = 6, title: str | None = None) -> Figure:
     """The first ``n`` pairs of ``find_duplicates(dataset).pairs`` (positions in their splits),
     side by side, each titled with its split, its index in the original split (``Split.indices``,
-    the row in the file), its class and the pair's RMS distance; (!) marks differing labels."""
+    the row in the file), its class and the pair's RMS distance; (!) marks differing labels.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The dataset the pairs were found in (images uint8, 0..255).
+    pairs : pandas.DataFrame
+        ``find_duplicates(dataset).pairs`` (:class:`mnistlab.similarity.Duplicates`), or some of its
+        rows.
+    n : int, default 6
+        How many pairs to show, the first ones of ``pairs``.
+    title : str, optional
+        A title above the pairs.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If there is no pair to draw (``pairs`` empty or ``n`` 0).
+    """
     images, titles = [], []
     for r in pairs.head(n).itertuples():
         flag = " (!)" if r.labels_differ else ""
@@ -34,7 +56,21 @@ def duplicate_pairs(dataset, pairs, *, n: int = 6, title: str | None = None) -> 
 
 @_literal_text
 def comparison(a: np.ndarray, b: np.ndarray, title_a: str, title_b: str, *, note: str = "") -> Figure:
-    """Two images (0..255) and their difference a - b on the fixed -255..255 diverging scale."""
+    """Two images (0..255) and their difference a - b on the fixed -255..255 diverging scale.
+
+    Parameters
+    ----------
+    a, b : ndarray (h, w)
+        The two images, of the same shape, on the 0..255 scale.
+    title_a, title_b : str
+        Their titles.
+    note : str, default ""
+        A title above the three panels (none if empty).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     fig, axes = plt.subplots(1, 3, figsize=(6.2, 2.6), dpi=DPI)
     for ax, image, text in ((axes[0], a, title_a), (axes[1], b, title_b)):
         _frame(ax)

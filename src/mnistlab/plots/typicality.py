@@ -39,6 +39,16 @@ def distance_boxplot(typicality: stats.Typicality) -> Figure:
 
     At most ``MAX_BOX_CLASSES`` boxes: beyond, the classes with the farthest outlier (in label
     order), said in the title.
+
+    Parameters
+    ----------
+    typicality : stats.Typicality
+        Every image's RMS distance to its class centroid, on the 0..255 scale
+        (:func:`mnistlab.stats.typicality`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     total = len(typicality.classes)
     shown = np.arange(total)
@@ -79,6 +89,19 @@ def typicality_gallery(split: Split, typicality: stats.Typicality, per_class: in
     Each image is titled with its index in the split and its distance to the class centroid.
     At most ``MAX_GALLERY_CLASSES`` rows: beyond, the classes with the farthest outlier, farthest
     first; at most ``MAX_GALLERY_PER_CLASS`` images in each block. The header says what is shown.
+
+    Parameters
+    ----------
+    split : Split
+        The split ``typicality`` was computed on: its images (uint8, 0..255) are drawn.
+    typicality : stats.Typicality
+        Every image's distance to its class centroid (:func:`mnistlab.stats.typicality`).
+    per_class : int, default 6
+        Images in each block, capped at ``MAX_GALLERY_PER_CLASS`` and at the largest class's size.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     # No more columns than the largest class can fill.
     largest = int(np.bincount(typicality.labels).max(initial=1))

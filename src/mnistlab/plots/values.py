@@ -29,7 +29,24 @@ def _value_cells(ax, pixels: np.ndarray, fontsize: float, aspect: str = "equal")
 
 
 def check_value_image(pixels: np.ndarray) -> np.ndarray:
-    """``pixels`` if it is one uint8 image small enough to write every value, else a ValueError."""
+    """``pixels`` if it is one uint8 image small enough to write every value, else a ValueError.
+
+    Parameters
+    ----------
+    pixels : array_like (h, w)
+        One image, uint8 (0..255).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``pixels`` as an array (not copied).
+
+    Raises
+    ------
+    ValueError
+        If ``pixels`` is not one non-empty uint8 image (h, w), or a side exceeds
+        ``MAX_VALUE_SIDE``.
+    """
     pixels = np.asarray(pixels)
     if pixels.ndim != 2 or pixels.size == 0 or pixels.dtype != np.uint8:
         raise ValueError(f"expected one uint8 image (h, w), got {pixels.dtype} of shape {pixels.shape}.")
@@ -52,6 +69,22 @@ def pixel_values(pixels: np.ndarray, *, title: str | None = None) -> Figure:
 
     Row and column indices run along the edges, as in ``image[row, column]``. Sizes up to
     ``MAX_VALUE_SIDE`` a side; the cells and numbers scale so that 8x8 and 28x28 both read well.
+
+    Parameters
+    ----------
+    pixels : ndarray (h, w) uint8
+        The image, 0..255.
+    title : str, optional
+        A title above the matrix.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``pixels`` is not one uint8 image or is too large (see :func:`check_value_image`).
     """
     pixels = check_value_image(pixels)
     h, w = pixels.shape
@@ -87,6 +120,28 @@ def flattening(
     ``y[index]``. The row with the most ink is outlined (orange) in the matrix, shown as its w
     features, and outlined in the whole vector. ``width`` (inches) is the figure's width: the
     matrix fills it, so the numbers stay as large as it allows (6.4 in: a report panel).
+
+    Parameters
+    ----------
+    pixels : ndarray (h, w) uint8
+        The image, 0..255.
+    index : int
+        Its row in ``X`` (and ``y``), as the labels name it.
+    label : int
+        Its label, the value of ``y[index]``.
+    class_name : str
+        The name of that class.
+    width : float, default 6.4
+        The figure's width in inches; widened to at least 0.2 in per column of the image.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``pixels`` is not one uint8 image or is too large (see :func:`check_value_image`).
     """
     from matplotlib.patches import Rectangle
 
