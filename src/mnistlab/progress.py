@@ -12,6 +12,7 @@ from rich.progress import (
     DownloadColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -105,7 +106,7 @@ class _TrainingBar:
 
     def __init__(self, epochs: int, batches: int, progress: Progress | None) -> None:
         self._epochs, self._batches, self._progress = epochs, batches, progress
-        self._task = None
+        self._task: TaskID | None = None
 
     def advance(self, epoch: int, loss: float, accuracy: float) -> None:
         if self._progress is None:
@@ -128,6 +129,7 @@ class _TrainingBar:
             f"accuracy {record['train_accuracy']:.2%}{tail}  (after {record['seconds']:.0f} s)",
             highlight=False,
         )
+        assert self._task is not None  # added by advance(): an epoch has at least one batch
         self._progress.remove_task(self._task)
         self._task = None
 

@@ -59,6 +59,7 @@ def tidy(split: Split, first: int | None = None) -> pd.DataFrame:
     n, h, w = split.images.shape
     per_image = h * w
     index = split.indices
+    assert index is not None  # every Split has indices (0..n-1 unless given)
     columns = {
         "index": np.repeat(index.astype(_smallest_uint(int(index.max(initial=0)))), per_image),
         "label": np.repeat(

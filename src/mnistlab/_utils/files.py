@@ -117,7 +117,7 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     """
     import shutil
 
-    removed = []
+    removed: list[Path] = []
     try:
         entries = [e for e in Path(folder).iterdir() if e.name.startswith(".")]
     except OSError:

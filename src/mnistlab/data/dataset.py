@@ -201,6 +201,7 @@ class Split:
         values), or None when the images were not read from image files."""
         if self.files is None:
             return None
+        assert self.indices is not None  # set in __post_init__ (0..n-1 when not given)
         where = dict(zip(self.indices.tolist(), self.files.tolist(), strict=True))
         return [where[int(i)] for i in np.asarray(indices).ravel()]
 
@@ -344,8 +345,8 @@ class Dataset:
             classes = default_classes([y for _, y in pairs.values()], source=where)
         classes = tuple(classes)
         check_class_names(classes, source=where)
-        files = files or {}
-        splits = {k: Split(x, y, classes, k, files=files.get(k)) for k, (x, y) in pairs.items()}
+        split_files = {k: np.asarray(v, dtype=object) for k, v in (files or {}).items()}
+        splits = {k: Split(x, y, classes, k, files=split_files.get(k)) for k, (x, y) in pairs.items()}
         return cls(
             name=name,
             train=splits["train"],
@@ -466,18 +467,21 @@ class Dataset:
         }
 
 
-def _relabelled(mapping: Mapping[int, str], pairs: dict, source: str):
+def _relabelled(
+    mapping: Mapping[int, str], pairs: dict[str, tuple[np.ndarray, np.ndarray]], source: str
+) -> tuple[tuple[str, ...], dict[str, tuple[np.ndarray, np.ndarray]]]:
     """Class names in the mapping's label order, and labels renumbered to index them."""
+    by_label: dict[int, str] | None
     try:
-        mapping = {int(k): v for k, v in mapping.items()}  # {"1": "cat"} as {1: "cat"}
+        by_label = {int(k): v for k, v in mapping.items()}  # {"1": "cat"} as {1: "cat"}
     except (TypeError, ValueError):
-        mapping = None
-    if mapping is None or any(not 0 <= k <= MAX_LABEL for k in mapping):
+        by_label = None
+    if by_label is None or any(not 0 <= k <= MAX_LABEL for k in by_label):
         raise FormatError(
             f"{source}: a class mapping's keys must be whole-number labels in 0..{MAX_LABEL}."
         )
-    raw = np.array(sorted(mapping), dtype=np.int64)
-    names = tuple(str(mapping[k]) for k in raw.tolist())
+    raw = np.array(sorted(by_label), dtype=np.int64)
+    names = tuple(str(by_label[k]) for k in raw.tolist())
     out = {}
     for split, (x, y) in pairs.items():
         where = np.searchsorted(raw, y).clip(max=max(len(raw) - 1, 0))

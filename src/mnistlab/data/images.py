@@ -79,8 +79,8 @@ def load_image(
         pixels = (255 - pixels).astype(np.uint8)
     if is_file_image:
         _warn_on_polarity(pixels, source, polarity, invert)
-    ref = ImageRef(pixels, source, label, name, dataset)
-    return ref if shape is None else fit_to_shape(ref, shape, resize=resize)
+    image = ImageRef(pixels, source, label, name, dataset)
+    return image if shape is None else fit_to_shape(image, shape, resize=resize)
 
 
 def fit_to_shape(ref: ImageRef, shape: tuple[int, int], *, resize: bool = False) -> ImageRef:

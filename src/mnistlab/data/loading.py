@@ -7,6 +7,7 @@ import os
 import re
 import warnings
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -147,7 +148,7 @@ def _as_asked(ds: Dataset, *, name, test_size, seed, invert) -> Dataset:
 
 #: File names that say what a file holds, not which dataset: such a file is named after its folder.
 _GENERIC_STEMS = re.compile(
-    r"(?i)^(.*?)(?:(?:^|[-_. ]+)(?:train|training|test|testing|data|dataset|images|all|full))?$"
+    r"(?is)^(.*?)(?:(?:^|[-_. ]+)(?:train|training|test|testing|data|dataset|images|all|full))?$"
 )
 
 
@@ -166,7 +167,9 @@ def default_name(path: str | os.PathLike) -> str:
             return path.resolve().parent.name or stem
         return stem
     stem = path.stem
-    base = _GENERIC_STEMS.fullmatch(stem)[1]
+    generic = _GENERIC_STEMS.fullmatch(stem)
+    assert generic is not None  # the pattern matches every string: all but (.*?) is optional
+    base = generic[1]
     return base or path.resolve().parent.name or stem
 
 
@@ -237,7 +240,7 @@ def _load_image_folders(path: Path, name: str, classes, progress) -> Dataset:
             )
         split_dirs[split] = present[0] if present else None
     if split_dirs["train"] is not None:
-        found = {}
+        found: dict[str, formats.ImageFolder] = {}
         for split, folder in split_dirs.items():
             if folder is None:
                 continue
@@ -296,6 +299,7 @@ def _read_idx_splits(folder: Path, idx: dict[str, Path]):
             continue
         if images is None or labels is None:
             have, lack = (images, "labels") if labels is None else (labels, "images")
+            assert have is not None  # not both absent: skipped above
             raise FormatError(f"{folder}: found {have.name} but no {split} {lack} file beside it.")
         n_images, n_labels = formats.read_idx_shape(images)[0], formats.read_idx_shape(labels)[0]
         if n_images != n_labels:
@@ -445,7 +449,7 @@ def _save_plan(dataset: Dataset, to: str) -> list[tuple[str, Callable[[Path], No
             "is read from the column count). Save these as idx, npz or png."
         )
     if to == "npz":
-        arrays = {}
+        arrays: dict[str, np.ndarray] = {}
         for split_name, split in dataset.splits.items():
             key = "val" if split_name == "validation" else split_name
             arrays |= {f"x_{key}": split.images, f"y_{key}": split.labels.astype(label_dtype)}
@@ -457,12 +461,12 @@ def _save_plan(dataset: Dataset, to: str) -> list[tuple[str, Callable[[Path], No
         if to == "idx":
             prefix = {"train": "train", "test": "t10k", "validation": "val"}[split_name]
             plan.append(
-                (f"{prefix}-images-idx3-ubyte.gz", lambda p, s=split: formats.write_idx(p, s.images))
+                (f"{prefix}-images-idx3-ubyte.gz", partial(formats.write_idx, array=split.images))
             )
             plan.append(
                 (
                     f"{prefix}-labels-idx1-ubyte.gz",
-                    lambda p, s=split: formats.write_idx(p, s.labels.astype(label_dtype)),
+                    partial(formats.write_idx, array=split.labels.astype(label_dtype)),
                 )
             )
         elif to in ("csv", "csv-kaggle"):
@@ -471,17 +475,18 @@ def _save_plan(dataset: Dataset, to: str) -> list[tuple[str, Callable[[Path], No
             plan.append(
                 (
                     f"{file_stem}.csv",
-                    lambda p, s=split, layout=layout: formats.write_csv(
-                        p, s.images, s.labels, layout=layout
-                    ),
+                    partial(formats.write_csv, images=split.images, labels=split.labels, layout=layout),
                 )
             )
         else:
             plan.append(
                 (
                     split_name,
-                    lambda p, s=split: formats.write_image_folder(
-                        p, s.images, s.labels, dataset.classes
+                    partial(
+                        formats.write_image_folder,
+                        images=split.images,
+                        labels=split.labels,
+                        classes=dataset.classes,
                     ),
                 )
             )

@@ -90,7 +90,7 @@ class Cache:
     def fetch(self, spec: DatasetSpec, progress: bool) -> Contents:
         if not self.has(spec):
             raise SourceUnavailable("not cached yet")
-        out = {}
+        out: Contents = {}
         for role, fspec in spec.files.items():
             path = self.folder(spec) / fspec.name
             expected = self._expected(fspec, path)
@@ -141,7 +141,7 @@ class SystemDirs:
     def fetch(self, spec: DatasetSpec, progress: bool) -> Contents:
         if not spec.system_dirs:
             raise SourceUnavailable("no system package provides this dataset")
-        out = {}
+        out: Contents = {}
         for role, fspec in spec.files.items():
             path = self._find(spec, fspec)
             if path is None:
@@ -187,7 +187,7 @@ class Packages:
             raise SourceUnavailable(f"not installed (install: {p.install})")
         with status(f"Reading {spec.name} from {path} (verified pickle)", progress):
             arrays = mnist_pickle_to_idx_arrays(read_verified_pickle(path, p.sha256), str(path))
-        out = {}
+        out: Contents = {}
         for role, fspec in spec.files.items():
             content = idx_bytes(arrays[role])
             verify(fspec, content, f"{path} (rebuilt {fspec.name})", fspec.sha256)

@@ -52,6 +52,14 @@ class OnePixelClassifier(ClassifierMixin, BaseEstimator):
     (1, [1, 0])
     """
 
+    classes_: np.ndarray
+    feature_accuracies_: np.ndarray
+    best_feature_: int
+    coef_: float
+    intercept_: float
+    train_accuracy_: float
+    n_iter_: int
+
     def __init__(self, C: float = 1.0, max_iter: int = MAX_ITER) -> None:
         self.C = C
         self.max_iter = max_iter

@@ -268,6 +268,6 @@ def _newton(problems: Problems, C: np.ndarray, max_iter: int) -> LogisticFits:
 
 def check_C(C) -> float:
     """``C`` as a float, or a ValueError unless it is a positive finite number."""
-    if isinstance(C, bool) or not isinstance(C, Real) or not (C > 0 and math.isfinite(C)):
+    if isinstance(C, bool) or not isinstance(C, Real) or C <= 0 or not math.isfinite(C):
         raise ValueError(f"C must be a positive finite number, got {C!r}.")
     return float(C)

@@ -347,9 +347,9 @@ def _pairs_to_fit(pairs, train: Split, n_pixels: int):
     fitted = [(a, b) for a, b in wanted if counts[a] and counts[b]]
     skipped = tuple((a, b) for a, b in wanted if not (counts[a] and counts[b]))
     if skipped:
-        empty = sorted({train.classes[c] for p in skipped for c in p if not counts[c]})
+        empty_classes = sorted({train.classes[c] for p in skipped for c in p if not counts[c]})
         warnings.warn(
-            f"{len(skipped)} pair(s) left out: no training images of {', '.join(empty)}.",
+            f"{len(skipped)} pair(s) left out: no training images of {', '.join(empty_classes)}.",
             stacklevel=3,
         )
     return fitted, skipped, bounded

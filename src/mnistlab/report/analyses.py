@@ -89,10 +89,10 @@ class Analyses:
         section's table, with no search of their own."""
         from mnistlab.similarity import vote
 
-        if self.test_neighbours is None:
+        train, test = self.ds.train, self.ds.test
+        if self.test_neighbours is None or test is None:  # no neighbours without a test split
             return None
         found = self.test_neighbours[1]
-        train, test = self.ds.train, self.ds.test
         return {
             k: evaluate(
                 test.labels, vote(train.labels[found[:, :k]], len(self.ds.classes)), self.ds.classes

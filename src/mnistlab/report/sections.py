@@ -13,7 +13,7 @@ tables, a note). Sections appear in the order they are registered; ``SECTIONS`` 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,7 +32,7 @@ class Table:
     """A small table: column names and rows of already formatted cells."""
 
     columns: list[str]
-    rows: list[list[object]]
+    rows: Sequence[Sequence[object]]
 
 
 @dataclass
@@ -121,6 +121,7 @@ def overview(a: Analyses) -> Panel:
         f"{w}*r to {w}*r+{w - 1}."
     )
     if len(ds.train) and max(h, w) <= FLATTENING_SIDE:
+        assert ds.train.indices is not None  # every Split has indices (0..n-1 unless given)
         label = int(ds.train.labels[0])
         fig = plots.flattening(
             ds.train.images[0], index=int(ds.train.indices[0]), label=label, class_name=ds.classes[label]
@@ -164,10 +165,11 @@ def pixel_values(a: Analyses) -> Panel:
         ["pixels equal to 0", "in 1..254", "equal to 255"],
         [[percent(shares.zero), percent(shares.between), percent(shares.full)]],
     )
-    per_class = Table(["class", "equal to 0", "in 1..254", "equal to 255"], [])
+    rows = []
     for name, counts in zip(a.ds.classes, a.pixel_counts_by_class, strict=True):
         s = stats.PixelShares.from_counts(counts)
-        per_class.rows.append([name, percent(s.zero), percent(s.between), percent(s.full)])
+        rows.append([name, percent(s.zero), percent(s.between), percent(s.full)])
+    per_class = Table(["class", "equal to 0", "in 1..254", "equal to 255"], rows)
     return Panel(
         pictures=[
             Picture.from_figure(plots.pixel_histogram(a.pixel_counts), f"pixel values in {a.ds.name}"),
@@ -439,7 +441,9 @@ def similarity(a: Analyses) -> Panel:
             )
         )
     neighbours = a.test_neighbours
-    if neighbours is not None:
+    # Test neighbours come with a test split, and with the k-NN evaluation made from them.
+    if neighbours is not None and test is not None and a.pixel_knn is not None:
+        assert train.indices is not None and test.indices is not None  # every Split has them
         distances, found_idx = neighbours
         rows = [[str(k), percent(e.accuracy)] for k, e in a.pixel_knn.items()]
         tables.append(Table(["k", "k-NN test accuracy"], rows))

@@ -387,4 +387,5 @@ def _joined(parts: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(query positions, indices, distances) of every block, concatenated."""
     if not parts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
+    positions, indices, distances = zip(*parts, strict=True)
+    return np.concatenate(positions), np.concatenate(indices), np.concatenate(distances)

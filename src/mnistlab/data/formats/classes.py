@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -78,6 +79,7 @@ def read_classes(path: str | os.PathLike) -> list[str] | dict[int, str]:
         )
     mapping: dict[int, str] = {}
     for line, match in zip(lines, matches, strict=True):
+        assert match is not None  # every line matched: checked above
         if len(match[1].lstrip("0")) > len(str(MAX_LABEL)) or int(match[1]) > MAX_LABEL:
             raise FormatError(f"{source}: {line!r}: the label is above {MAX_LABEL}.")
         label, rest = int(match[1]), match[2].strip()
@@ -121,8 +123,7 @@ def check_class_names(names: Iterable[str], *, source: str) -> None:
     sequence; leading or trailing spaces do not survive folder names and text files.
     """
     names = [str(n) for n in names]
-    seen = set()
-    duplicates = sorted({n for n in names if n in seen or seen.add(n)})
+    duplicates = sorted(n for n, count in Counter(names).items() if count > 1)
     if duplicates:
         raise FormatError(f"{source}: duplicate class names {duplicates}.")
     for n in names:

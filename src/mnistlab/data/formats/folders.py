@@ -48,6 +48,8 @@ def _check_declared_size(path: str | os.PathLike) -> tuple[int, int]:
     small file of zeros can declare 12000 x 12000 pixels and take gigabytes to decode."""
     from PIL import Image
 
+    width: float
+    height: float
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -69,7 +71,7 @@ def _check_declared_size(path: str | os.PathLike) -> tuple[int, int]:
             f"mnistlab reads images of at most {MAX_IMAGE_PIXELS:,} pixels (4096x4096): resize it "
             "first."
         )
-    return height, width
+    return int(height), int(width)  # finite here: a size over Pillow's own limit (inf) was refused
 
 
 def read_image_file(path: str | os.PathLike) -> np.ndarray:
@@ -81,7 +83,7 @@ def read_image_file(path: str | os.PathLike) -> np.ndarray:
         raise FormatError(f"{path}: not a regular file.")
     _check_declared_size(path)
     try:
-        image = np.asarray(iio.imread(path, plugin="pillow"))
+        image = np.asarray(iio.imread(Path(path), plugin="pillow"))
     except Exception as exc:  # Pillow raises many unrelated types for unreadable files
         raise FormatError(f"{path}: not a readable image ({exc}).") from exc
     if image.ndim == 4 and image.shape[0] == 1:
@@ -137,7 +139,7 @@ def read_image_folder(
         raise FormatError(f"{root}: no sub-folders with images (expected root/<class>/*.png).")
     names, index = _class_index(root, folders, classes)
     skipped: dict[str, int] = {}
-    listed = []
+    listed: list[tuple[Path, int]] = []
     for folder in folders:
         entries = [f for f in folder.iterdir() if not f.name.startswith(".")]
         for f in entries:

@@ -184,5 +184,6 @@ def _short_shape(shape: tuple) -> str:
 def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
     """Write arrays in the Keras NPZ layout (compressed)."""
     sink = io.BytesIO()
-    np.savez_compressed(sink, **arrays)
+    # numpy's stub matches **arrays against allow_pickle: bool; every value is an array.
+    np.savez_compressed(sink, **arrays)  # type: ignore[arg-type]
     atomic_write_bytes(Path(path), sink.getvalue())
