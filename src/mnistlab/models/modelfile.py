@@ -254,6 +254,7 @@ def _load_network(path: Path, meta: dict, payload: bytes):
     estimator = NeuralNetClassifier(architecture, seed=meta["seed"], progress=False)
     estimator.classes_ = np.array(meta["trained_labels"])
     estimator.image_shape_ = shape
+    estimator.input_scale_ = 255.0  # trained on uint8 pixels (TrainedModel.preprocessing)
     estimator.n_features_in_ = shape[0] * shape[1]
     estimator.network_ = network.eval()
     estimator.history_ = meta.get("history", [])

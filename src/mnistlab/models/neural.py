@@ -10,11 +10,15 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from mnistlab._utils.validation import checked_fit, checked_predict
 from mnistlab.errors import MissingExtraError
 
 try:
@@ -84,9 +88,13 @@ def _deterministic(seed: int) -> Iterator[torch.Generator]:
 class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
     """An MLP or small CNN trained with Adam and a one-cycle learning-rate schedule.
 
-    Takes uint8 images ``(n, h, w)`` (0..255; divided by 255 inside). A share of the training
-    images is held out, stratified, for early stopping: training stops when the validation
-    loss has not improved for ``patience`` epochs, and the best epoch's weights are kept.
+    Takes uint8 images ``(n, h, w)`` (0..255; divided by 255 inside), or rows ``(n, h * w)`` of
+    them (the MLP also takes rows of any other features, as images of one row). Values of
+    another dtype are divided by the largest absolute value fitting saw, so that they too reach
+    the network within -1..1; 0..1 images given to a network fitted on pixels 0..255 are refused.
+    A share of the training images is held out, stratified, for early stopping: training stops
+    when the validation loss has not improved for ``patience`` epochs, and the best epoch's
+    weights are kept.
 
     Parameters
     ----------
@@ -117,6 +125,11 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray
+    image_shape_ : (int, int)
+        The size of the training images; rows are images of this size (``(1, n_features)`` when
+        fitted on rows).
+    input_scale_ : float
+        What inputs are divided by: 255 for uint8, else the largest absolute training value.
     network_ : torch.nn.Module
         The trained network, on the CPU, in evaluation mode.
     history_ : list of dict
@@ -134,6 +147,19 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
     >>> clf.score(ds.test.images, ds.test.labels) > 0.85
     True
     """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "architecture": [StrOptions(set(ARCHITECTURES))],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, math.inf, closed="neither")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "seed": [Interval(Integral, 0, 2**32 - 1, closed="both")],
+        "device": [str, None],
+        "progress": ["boolean", None],
+        "on_epoch": [callable, None],
+    }
 
     def __init__(
         self,
@@ -164,34 +190,17 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         """``batch_size``, smaller on small training sets so an epoch has about 100 steps."""
         return max(8, min(self.batch_size, n // 100))
 
-    def _check_params(self) -> None:
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(
-                f"architecture must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}."
-            )
-        for name in ("epochs", "batch_size", "patience"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < math.inf):
-            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}.")
-        if not (
-            isinstance(self.validation_fraction, (int, float)) and 0 <= self.validation_fraction < 1
-        ):
-            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}.")
-
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y) -> NeuralNetClassifier:
-        """Train on uint8 images ``X`` (n, h, w) with labels ``y``."""
-        self._check_params()
-        X = _images(X)
-        y = np.asarray(y)
-        if y.shape != (len(X),):
-            raise ValueError(f"y must have one label per image ({len(X)}), got shape {y.shape}.")
+        """Train on uint8 images ``X`` (n, h, w), or rows of them, with labels ``y``."""
+        shape = _shape(X)
+        X, y = checked_fit(self, X, y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"need at least 2 classes, got {len(self.classes_)}.")
-        self.image_shape_ = X.shape[1:]
-        self.n_features_in_ = X.shape[1] * X.shape[2]
+            raise ValueError(f"need at least 2 classes, got {len(self.classes_)} class.")
+        self.image_shape_ = tuple(shape[1:]) if len(shape) == 3 else (1, X.shape[1])
+        self.input_scale_ = _input_scale(X)
+        X = X.reshape(len(X), *self.image_shape_)
         device = torch.device(self.device or default_device())
         fit_idx, val_idx = _holdout(codes, self.validation_fraction, self.seed)
         with _deterministic(self.seed) as generator:
@@ -222,7 +231,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
                 loss_sum, correct = 0.0, 0
                 for start in range(0, len(order), batch_size):
                     rows = np.sort(order[start : start + batch_size])
-                    inputs = _tensor(X[rows]).to(device)
+                    inputs = _tensor(X[rows], self.input_scale_).to(device)
                     target = labels[rows].to(device)
                     optimizer.zero_grad(set_to_none=True)
                     logits = network(inputs)
@@ -242,7 +251,9 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
                     "validation_accuracy": None,
                 }
                 if len(val_idx):
-                    proba = _predict_proba(network, X[val_idx], device, batch_size * 8)
+                    proba = _predict_proba(
+                        network, X[val_idx], self.input_scale_, device, batch_size * 8
+                    )
                     truth = codes[val_idx]
                     picked = np.clip(proba[np.arange(len(truth)), truth], 1e-300, None)
                     record["validation_loss"] = float(-np.mean(np.log(picked)))
@@ -263,37 +274,49 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         return history, best
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities (n, n_classes) of uint8 images (n, h, w)."""
+        """Class probabilities (n, n_classes) of uint8 images (n, h, w), or rows of them."""
         check_is_fitted(self, "network_")
-        X = _images(X)
-        if X.shape[1:] != tuple(self.image_shape_):
+        shape = _shape(X)
+        if len(shape) == 3 and tuple(shape[1:]) != tuple(self.image_shape_):
             raise ValueError(
                 f"the network was trained on {self.image_shape_[0]}x{self.image_shape_[1]} images, "
-                f"got {X.shape[1]}x{X.shape[2]}."
+                f"got {shape[1]}x{shape[2]}."
+            )
+        X = checked_predict(self, X, "network_")
+        if self.input_scale_ == 255 and X.dtype != np.uint8 and 0 < X.max() <= 1:
+            raise ValueError(
+                "X: every value is within 0..1, but the network was trained on pixels 0..255; "
+                "multiply 0..1 images by 255."
             )
         device = next(self.network_.parameters()).device
-        return _predict_proba(self.network_, X, device, 1024)
+        images = X.reshape(len(X), *self.image_shape_)
+        return _predict_proba(self.network_, images, self.input_scale_, device, 1024)
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # checks that it is fitted, before classes_ is read
+        return self.classes_[proba.argmax(axis=1)]
 
 
-def _images(X) -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim != 3 or 0 in X.shape:
-        raise ValueError(f"X must be images of shape (n, height, width), got shape {X.shape}.")
-    if X.dtype != np.uint8:
-        raise ValueError(f"X must be uint8 images (0..255), got dtype {X.dtype}.")
-    return X
+def _shape(X) -> tuple:
+    """The shape of ``X`` as given (images: 3 numbers), before it is validated as rows."""
+    return getattr(np.asarray(X) if isinstance(X, (list, tuple)) else X, "shape", ())
 
 
-def _tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 (n, h, w) -> float32 (n, 1, h, w) in 0..1.
+def _input_scale(X: np.ndarray) -> float:
+    """255 for uint8 pixels; else the largest absolute value of ``X`` (1 when all are 0)."""
+    if X.dtype == np.uint8:
+        return 255.0
+    largest = float(max(X.max(), -X.min()))
+    return largest if largest > 0 else 1.0
+
+
+def _tensor(images: np.ndarray, scale: float) -> torch.Tensor:
+    """(n, h, w) -> float32 (n, 1, h, w) divided by ``scale`` (uint8 pixels: 0..1).
 
     The float copy is made by numpy, so torch never wraps the caller's (perhaps read-only,
     memory-mapped) array: torch warns about non-writable arrays it would share.
     """
-    return torch.from_numpy(images.astype(np.float32)).unsqueeze(1).div_(255)
+    return torch.from_numpy(images.astype(np.float32)).unsqueeze(1).div_(scale)
 
 
 def _holdout(codes: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -312,13 +335,13 @@ def _holdout(codes: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray,
     return np.sort(fit_idx), np.sort(val_idx)
 
 
-def _predict_proba(network: nn.Module, X: np.ndarray, device, batch: int) -> np.ndarray:
+def _predict_proba(network: nn.Module, X: np.ndarray, scale: float, device, batch: int) -> np.ndarray:
     was_training = network.training
     network.eval()
     out = []
     with torch.no_grad():
         for start in range(0, len(X), batch):
-            logits = network(_tensor(X[start : start + batch]).to(device))
+            logits = network(_tensor(X[start : start + batch], scale).to(device))
             out.append(torch.softmax(logits.double(), dim=1).cpu().numpy())
     network.train(was_training)
     return np.concatenate(out)
