@@ -158,7 +158,7 @@ class Split:
     @property
     def image_shape(self) -> tuple[int, int]:
         """(height, width) of every image."""
-        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+        return tuple(self.images.shape[1:])
 
     @overload
     def __getitem__(self, key: int | np.integer) -> tuple[np.ndarray, int]: ...
