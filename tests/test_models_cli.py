@@ -78,7 +78,7 @@ def test_benchmark_command_refusals_write_nothing(tmp_path, dataset_file, five_c
         "npz",
     )
     solo = runner.invoke(app, ["benchmark", str(tmp_path / "solo" / "solo.npz"), "-o", str(out)])
-    assert solo.exit_code == 1 and "needs train and test" in solo.output
+    assert solo.exit_code == 1 and "needs a train and a test split" in solo.output
     assert not out.exists()
 
 

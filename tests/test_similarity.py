@@ -490,3 +490,45 @@ def test_duplicates_from_shared_neighbours_equal_a_search_of_their_own(k):
         find_duplicates(ds, index=index, neighbours=(neighbours[0][:3], neighbours[1][:3]))
     with pytest.raises(ValueError, match="fitted on the training images"):
         find_duplicates(ds, index=NearestImages().fit(ds.test.images))
+
+
+def test_in_context_places_a_comparison_among_the_datasets_typical_pairs(five_class):
+    from mnistlab.similarity import in_context, metric_context, percentiles
+
+    train = five_class.train
+    result = compare(train.images[0], train.images[1])
+    placed = in_context(result, five_class, n=20)
+    typical = metric_context(train, n=20)
+    pd.testing.assert_frame_equal(placed.table, percentiles(result, typical))
+    assert placed.pairs == {"random pair": 20, "same-class nearest neighbour": 20}
+    assert placed.kinds == sorted(placed.pairs)
+    row = placed.table[(placed.table.metric == "rms") & (placed.table.kind == "random pair")]
+    assert placed.more_similar_than("rms", "random pair") == row.more_similar_than.iloc[0]
+    assert placed.to_dict()["more_similar_than"]["rms"]["random pair"] == row.more_similar_than.iloc[0]
+    assert "20 random pairs" in repr(placed) and "five" in repr(placed)
+    small = compare(np.zeros((4, 4), np.uint8), np.ones((4, 4), np.uint8))
+    with pytest.raises(
+        ValueError, match=r"five: its images are \(12, 10\), the compared images \(4, 4\)"
+    ):
+        in_context(small, five_class)
+
+
+def test_parameter_checks_are_the_library_functions_own(five_class):
+    from mnistlab.onepixel.sweep import check_parameters
+    from mnistlab.similarity import find_duplicates
+    from mnistlab.similarity.duplicates import check_threshold
+    from mnistlab.similarity.neighbours import check_metric
+
+    assert check_threshold(2) == 2.0 and check_metric("cosine") == "cosine"
+    assert check_parameters("raw", 3) == 3.0
+    for bad in (-1, float("nan"), True, "1"):
+        with pytest.raises(ValueError, match="non-negative RMS distance"):
+            check_threshold(bad)
+        with pytest.raises(ValueError, match="non-negative RMS distance"):
+            find_duplicates(five_class, bad)
+    with pytest.raises(ValueError, match="unknown metric 'l1'"):
+        check_metric("l1")
+    with pytest.raises(ValueError, match="unknown scale 'log'"):
+        check_parameters("log", 1.0)
+    with pytest.raises(ValueError, match="C must be a positive finite number"):
+        check_parameters("unit", 0)

@@ -57,8 +57,8 @@ def test_rank_in_class(five_class):
     for k in range(len(split.classes)):
         members = table[table.label == k].sort_values(["distance", "index"], ascending=[False, True])
         assert members["rank_in_class"].tolist() == list(range(1, len(members) + 1))
-    least = result.least_typical(2)
-    most = result.most_typical(1)
+    least = result.positions_by_class(2, least=True)
+    most = result.positions_by_class(1, least=False)
     for k in range(len(split.classes)):
         assert result.rank_in_class[least[k]].tolist() == [1, 2]
         assert result.distances[most[k][0]] == result.distances[split.labels == k].min()
@@ -105,3 +105,22 @@ def test_summary_table(five_class):
     assert summary["n"].tolist() == [12] * 5
     assert (summary["max"] >= summary["p90"]).all() and (summary["p90"] >= summary["median"]).all()
     assert isinstance(summary, pd.DataFrame)
+
+
+def test_least_and_most_typical_are_labelled_tables(five_class):
+    split = five_class.train
+    result = stats.typicality(split)
+    least = result.least_typical(2)
+    assert list(least.columns) == ["label", "class", "rank_in_class", "index", "position", "distance"]
+    assert least["label"].tolist() == sorted(least["label"]) and least["rank_in_class"].max() == 2
+    for k, group in least.groupby("label"):
+        assert group["rank_in_class"].tolist() == [1, 2]
+        assert group["class"].eq(split.classes[k]).all()
+        assert group["distance"].iloc[0] == result.distances[split.labels == k].max()
+    np.testing.assert_array_equal(least["index"], split.indices[least["position"]])
+    most = result.most_typical()
+    assert len(most) == len(split.classes)
+    for row in most.itertuples():
+        assert row.distance == result.distances[split.labels == row.label].min()
+    with pytest.raises(ValueError, match="per_class must be a positive whole number"):
+        result.least_typical(0)

@@ -320,23 +320,48 @@ class Typicality:
             }
         )
 
-    def least_typical(self, per_class: int) -> list[np.ndarray]:
-        """Per class, positions of its ``per_class`` least typical images, most atypical first."""
-        return self._by_rank(per_class, reverse=False)
+    def least_typical(self, per_class: int = 1) -> pd.DataFrame:
+        """The ``per_class`` least typical images of each class, most atypical first.
 
-    def most_typical(self, per_class: int) -> list[np.ndarray]:
-        """Per class, positions of its ``per_class`` most typical images, most typical first."""
-        return self._by_rank(per_class, reverse=True)
+        Returns
+        -------
+        DataFrame
+            ``label, class, rank_in_class, index, position, distance``: ``index`` names the
+            image in its split (``Split.indices``), ``position`` its row in the analysed images.
+        """
+        return self._table(self.positions_by_class(per_class, least=True))
 
-    def _by_rank(self, per_class: int, reverse: bool) -> list[np.ndarray]:
+    def most_typical(self, per_class: int = 1) -> pd.DataFrame:
+        """The ``per_class`` most typical images of each class, most typical first (the columns
+        of :meth:`least_typical`)."""
+        return self._table(self.positions_by_class(per_class, least=False))
+
+    def positions_by_class(self, per_class: int, *, least: bool = True) -> list[np.ndarray]:
+        """Per class (in label order), the positions of its ``per_class`` least typical images,
+        most atypical first; with ``least=False`` its most typical, most typical first."""
+        if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 1:
+            raise ValueError(f"per_class must be a positive whole number, got {per_class!r}.")
         out = []
         for k in range(len(self.classes)):
             members = np.flatnonzero(self.labels == k)
             order = np.argsort(self.rank_in_class[members], kind="stable")
-            if reverse:
+            if not least:
                 order = order[::-1]
             out.append(members[order[:per_class]])
         return out
+
+    def _table(self, positions: list[np.ndarray]) -> pd.DataFrame:
+        rows = np.concatenate([np.empty(0, np.int64), *positions]).astype(np.int64)
+        return pd.DataFrame(
+            {
+                "label": self.labels[rows],
+                "class": [self.classes[k] for k in self.labels[rows]],
+                "rank_in_class": self.rank_in_class[rows],
+                "index": self.indices[rows],
+                "position": rows,
+                "distance": self.distances[rows],
+            }
+        )
 
     def summary(self) -> pd.DataFrame:
         """Per class: count, median, 90th percentile and maximum distance."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import inspect
 import re
 
@@ -11,8 +10,8 @@ import typer
 # Each command module registers its commands on the app when imported.
 from mnistlab.cli import data, models, onepixel, report, similarity, stats  # noqa: F401
 from mnistlab.cli._app import app
+from mnistlab.cli._output import command
 from mnistlab.cli.data import values_text
-from mnistlab.progress import console
 
 __all__ = ["app", "main", "values_text"]
 
@@ -26,21 +25,6 @@ def _reflow(doc: str) -> str:
     paragraphs = inspect.cleandoc(doc).split("\n\n")
     text = "\n\n".join(" ".join(p.split()) for p in paragraphs)
     return re.sub(r"\[bold\](.*?)\[/\]", lambda m: f"[bold]{m[1].replace(':', ':[/][bold]')}[/]", text)
-
-
-def _interruptible(command):
-    """Ctrl-C anywhere in ``command``: one line, exit code 130 (128 + SIGINT), no traceback;
-    writes are staged and renamed into place, so nothing partial is left behind."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except KeyboardInterrupt:
-            console.print("interrupted", highlight=False)
-            raise typer.Exit(130) from None
-
-    return wrapper
 
 
 #: The order of the commands in ``mnistlab --help``: from the data to the report.
@@ -63,13 +47,15 @@ COMMANDS = [
     "predict",
     "report",
 ]
-app.registered_commands.sort(key=lambda c: COMMANDS.index(c.name or c.callback.__name__))
+app.registered_commands.sort(
+    key=lambda c: COMMANDS.index(c.name or str(getattr(c.callback, "__name__", "")))
+)
 
 for _command in app.registered_commands:
     if _command.help is None and _command.callback is not None and _command.callback.__doc__:
         _command.help = _reflow(_command.callback.__doc__)
     if _command.callback is not None:
-        _command.callback = _interruptible(_command.callback)
+        _command.callback = command(_command.callback)
 
 #: The app as a click command, as ``mnistlab --help`` sees it: the docs' CLI reference renders it.
 click_command = typer.main.get_command(app)

@@ -9,11 +9,11 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from mnistlab.cli._output import _fail, _input, _run
+from mnistlab.cli._output import _fail, _input
 from mnistlab.data import load
 
 NameArg = Annotated[
@@ -46,10 +46,10 @@ _data_options = _DataOptions()
 
 
 def _data_parameters(invert_flag: str | None) -> list[inspect.Parameter]:
-    def option(name: str, kind: type, default, decl: str, help: str) -> inspect.Parameter:
+    def option(name: str, kind: Any, default, decl: str, help: str) -> inspect.Parameter:
         metavar = {"--name": "NAME", "--classes": "FILE", "--test-size": "SHARE"}.get(decl)
         option = typer.Option(decl, help=help, metavar=metavar, rich_help_panel="Loading files")
-        annotation = Annotated[kind, option]
+        annotation = Annotated[kind, option]  # type: ignore[valid-type]  # built at run time for typer
         return inspect.Parameter(
             name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
         )
@@ -145,17 +145,17 @@ def _load_data(refs: list[str], no_download: bool, first: int | None = None, inv
             _fail(f"{flag} applies to datasets read from files, not to {', '.join(refs)}.", 2)
     loaded = []
     for k, (ref, is_file) in enumerate(zip(refs, files, strict=True)):
-        given = {"name": options.names[k] if options.names else None}
+        given: dict[str, Any] = {"name": options.names[k] if options.names else None}
         if is_file:
             given |= {"classes": options.classes, "test_size": options.test_size, "invert": invert}
         with warnings.catch_warnings(record=True) as caught:
-            ds = _run(load, _input(ref), download=not no_download, **given)
+            ds = load(_input(ref), download=not no_download, **given)
         if is_file:  # the class names it was read with are inputs too
             _input_class_files(Path(ref), options.classes)
         for warning in caught:  # the library's advice in this command's terms: its flag
             message = str(warning.message).replace("invert=True", options.invert_flag)
             warnings.warn_explicit(message, warning.category, warning.filename, warning.lineno)
-        loaded.append(_run(ds.subset, first))
+        loaded.append(ds.subset(first))
     names = [ds.name for ds in loaded]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -171,7 +171,7 @@ def _dataset(name: str, first: int | None, no_download: bool, invert: bool | Non
 
 def _split(name: str, split: str, first: int | None, no_download: bool):
     ds = _dataset(name, None, no_download)
-    return ds, _run(lambda: ds.split(split).subset(first))
+    return ds, ds.split(split).subset(first)
 
 
 def _is_dataset_image(ref: str) -> bool:
@@ -188,7 +188,7 @@ def _dataset_image(ref: str, no_download: bool, invert: bool | None = None, load
 
     name, split_name, index = ref.rsplit(":", 2)
     ds = loaded if loaded is not None else _dataset(name, None, no_download, invert)
-    split = _run(ds.split, split_name)
+    split = ds.split(split_name)
     if not re.fullmatch(r"-?\d+", index) or not -len(split) <= int(index) < len(split):
         _fail(
             f"{ref!r}: the index must be a whole number in 0..{len(split) - 1} "

@@ -3,10 +3,14 @@ or nothing (never over an input)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -21,23 +25,63 @@ from mnistlab.progress import console
 out = Console(soft_wrap=True, markup=False, emoji=False)
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
-def _run(func, *args, **kwargs):
-    """Call the API; turn the errors users can cause into one clear line, no traceback."""
-    try:
-        return func(*args, **kwargs)
-    except (MnistlabError, ValueError) as exc:
-        _fail(str(exc))
-    except MemoryError:
-        _fail("not enough memory for this; try fewer or smaller images.")
-    except OSError as exc:  # files and folders: missing, not writable, in the way, ...
-        if exc.strerror and exc.filename:
-            _fail(f"{exc.filename}: {exc.strerror}")
-        _fail(str(exc))
+@dataclass
+class Result:
+    """What a command found, in both forms it prints: ``data`` for ``--json``; for people,
+    ``shown`` (lines of text and rich tables, in order) on stdout and ``notes`` (advice about
+    the output, not results) on stderr. A command returns one; :func:`command` prints it."""
+
+    data: dict
+    shown: list = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def show(self, *items) -> Result:
+        """Add lines (text) or rich renderables (tables) to what people see."""
+        self.shown.extend(items)
+        return self
+
+
+def render(result: Result, as_json: bool) -> None:
+    """Print ``result``: its data as JSON, or what it shows people."""
+    if as_json:
+        _print_json(result.data)
+        return
+    for item in result.shown:
+        out.print(item, highlight=False)
+    for note in result.notes:
+        console.print(f"[yellow]Note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+
+
+def command(func):
+    """Run a command: print the :class:`Result` it returns (as JSON with ``--json``), and turn
+    what users can cause into one line and an exit code, no traceback: the library's errors,
+    files (missing, unwritable, in the way), memory, and Ctrl-C (exit 130, 128 + SIGINT; writes
+    are staged and renamed into place, so nothing partial is left behind)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            result = func(*args, **kwargs)
+            if result is not None:
+                render(result, bool(kwargs.get("as_json")))
+        except KeyboardInterrupt:
+            console.print("interrupted", highlight=False)
+            raise typer.Exit(130) from None
+        except (MnistlabError, ValueError) as exc:
+            _fail(str(exc))
+        except MemoryError:
+            _fail("not enough memory for this; try fewer or smaller images.")
+        except OSError as exc:  # files and folders: missing, not writable, in the way, ...
+            if exc.strerror and exc.filename:
+                _fail(f"{exc.filename}: {exc.strerror}")
+            _fail(str(exc))
+
+    return wrapper
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -132,17 +176,18 @@ def _check_outputs(*targets: tuple[Path | None, tuple[str, ...]]) -> None:
 def _save_figure(fig, output: Path) -> Path:
     """Save one figure (format from the suffix), never over an input."""
     _refuse_inputs_as_outputs(output)
-    return _run(plots.save, fig, output)
+    return plots.save(fig, output)
 
 
-def _write_files(files: dict[Path, bytes], folder: Path | None = None) -> None:
+def _write_files(files: Mapping[Path, bytes] | Mapping[str, bytes], folder: Path | None = None) -> None:
     """Write the files a command made (names inside ``folder`` if given), all or nothing."""
     from mnistlab._utils.files import atomic_write_files
 
     if folder is not None:
         _refuse_inputs_as_outputs(folder, folder=True)
-    _refuse_inputs_as_outputs(*((folder / p if folder else p) for p in files))
-    _run(atomic_write_files, {(folder / p if folder else p): data for p, data in files.items()})
+    targets = {(folder / p if folder else Path(p)): data for p, data in files.items()}
+    _refuse_inputs_as_outputs(*targets)
+    atomic_write_files(targets)
 
 
 #: What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").
@@ -172,7 +217,7 @@ def _csv_bytes(frame) -> bytes:
         if not pd.api.types.is_numeric_dtype(frame[column]):
             frame[column] = [_csv_text(v) if isinstance(v, str) else v for v in frame[column]]
     frame.columns = [_csv_text(str(c)) for c in frame.columns]
-    return _run(frame.to_csv, index=False).encode()
+    return frame.to_csv(index=False).encode()
 
 
 def _check_writable(path: Path) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from mnistlab import plots
 from mnistlab.cli._app import app
@@ -24,29 +25,27 @@ from mnistlab.cli._options import (
 )
 from mnistlab.cli._output import (
     FIGURE,
+    Result,
     _check_outputs,
     _fail,
     _image_title,
     _input,
-    _print_json,
     _refuse_inputs_as_outputs,
-    _run,
     _save_figure,
     out,
 )
 from mnistlab.data import DATASETS, SAVE_FORMATS, save
 from mnistlab.data.loading import save_targets
 from mnistlab.data.sources import availability, cache_home
-from mnistlab.progress import console
 
 
 @app.command()
-def datasets(as_json: AsJson = False) -> None:
+def datasets(as_json: AsJson = False) -> Result:
     """List the named datasets and where each would be loaded from right now.
 
     Example: [bold]mnistlab datasets[/]
     """
-    rows = []
+    rows: list[dict[str, Any]] = []
     for spec in DATASETS.values():
         where = availability(spec)
         rows.append(
@@ -59,9 +58,6 @@ def datasets(as_json: AsJson = False) -> None:
                 "description": spec.description,
             }
         )
-    if as_json:
-        _print_json({"cache": str(cache_home()), "datasets": rows})
-        return
     table = Table(title=f"Datasets (cache: {cache_home()})", title_justify="left")
     for col in ("name", "classes", "shape", "offline", "from"):
         table.add_column(col, overflow="fold")
@@ -73,7 +69,7 @@ def datasets(as_json: AsJson = False) -> None:
             "yes" if r["available"] else "no",
             r["from"],
         )
-    out.print(table)
+    return Result({"cache": str(cache_home()), "datasets": rows}, [table])
 
 
 @app.command()
@@ -82,26 +78,24 @@ def info(
     name: NameArg,
     as_json: AsJson = False,
     no_download: NoDownload = False,
-) -> None:
+) -> Result:
     """Describe a dataset: classes, image shape, and images per class in each split.
 
     Examples: [bold]mnistlab info mnist --json[/], [bold]mnistlab info ./my_data.npz[/]
     """
     ds = _dataset(name, None, no_download)
-    summary = ds.summary()
-    if as_json:
-        _print_json(summary)
-        return
     source = f"  ({ds.source})" if ds.source not in (ds.name, f"./{ds.name}") else ""
-    out.print(f"{ds.name}{source}", highlight=False, style="bold")
-    out.print(f"image shape {ds.image_shape[0]}x{ds.image_shape[1]} uint8, {len(ds.classes)} classes")
-    out.print(f"{ds.polarity().description}", highlight=False)
     table = Table("label", "class", *ds.splits)
     counts = {k: v.class_counts() for k, v in ds.splits.items()}
     for k, c in enumerate(ds.classes):
         table.add_row(str(k), c, *[f"{counts[s][c]:,}" for s in counts])
     table.add_row("", "total", *[f"{len(s):,}" for s in ds.splits.values()], style="bold")
-    out.print(table)
+    return Result(ds.summary()).show(
+        Text(f"{ds.name}{source}", style="bold"),
+        f"image shape {ds.image_shape[0]}x{ds.image_shape[1]} uint8, {len(ds.classes)} classes",
+        ds.polarity().description,
+        table,
+    )
 
 
 @app.command()
@@ -139,7 +133,7 @@ def show(
     ] = False,
     no_download: NoDownload = False,
     as_json: AsJson = False,
-) -> None:
+) -> Result:
     """Draw a grid of images, each titled with its index and class name; or one image's values.
 
     With [bold]--values[/], one image is shown as the numbers a model sees: its matrix of 0..255
@@ -166,30 +160,26 @@ def show(
         _check_outputs((output, FIGURE))
     split = split or "train"
     if values:
-        _show_values(name, output, split, label, invert, no_download, as_json)
-        return
+        return _show_values(name, output, split, label, invert, no_download)
     first = first or 12
     ds = _dataset(name, None, no_download, invert)
-    chosen = _run(lambda: ds.split(split).subset(first, label=label))
+    chosen = ds.split(split).subset(first, label=label)
     if len(chosen) == 0:
         what = f" of class {label!r}" if label is not None else ""
         _fail(f"no {split} images{what} in {ds.name}.")
     what = f" of class {ds.classes[chosen.labels[0]]!r}" if label is not None else ""
     fig = plots.image_grid(chosen, columns=columns, title=f"{ds.name} · {split}{what}")
+    assert output is not None  # refused above: a grid needs -o
     path = _save_figure(fig, output)
-    if as_json:
-        _print_json(
-            {
-                "output": str(path),
-                "dataset": ds.name,
-                "split": split,
-                "indices": chosen.indices.tolist(),
-                "labels": chosen.labels.tolist(),
-                "classes": [ds.classes[k] for k in chosen.labels],
-            }
-        )
-        return
-    out.print(f"wrote {path}: {len(chosen)} {split} images{what} from {ds.name}", highlight=False)
+    data = {
+        "output": str(path),
+        "dataset": ds.name,
+        "split": split,
+        "indices": chosen.indices.tolist(),
+        "labels": chosen.labels.tolist(),
+        "classes": [ds.classes[k] for k in chosen.labels],
+    }
+    return Result(data).show(f"wrote {path}: {len(chosen)} {split} images{what} from {ds.name}")
 
 
 def _show_values(
@@ -199,59 +189,52 @@ def _show_values(
     label: str | None,
     invert: bool,
     no_download: bool,
-    as_json: bool,
-) -> None:
+) -> Result:
     from mnistlab.data.images import ImageRef, load_image, looks_like_single_image
 
     if _is_dataset_image(name):
         ref = _dataset_image(name, no_download, invert)
     elif looks_like_single_image(name):
-        ref = _run(load_image, _input(name), invert=invert, download=not no_download)
+        ref = load_image(_input(name), invert=invert, download=not no_download)
     else:
         ds = _dataset(name, None, no_download, invert)
-        chosen = _run(lambda: ds.split(split).subset(1, label=label))
+        chosen = ds.split(split).subset(1, label=label)
         if len(chosen) == 0:
             _fail(f"no {split} images{f' of class {label!r}' if label else ''} in {ds.name}.")
         k = int(chosen.labels[0])
         source = f"{ds.name}:{split}:{int(chosen.indices[0])}"
         ref = ImageRef(chosen.images[0], source, k, ds.classes[k], name)
-    pixels = _run(lambda: _checked_values(ref))
+    pixels = _checked_values(ref)
     title = _image_title(ref)
     if output is not None:
-        output = _save_figure(_run(plots.pixel_values, pixels, title=title), output)
-    if as_json:
-        _print_json(
-            {
-                "image": ref.source,
-                "label": ref.label,
-                "class": ref.class_name,
-                "shape": list(pixels.shape),
-                "values": pixels.tolist(),
-                "output": None if output is None else str(output),
-            }
-        )
-        return
+        output = _save_figure(plots.pixel_values(pixels, title=title), output)
+    result = Result(
+        {
+            "image": ref.source,
+            "label": ref.label,
+            "class": ref.class_name,
+            "shape": list(pixels.shape),
+            "values": pixels.tolist(),
+            "output": None if output is None else str(output),
+        }
+    )
     text = values_text(pixels)
     shading = " (each on its grey: white = 0, black = 255)" if out.color_system else ""
-    out.print(
-        f"{title}: {pixels.shape[0]} rows x {pixels.shape[1]} columns of values 0..255{shading}",
-        highlight=False,
-    )
-    out.print(text, no_wrap=True, crop=False)
-    if out.is_terminal and text.cell_len > out.width:
-        console.print(
-            f"[yellow]Note:[/] the matrix is {text.cell_len} characters wide and the terminal "
-            f"{out.width}: widen the terminal, or draw it with -o one.png.",
-            highlight=False,
-        )
     label_text = f", y = {ref.label}" if ref.label is not None else ""
-    out.print(
+    result.show(
+        f"{title}: {pixels.shape[0]} rows x {pixels.shape[1]} columns of values 0..255{shading}",
+        text,
         f"As a row of X: {pixels.size} features, row 0 first (row r = features "
         f"{pixels.shape[1]}*r .. {pixels.shape[1]}*r+{pixels.shape[1] - 1}){label_text}",
-        highlight=False,
     )
+    if out.is_terminal and text.cell_len > out.width:
+        result.notes.append(
+            f"the matrix is {text.cell_len} characters wide and the terminal {out.width}: widen "
+            "the terminal, or draw it with -o one.png."
+        )
     if output is not None:
-        out.print(f"wrote {output}", highlight=False)
+        result.show(f"wrote {output}")
+    return result
 
 
 def _checked_values(ref):
@@ -292,7 +275,7 @@ def convert(
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder to write into.")],
     no_download: NoDownload = False,
     as_json: AsJson = False,
-) -> None:
+) -> Result:
     """Write a dataset in another file format (idx, csv, csv-kaggle, npz, png).
 
     Example: [bold]mnistlab convert fashion-mnist --to csv -o fashion_csv/[/]
@@ -301,13 +284,10 @@ def convert(
         _fail(f"unknown format {to!r}; choose one of: {', '.join(SAVE_FORMATS)}.")
     ds = _dataset(name, None, no_download)
     _refuse_inputs_as_outputs(output, folder=True)
-    _refuse_inputs_as_outputs(*_run(save_targets, ds, output, to))  # each file it writes
-    written = _run(save, ds, output, to)
-    if as_json:
-        _print_json({"dataset": ds.name, "format": to, "written": [str(p) for p in written]})
-        return
-    for path in written:
-        out.print(f"wrote {path}", highlight=False)
+    _refuse_inputs_as_outputs(*save_targets(ds, output, to))  # each file it writes
+    written = save(ds, output, to)
+    data = {"dataset": ds.name, "format": to, "written": [str(p) for p in written]}
+    return Result(data, [f"wrote {path}" for path in written])
 
 
 @app.command("tidy")
@@ -319,7 +299,7 @@ def tidy_command(
     first: FirstOpt = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
-) -> None:
+) -> Result:
     """Write one row per pixel (index, label, x, y, value) as Parquet or CSV.
 
     Example: [bold]mnistlab tidy mnist --first 1000 -o pixels.parquet[/]
@@ -330,8 +310,8 @@ def tidy_command(
     ds, chosen = _split(name, split, first, no_download)
     table = tidy(chosen)
     _refuse_inputs_as_outputs(output)
-    _run(save_tidy, table, output)
-    info = {
+    save_tidy(table, output)
+    data = {
         "output": str(output),
         "dataset": ds.name,
         "split": split,
@@ -340,11 +320,7 @@ def tidy_command(
         "bytes_per_row": float(table.memory_usage(index=False).sum() / max(len(table), 1)),
         "dtypes": {c: str(t) for c, t in table.dtypes.items()},
     }
-    if as_json:
-        _print_json(info)
-        return
-    out.print(
+    return Result(data).show(
         f"wrote {output}: {len(table):,} rows ({len(chosen):,} {split} images of {ds.name}, "
-        f"{info['bytes_per_row']:.0f} bytes per row in memory)",
-        highlight=False,
+        f"{data['bytes_per_row']:.0f} bytes per row in memory)"
     )

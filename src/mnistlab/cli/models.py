@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from mnistlab import plots
@@ -21,19 +21,16 @@ from mnistlab.cli._options import (
     _loads_data,
 )
 from mnistlab.cli._output import (
+    Result,
     _check_folder,
     _check_outputs,
     _check_writable,
     _csv_bytes,
     _fail,
     _input,
-    _print_json,
     _refuse_inputs_as_outputs,
-    _run,
     _write_files,
-    out,
 )
-from mnistlab.progress import console
 
 
 def _benchmark_files(loaded, results) -> dict[str, bytes]:
@@ -83,7 +80,7 @@ def benchmark_command(
     ] = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
-) -> None:
+) -> Result:
     """Train models on each dataset's train split; accuracy and time on its test split.
 
     The classic models are scikit-learn pipelines (StandardScaler, then the classifier) with
@@ -94,8 +91,9 @@ def benchmark_command(
     """
     from mnistlab._utils.files import safe_filename
     from mnistlab.models import benchmark, resolve_models
+    from mnistlab.models.trained import require_train_and_test
 
-    chosen = _run(resolve_models, models)
+    chosen = resolve_models(models)
     loaded = _load_data(names, no_download)
     if output is not None:
         figures = [
@@ -108,37 +106,29 @@ def benchmark_command(
     labels = [ds.name for ds in loaded]
     if len(set(labels)) != len(labels):
         _fail(f"the datasets are named {labels}: each may appear once, as it labels the results.")
+    for ds in loaded:  # every dataset before the first model is trained
+        require_train_and_test(ds)
+    results: list = []
+    failed: list[dict[str, str]] = []
     for ds in loaded:
-        if "test" not in ds.splits or "train" not in ds.splits:
-            _fail(f"{ds.name} has the splits {', '.join(ds.splits)}; a benchmark needs train and test.")
-    results, failed = [], []
-    for ds in loaded:
-        found = _run(benchmark, ds, chosen, seed=seed)
+        found = benchmark(ds, chosen, seed=seed)
         results.extend(found)
         failed += [{"dataset": ds.name, "model": m, "reason": why} for m, why in found.failed.items()]
     for f in failed:
-        console.print(
-            f"[yellow]Warning:[/] {escape(f['model'])} on {escape(f['dataset'])} failed: "
-            f"{escape(f['reason'])}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        warnings.warn(f"{f['model']} on {f['dataset']} failed: {f['reason']}", stacklevel=1)
     if not results:
         _fail("no model could be trained and tested (the reasons are above).")
     if output is not None:
         files = _benchmark_files(loaded, results)
         _write_files(files, output)
-    if as_json:
-        _print_json({"results": [r.row() for r in results], "failed": failed})
-        return
-    _print_benchmark(labels, chosen, results)
+    result = Result({"results": [r.row() for r in results], "failed": failed})
+    result.show(*_benchmark_shown(labels, chosen, results))
     if output is not None:
-        out.print(
-            f"wrote {output / 'results.csv'}, per-class.csv and figures in {output}", highlight=False
-        )
+        result.show(f"wrote {output / 'results.csv'}, per-class.csv and figures in {output}")
+    return result
 
 
-def _print_benchmark(datasets: list[str], models: tuple[str, ...], results) -> None:
+def _benchmark_shown(datasets: list[str], models: tuple[str, ...], results) -> list:
     from mnistlab.models import MODELS
 
     found = {(r.dataset, r.model): r for r in results}
@@ -157,14 +147,14 @@ def _print_benchmark(datasets: list[str], models: tuple[str, ...], results) -> N
                 "-" if r is None else f"{r.trained.fit_seconds:.1f} / {r.predict_seconds:.1f}",
             ]
         table.add_row(model, *cells)
-    out.print(table)
-    shown = [MODELS[m].published for m in models if MODELS[m].published is not None]
-    shown = [p for p in shown if any(name in p.accuracy for name in datasets)]
-    if shown:
-        note = "paper: Fashion-MNIST benchmark (arXiv:1708.07747, Table 3), the same configuration"
-        if not all(p.same for p in shown):
-            note += "; ~: the closest published configuration, a different model"
-        out.print(note + ".", highlight=False)
+    papers = (MODELS[m].published for m in models)
+    shown = [p for p in papers if p is not None and any(name in p.accuracy for name in datasets)]
+    if not shown:
+        return [table]
+    note = "paper: Fashion-MNIST benchmark (arXiv:1708.07747, Table 3), the same configuration"
+    if not all(p.same for p in shown):
+        note += "; ~: the closest published configuration, a different model"
+    return [table, note + "."]
 
 
 @app.command("train")
@@ -186,7 +176,7 @@ def train_command(
     first: FirstEach = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
-) -> None:
+) -> Result:
     """Train one model on a dataset's train split, test it, and save it (no pickle inside).
 
     Neural models show a progress bar per epoch and stop early when accuracy on a validation
@@ -202,17 +192,14 @@ def train_command(
     _check_outputs((output, (".mnistlab",)))
     _check_writable(output)
     ds = _dataset(name, first, no_download)
-    params = {} if epochs is None else {"epochs": epochs}
-    trained = _run(train, ds, model, seed=seed, **params)
+    params: dict[str, Any] = {} if epochs is None else {"epochs": epochs}
+    trained = train(ds, model, seed=seed, **params)
     _refuse_inputs_as_outputs(output)
-    _run(trained.save, output)
-    if as_json:
-        _print_json({"model_file": str(output), **trained.to_dict()})
-        return
-    out.print(
+    trained.save(output)
+    return Result({"model_file": str(output), **trained.to_dict()}).show(
         f"{model} on {ds.name}: test accuracy {trained.test_accuracy:.2%}, trained in "
-        f"{trained.fit_seconds:.1f} s\nwrote {output}",
-        highlight=False,
+        f"{trained.fit_seconds:.1f} s",
+        f"wrote {output}",
     )
 
 
@@ -239,18 +226,19 @@ def predict(
     ] = False,
     no_download: NoDownload = False,
     as_json: AsJson = False,
-) -> None:
+) -> Result:
     """Classify images with a saved model: the class, its name and the top scores.
 
     Example: [bold]mnistlab predict fashion-cnn.mnistlab fashion-mnist:test:0 shoe.png --invert[/]
     """
     from mnistlab.data.images import fit_to_shape, load_image
     from mnistlab.models import load_model
+    from mnistlab.models.predictions import predict_top
 
-    trained = _run(load_model, _input(str(model_file)), check_versions=not ignore_versions)
+    trained = load_model(_input(str(model_file)), check_versions=not ignore_versions)
     refs = []
     for image in images:
-        ref = _run(load_image, _input(image), invert=invert, download=not no_download)
+        ref = load_image(_input(image), invert=invert, download=not no_download)
         origin = ref.source.rsplit(":", 2)[0] if ref.dataset is not None else None
         if origin is not None and origin != trained.dataset and not any_dataset:
             _fail(
@@ -259,38 +247,21 @@ def predict(
                 "Pass --any-dataset to predict anyway."
             )
         # Then the size, once the image is known to be one this model is meant for.
-        refs.append(_run(fit_to_shape, ref, trained.image_shape, resize=resize))
+        refs.append(fit_to_shape(ref, trained.image_shape, resize=resize))
     import numpy as np
 
-    labels, scores = _run(trained.predict_scores, np.stack([r.pixels for r in refs]))
-    k = min(top, len(trained.classes))
-    rows = []
-    for ref, label, row in zip(refs, labels.tolist(), scores, strict=True):
-        best = np.argsort(-row, kind="stable")[:k]
-        rows.append(
-            {
-                "image": ref.source,
-                "label": label,
-                "class": trained.classes[label],
-                "score": float(row[label]),
-                "top": [
-                    {"label": int(j), "class": trained.classes[j], "score": float(row[j])} for j in best
-                ],
-                "true_label": ref.label,
-                "true_class": ref.class_name,
-            }
-        )
-    if as_json:
-        _print_json(
-            {
-                "model_file": str(model_file),
-                "model": trained.model,
-                "dataset": trained.dataset,
-                "scores_are_probabilities": trained.has_probabilities,
-                "predictions": rows,
-            }
-        )
-        return
+    found = predict_top(trained, np.stack([r.pixels for r in refs]), top)
+    rows = [
+        {"image": ref.source, **p.to_dict(), "true_label": ref.label, "true_class": ref.class_name}
+        for ref, p in zip(refs, found, strict=True)
+    ]
+    data = {
+        "model_file": str(model_file),
+        "model": trained.model,
+        "dataset": trained.dataset,
+        "scores_are_probabilities": trained.has_probabilities,
+        "predictions": rows,
+    }
     what = "probabilities" if trained.has_probabilities else "scores"
     table = Table(
         "image", "predicted", f"top {what}", "true", title=f"{trained.model} ({trained.dataset})"
@@ -299,4 +270,4 @@ def predict(
         tops = ", ".join(f"{t['class']} {t['score']:.1%}" for t in r["top"])
         true = "" if r["true_class"] is None else r["true_class"]
         table.add_row(r["image"], f"{r['label']} {r['class']}", tops, true)
-    out.print(table)
+    return Result(data, [table])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from pathlib import Path
 from typing import Annotated
@@ -15,15 +14,13 @@ from mnistlab import plots
 from mnistlab.cli._app import app
 from mnistlab.cli._options import AsJson, FirstEach, NoDownload, _load_data, _loads_data
 from mnistlab.cli._output import (
+    Result,
     _check_folder,
     _csv_bytes,
     _fail,
     _finite,
     _percent,
-    _print_json,
-    _run,
     _write_files,
-    out,
 )
 
 
@@ -50,7 +47,7 @@ def onepixel(
     first: FirstEach = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
-) -> None:
+) -> Result:
     """Which pairs of classes can one pixel tell apart? One logistic regression per pixel and pair.
 
     For every pair of classes and every pixel, a logistic regression on that pixel alone is fitted
@@ -58,12 +55,10 @@ def onepixel(
     is tested on the test split. Example: [bold]mnistlab onepixel mnist fashion-mnist -o onepixel/[/]
     """
     from mnistlab._utils.files import safe_filename
-    from mnistlab.onepixel import SCALES, one_pixel_separability
+    from mnistlab.onepixel import one_pixel_separability
+    from mnistlab.onepixel.sweep import check_parameters
 
-    if scale not in SCALES:
-        _fail(f"unknown scale {scale!r}; choose one of: {', '.join(SCALES)}.")
-    if not (C > 0 and math.isfinite(C)):
-        _fail(f"--C must be a positive finite number, got {C}.")
+    check_parameters(scale, C)
     figure_names = [
         (f"heatmap-{safe_filename(n)}.png", f"best-pixels-{safe_filename(n)}.png") for n in names
     ]
@@ -83,19 +78,15 @@ def onepixel(
     results, seconds = [], []
     for ds in loaded:
         started = time.perf_counter()
-        results.append(_run(one_pixel_separability, ds, scale=scale, C=C))
+        results.append(one_pixel_separability(ds, scale=scale, C=C))
         seconds.append(time.perf_counter() - started)
     payload = {"datasets": {r.dataset: r.to_dict() for r in results}}
     if output is not None:
         _write_onepixel(output, loaded, results, payload)
-    if as_json:
-        _print_json(payload)
-        return
-    _print_onepixel(results, seconds)
+    result = Result(payload, _onepixel_shown(results, seconds))
     if output is not None:
-        out.print(
-            f"wrote {output / 'separability.csv'}, summary.json and figures in {output}", highlight=False
-        )
+        result.show(f"wrote {output / 'separability.csv'}, summary.json and figures in {output}")
+    return result
 
 
 def _write_onepixel(output: Path, loaded, results, payload) -> None:
@@ -121,7 +112,7 @@ def _write_onepixel(output: Path, loaded, results, payload) -> None:
     _write_files(files, output)
 
 
-def _print_onepixel(results, seconds) -> None:
+def _onepixel_shown(results, seconds) -> list:
     summaries = [r.summary() for r in results]
     table = Table(
         "", *[r.dataset for r in results], title="One-pixel separability", title_justify="left"
@@ -144,13 +135,12 @@ def _print_onepixel(results, seconds) -> None:
     ]
     for label, cells in rows:
         table.add_row(label, *cells)
-    out.print(table)
     what = " and ".join(sorted(m.replace("_", " ") for m in measure))
-    out.print(
+    return [
+        table,
         f"{what} of the best single pixel per pair ({results[0].scale} scale, C={results[0].C:g}); "
         "higher means easier to tell apart",
-        highlight=False,
-    )
+    ]
 
 
 def _hardest(result, n: int = 3) -> str:

@@ -10,7 +10,7 @@ import typer
 
 from mnistlab.cli._app import app
 from mnistlab.cli._options import AsJson, FirstEach, NoDownload, _load_data, _loads_data
-from mnistlab.cli._output import _check_folder, _print_json, _refuse_inputs_as_outputs, _run, out
+from mnistlab.cli._output import Result, _check_folder, _refuse_inputs_as_outputs
 
 
 @app.command()
@@ -33,7 +33,7 @@ def report(
     first: FirstEach = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
-) -> None:
+) -> Result:
     """Write a self-contained HTML report comparing datasets side by side.
 
     Examples: [bold]mnistlab report -o report/[/], [bold]mnistlab report mnist kmnist digits -o r/[/],
@@ -42,13 +42,12 @@ def report(
     from mnistlab.models import resolve_models
     from mnistlab.report import build_report
 
-    chosen = _run(resolve_models, models)
+    chosen = resolve_models(models)
     _check_folder(output, ["index.html", "summary.json"])  # before minutes of analyses
     loaded = _load_data(names or ["mnist", "fashion-mnist"], no_download, first)
     _refuse_inputs_as_outputs(output, folder=True)  # before minutes of analyses
-    path = _run(build_report, loaded, output, models=chosen)
-    if as_json:
-        summary = json.loads((path.parent / "summary.json").read_text())
-        _print_json({"report": str(path), **summary})
-        return
-    out.print(f"wrote {path} and {path.parent / 'summary.json'}", highlight=False)
+    path = build_report(loaded, output, models=chosen)
+    summary = json.loads((path.parent / "summary.json").read_text())
+    return Result({"report": str(path), **summary}).show(
+        f"wrote {path} and {path.parent / 'summary.json'}"
+    )

@@ -25,6 +25,7 @@ from mnistlab.cli._options import (
 )
 from mnistlab.cli._output import (
     FIGURE,
+    Result,
     _check_folder,
     _check_outputs,
     _csv_bytes,
@@ -32,11 +33,8 @@ from mnistlab.cli._output import (
     _file_text,
     _image_title,
     _input,
-    _print_json,
-    _run,
     _save_figure,
     _write_files,
-    out,
 )
 from mnistlab.data import load
 
@@ -74,79 +72,67 @@ def compare_command(
     ] = False,
     no_download: NoDownload = False,
     as_json: AsJson = False,
-) -> None:
+) -> Result:
     """How similar are two images? Every metric, its meaning, and how it compares with typical pairs.
 
     Example: [bold]mnistlab compare mnist:train:0 mnist:train:1 -o pair.png[/]
     """
     from mnistlab.data.images import load_image, match_sizes
-    from mnistlab.similarity import METRICS as METRIC_NAMES
-    from mnistlab.similarity import compare, metric_context, percentiles
+    from mnistlab.similarity import compare, in_context
 
     _check_outputs((output, FIGURE))
-    first = _run(load_image, _input(a), invert=invert, download=not no_download)
-    second = _run(load_image, _input(b), invert=invert, download=not no_download)
-    first, second = _run(match_sizes, first, second, resize=resize)
-    result = _run(compare, first.pixels, second.pixels)
+    first = load_image(_input(a), invert=invert, download=not no_download)
+    second = load_image(_input(b), invert=invert, download=not no_download)
+    first, second = match_sizes(first, second, resize=resize)
+    result = compare(first.pixels, second.pixels)
     if context is None and not no_context:
         context = first.dataset or second.dataset
     placed = None
     if context is not None and not no_context:
-        ds = _run(load, _input(context), download=not no_download)
-        if ds.image_shape != result.shape:
-            _fail(f"--context {context}: its images are {ds.image_shape}, these {result.shape}.")
-        typical = _run(metric_context, ds.train)
-        placed = percentiles(result, typical) if len(typical) else None
-        sizes = typical.groupby("kind").size().to_dict() if len(typical) else {}
+        placed = in_context(result, load(_input(context), download=not no_download))
     if output is not None:
         note = f"pearson {result.pearson:.3f}, SSIM {result.ssim:.3f}, RMS difference {result.rms:.1f}"
         fig = plots.comparison(
             first.pixels, second.pixels, _image_title(first), _image_title(second), note=note
         )
         _save_figure(fig, output)
-    if as_json:
-        payload = {
-            "a": first.source,
-            "b": second.source,
-            "class_a": first.class_name,
-            "class_b": second.class_name,
-            "output": str(output) if output else None,
-            **result.to_dict(),
-        }
-        payload["meanings"] = result.table().set_index("metric")["meaning"].to_dict()
-        if placed is not None:
-            payload["context"] = {
-                "dataset": context,
-                "more_similar_than": {
-                    m: dict(zip(g["kind"], g["more_similar_than"], strict=True))
-                    for m, g in placed.groupby("metric")
-                },
-            }
-        _print_json(payload)
-        return
-    table = Table(title=f"{_image_title(first)}  vs  {_image_title(second)}")
+    data = {
+        "a": first.source,
+        "b": second.source,
+        "class_a": first.class_name,
+        "class_b": second.class_name,
+        "output": str(output) if output else None,
+        **result.to_dict(),
+        "meanings": result.table().set_index("metric")["meaning"].to_dict(),
+    }
+    if placed is not None:
+        data["context"] = placed.to_dict() | {"dataset": context}
+    shown = Result(data).show(
+        _comparison_table(result, placed, f"{_image_title(first)}  vs  {_image_title(second)}"),
+        f"data range {result.data_range:g} (SSIM, mutual information)",
+    )
+    if placed is not None:
+        said = ", ".join(f"{n} {kind}s" for kind, n in placed.pairs.items())
+        shown.show(f"(typical pairs from {context}'s training images: {said})")
+    shown.show(*(f"  {r.metric}: {r.meaning}" for r in result.table().itertuples()), *result.notes)
+    return shown.show(f"wrote {output}") if output is not None else shown
+
+
+def _comparison_table(result, placed, title: str) -> Table:
+    """Each metric's value and, with ``placed``, the share of typical pairs less similar."""
+    table = Table(title=title)
     table.add_column("metric", no_wrap=True)
     table.add_column("value")
-    kinds = sorted(placed["kind"].unique()) if placed is not None else []
+    kinds = placed.kinds if placed is not None else []
     for kind in kinds:
         table.add_column(f"{kind}s\nless similar", justify="right")
     for r in result.table().itertuples():
         cells = [f"{r.value:.4g}" if math.isfinite(r.value) else "undefined"]
         for kind in kinds:
-            hit = placed[(placed["metric"] == r.metric) & (placed["kind"] == kind)]["more_similar_than"]
-            cells.append(f"{hit.iloc[0]:.0%}" if len(hit) else "-")
+            share = placed.more_similar_than(r.metric, kind)
+            cells.append("-" if share is None else f"{share:.0%}")
         table.add_row(r.metric, *cells)
-    out.print(table)
-    out.print(f"data range {result.data_range:g} (SSIM, mutual information)", highlight=False)
-    if placed is not None:
-        said = ", ".join(f"{n // len(METRIC_NAMES)} {kind}s" for kind, n in sizes.items())
-        out.print(f"(typical pairs from {context}'s training images: {said})", highlight=False)
-    for r in result.table().itertuples():
-        out.print(f"  {r.metric}: {r.meaning}", highlight=False)
-    for note in result.notes:
-        out.print(note, highlight=False)
-    if output is not None:
-        out.print(f"wrote {output}", highlight=False)
+    return table
 
 
 @app.command()
@@ -165,28 +151,27 @@ def similar(
     first: FirstEach = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
-) -> None:
+) -> Result:
     """Find the images of a dataset nearest to a query image (exact search).
 
     Example: [bold]mnistlab similar mnist:test:0 --in mnist --k 8 -o neighbours.png[/]
     """
     from mnistlab.data.images import fit_to_shape, load_image
-    from mnistlab.similarity import NEIGHBOUR_METRICS, NearestImages
+    from mnistlab.similarity import NearestImages
+    from mnistlab.similarity.neighbours import check_metric
 
-    if metric not in NEIGHBOUR_METRICS:
-        _fail(f"unknown metric {metric!r}; choose one of: {', '.join(NEIGHBOUR_METRICS)}.")
+    check_metric(metric)
     _check_outputs((output, FIGURE))
     ds = _dataset(within, first, no_download)
-    target = _run(ds.split, split)
+    target = ds.split(split)
     if k > len(target):
         _fail(f"--k {k}: the {split} split of {ds.name} has {len(target)} images.")
     if _is_dataset_image(query):  # loaded as --in is, with the same options
         same = query.rsplit(":", 2)[0] == within and first is None
         ref = _dataset_image(query, no_download, loaded=ds if same else None)
-        ref = _run(fit_to_shape, ref, ds.image_shape, resize=resize)
+        ref = fit_to_shape(ref, ds.image_shape, resize=resize)
     else:
-        ref = _run(
-            load_image,
+        ref = load_image(
             _input(query),
             shape=ds.image_shape,
             resize=resize,
@@ -194,8 +179,8 @@ def similar(
             download=not no_download,
             polarity=ds.polarity().kind,
         )
-    index = _run(NearestImages(metric=metric).fit, target.images)
-    distances, found = _run(index.kneighbors, ref.pixels[None], k)
+    index = NearestImages(metric=metric).fit(target.images)
+    distances, found = index.kneighbors(ref.pixels[None], k)
     neighbours = [
         {
             "rank": rank + 1,
@@ -214,19 +199,15 @@ def similar(
         ]
         fig = plots.titled_images(images, titles, columns=min(len(images), 9))
         _save_figure(fig, output)
-    if as_json:
-        _print_json(
-            {
-                "query": ref.source,
-                "dataset": ds.name,
-                "split": split,
-                "metric": metric,
-                "distance": DISTANCE_LABELS[metric],
-                "output": str(output) if output else None,
-                "neighbours": neighbours,
-            }
-        )
-        return
+    data = {
+        "query": ref.source,
+        "dataset": ds.name,
+        "split": split,
+        "metric": metric,
+        "distance": DISTANCE_LABELS[metric],
+        "output": str(output) if output else None,
+        "neighbours": neighbours,
+    }
     table = Table(
         "rank",
         f"{split} index",
@@ -238,9 +219,7 @@ def similar(
     for n in neighbours:
         file = [n["file"]] if "file" in n else []
         table.add_row(str(n["rank"]), str(n["index"]), n["class"], f"{n['distance']:.4g}", *file)
-    out.print(table)
-    if output is not None:
-        out.print(f"wrote {output}", highlight=False)
+    return Result(data, [table, *([f"wrote {output}"] if output is not None else [])])
 
 
 @app.command()
@@ -261,20 +240,21 @@ def duplicates(
     first: FirstEach = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
-) -> None:
+) -> Result:
     """Find exact and near-duplicate images within train, within test and between them (leakage).
 
     Example: [bold]mnistlab duplicates fashion-mnist -o dups/[/]
     """
     from mnistlab.similarity import find_duplicates
+    from mnistlab.similarity.duplicates import check_threshold
 
     if output is not None:
         _check_folder(output, ["duplicates.csv", "duplicates.png"])
-    if threshold is not None and not (threshold >= 0 and math.isfinite(threshold)):
-        _fail(f"--threshold must be a non-negative number, got {threshold}.")
+    if threshold is not None:
+        check_threshold(threshold)
     ds = _dataset(name, first, no_download)
     with warnings.catch_warnings():
-        found = _run(find_duplicates, ds, threshold)
+        found = find_duplicates(ds, threshold)
     counts = found.counts()
     pairs = _in_the_files(found.pairs, ds)
     if output is not None:
@@ -283,35 +263,30 @@ def duplicates(
             fig = plots.duplicate_pairs(ds, found.pairs, n=12, title=f"{ds.name}: closest pairs")
             files["duplicates.png"] = plots.to_png_bytes(fig)
         _write_files(files, output)
-    if as_json:
-        _print_json(
-            {
-                "dataset": ds.name,
-                "threshold": found.threshold,
-                "median_nearest_rms": found.median_nearest,
-                "counts": counts.to_dict(orient="records"),
-                "not_searched": found.missing,
-                "pairs": pairs.to_dict(orient="records"),
-            }
-        )
-        return
+    data = {
+        "dataset": ds.name,
+        "threshold": found.threshold,
+        "median_nearest_rms": found.median_nearest,
+        "counts": counts.to_dict(orient="records"),
+        "not_searched": found.missing,
+        "pairs": pairs.to_dict(orient="records"),
+    }
     table = Table("pairs", "exact", "near", "labels differ", title=f"{ds.name}: duplicates")
     for r in counts.itertuples():
         table.add_row(r.kind, str(r.exact), str(r.near), str(r.labels_differ))
     if found.missing:
         for kind in ("within test", "train-test"):
             table.add_row(kind, "n/a", "n/a", "n/a")
-    out.print(table)
+    result = Result(data, [table])
     if found.missing:
-        out.print(f"n/a: {found.missing}", highlight=False)
-    out.print(
+        result.show(f"n/a: {found.missing}")
+    result.show(
         f"near = nearest neighbour closer than RMS {found.threshold:.2f} on the 0..255 scale "
-        f"(median nearest-neighbour distance {found.median_nearest:.1f})",
-        highlight=False,
+        f"(median nearest-neighbour distance {found.median_nearest:.1f})"
     )
     if output is not None:
-        written = ", ".join(str(output / f) for f in files)
-        out.print(f"wrote {written}", highlight=False)
+        result.show("wrote " + ", ".join(str(output / f) for f in files))
+    return result
 
 
 def _in_the_files(pairs, ds):

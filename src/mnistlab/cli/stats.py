@@ -14,15 +14,13 @@ from mnistlab.cli._options import AsJson, FirstOpt, NameArg, NoDownload, SplitOp
 from mnistlab.cli._output import (
     CSV,
     FIGURE,
+    Result,
     _check_outputs,
     _csv_bytes,
     _fail,
     _file_text,
-    _print_json,
-    _run,
     _save_figure,
     _write_files,
-    out,
 )
 
 
@@ -47,7 +45,7 @@ def pixels(
     first: FirstOpt = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
-) -> None:
+) -> Result:
     """Histogram of pixel values and the shares of 0, 1..254 and 255.
 
     Example: [bold]mnistlab pixels fashion-mnist -o pixels.png --by-class per-class.png[/]
@@ -64,34 +62,30 @@ def pixels(
     if binarisation:
         from mnistlab.models.binarisation import binarisation_effect
 
-        effect = _run(binarisation_effect, ds, max_train=train_size)
+        effect = binarisation_effect(ds, max_train=train_size)
     fig = plots.pixel_histogram(counts, title=f"{ds.name} · {split}")
-    figures = {output: _run(plots.figure_bytes, fig, output)}
+    figures = {output: plots.figure_bytes(fig, output)}
     if by_class is not None:
         per_class = stats.pixel_value_counts_by_class(chosen.images, chosen.labels, len(chosen.classes))
         fig = plots.pixel_histograms_by_class(per_class, chosen.classes, title=f"{ds.name} · {split}")
-        figures[by_class] = _run(plots.figure_bytes, fig, by_class)
+        figures[by_class] = plots.figure_bytes(fig, by_class)
     _write_files(figures)  # both figures or neither
-    if as_json:
-        payload = {
-            "output": str(output),
-            "by_class": str(by_class) if by_class else None,
-            "dataset": ds.name,
-            "split": split,
-            "pixels": int(counts.sum()),
-            "share_zero": shares.zero,
-            "share_between": shares.between,
-            "share_255": shares.full,
-            "counts": counts.tolist(),
-        }
-        if effect is not None:
-            payload["binarisation"] = effect.to_dict(orient="records")
-        _print_json(payload)
-        return
-    out.print(
+    data = {
+        "output": str(output),
+        "by_class": str(by_class) if by_class else None,
+        "dataset": ds.name,
+        "split": split,
+        "pixels": int(counts.sum()),
+        "share_zero": shares.zero,
+        "share_between": shares.between,
+        "share_255": shares.full,
+        "counts": counts.tolist(),
+    }
+    if effect is not None:
+        data["binarisation"] = effect.to_dict(orient="records")
+    result = Result(data).show(
         f"{ds.name} {split}: {counts.sum():,} pixels, {shares.zero:.1%} are 0, "
-        f"{shares.between:.1%} in 1..254, {shares.full:.1%} are 255",
-        highlight=False,
+        f"{shares.between:.1%} in 1..254, {shares.full:.1%} are 255"
     )
     if effect is not None:
         table = Table("model", "raw", "binarised", "difference")
@@ -99,13 +93,12 @@ def pixels(
             table.add_row(
                 r.model, f"{r.raw:.1%}", f"{r.binarised:.1%}", f"{100 * r.difference:+.1f} points"
             )
-        out.print(table)
-        out.print(
+        result.show(
+            table,
             f"(trained on the first {int(effect.n_train.iloc[0]):,} training images, tested on "
             f"{int(effect.n_test.iloc[0]):,} test images)",
-            highlight=False,
         )
-    out.print(f"wrote {output}" + (f" and {by_class}" if by_class else ""), highlight=False)
+    return result.show(f"wrote {output}" + (f" and {by_class}" if by_class else ""))
 
 
 @app.command()
@@ -120,7 +113,7 @@ def centroids(
     first: FirstOpt = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
-) -> None:
+) -> Result:
     """Draw the mean image of every class (white = 0, black = 255).
 
     Example: [bold]mnistlab centroids fashion-mnist -o centroids.png --csv centroids.csv[/]
@@ -130,28 +123,23 @@ def centroids(
     _check_outputs((output, FIGURE), (csv, CSV))
     ds, chosen = _split(name, split, first, no_download)
     result = stats.centroids(chosen.images, chosen.labels, chosen.classes)
-    files = {output: _run(plots.figure_bytes, plots.centroid_grid(result), output)}
+    files = {output: plots.figure_bytes(plots.centroid_grid(result), output)}
     if csv is not None:
         files[csv] = _csv_bytes(result.table())
     _write_files(files)  # the figure and the table, or neither
-    if as_json:
-        _print_json(
-            {
-                "output": str(output),
-                "csv": str(csv) if csv else None,
-                "dataset": ds.name,
-                "split": split,
-                "classes": list(result.classes),
-                "counts": result.counts.tolist(),
-                "mean_ink": [float(m.mean()) for m in result.means],  # NaN -> null: no images
-            }
-        )
-        return
+    data = {
+        "output": str(output),
+        "csv": str(csv) if csv else None,
+        "dataset": ds.name,
+        "split": split,
+        "classes": list(result.classes),
+        "counts": result.counts.tolist(),
+        "mean_ink": [float(m.mean()) for m in result.means],  # NaN -> null: no images
+    }
     written = f"{output}" + (f" and {csv}" if csv else "")
-    out.print(
+    return Result(data).show(
         f"wrote {written}: centroids of {len(result.classes)} classes from {len(chosen):,} "
-        f"{split} images of {ds.name}",
-        highlight=False,
+        f"{split} images of {ds.name}"
     )
 
 
@@ -174,7 +162,7 @@ def atypical(
     per_class: Annotated[int, typer.Option(min=1, help="Images per class in the gallery.")] = 6,
     no_download: NoDownload = False,
     as_json: AsJson = False,
-) -> None:
+) -> Result:
     """Rank images by RMS distance to their class centroid; show the least and most typical.
 
     Centroids are computed on the same images analysed; rank 1 is the least typical image of
@@ -185,11 +173,9 @@ def atypical(
     _check_outputs((output, FIGURE), (csv, CSV), (boxplot, FIGURE))
     ds, chosen = _split(name, split, first, no_download)
     result = stats.typicality(chosen.images, chosen.labels, chosen.classes, chosen.indices)
-    files = {
-        output: _run(plots.figure_bytes, plots.typicality_gallery(chosen, result, per_class), output)
-    }
+    files = {output: plots.figure_bytes(plots.typicality_gallery(chosen, result, per_class), output)}
     if boxplot is not None:
-        files[boxplot] = _run(plots.figure_bytes, plots.distance_boxplot(result), boxplot)
+        files[boxplot] = plots.figure_bytes(plots.distance_boxplot(result), boxplot)
     if csv is not None:
         table = result.table()
         table.insert(
@@ -201,33 +187,28 @@ def atypical(
         files[csv] = _csv_bytes(table)
     _write_files(files)  # every output asked for, or none
     summary = result.summary()
-    if as_json:
-        least = result.least_typical(1)
-        _print_json(
+    least = result.least_typical(1).set_index("label")["index"]
+    data = {
+        "output": str(output),
+        "csv": str(csv) if csv else None,
+        "boxplot": str(boxplot) if boxplot else None,
+        "dataset": ds.name,
+        "split": split,
+        "images": len(chosen),
+        "per_class": [
             {
-                "output": str(output),
-                "csv": str(csv) if csv else None,
-                "boxplot": str(boxplot) if boxplot else None,
-                "dataset": ds.name,
-                "split": split,
-                "images": len(chosen),
-                "per_class": [
-                    {
-                        "label": int(r["label"]),
-                        "class": r["class"],
-                        "n": int(r["n"]),
-                        "median": float(r["median"]),
-                        "max": float(r["max"]),
-                        "least_typical_index": int(chosen.indices[least[int(r["label"])][0]]),
-                    }
-                    for _, r in summary.iterrows()
-                    if r["n"] > 0
-                ],
+                "label": int(r["label"]),
+                "class": r["class"],
+                "n": int(r["n"]),
+                "median": float(r["median"]),
+                "max": float(r["max"]),
+                "least_typical_index": int(least[int(r["label"])]),
             }
-        )
-        return
+            for _, r in summary.iterrows()
+            if r["n"] > 0
+        ],
+    }
     table = Table("class", "images", "median distance", "max", "least typical")
-    least = result.least_typical(1)
     for _, r in summary.iterrows():
         k = int(r["label"])
         table.add_row(
@@ -235,11 +216,10 @@ def atypical(
             f"{int(r['n']):,}",
             f"{r['median']:.1f}",
             f"{r['max']:.1f}",
-            f"#{chosen.indices[least[k][0]]}",
+            f"#{least[k]}" if k in least.index else "-",
         )
-    out.print(table)
     extra = "".join(f", {p}" for p in (csv, boxplot) if p is not None)
-    out.print(f"wrote {output}{extra}", highlight=False)
+    return Result(data).show(table, f"wrote {output}{extra}")
 
 
 @app.command()
@@ -251,7 +231,7 @@ def pairs(
     first: FirstOpt = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
-) -> None:
+) -> Result:
     """Draw, for every pair of classes, the difference of their centroids.
 
     Red where the row class has more ink, blue where the column class has, white where equal.
@@ -262,18 +242,17 @@ def pairs(
     _check_outputs((output, FIGURE))
     ds, chosen = _split(name, split, first, no_download)
     result = stats.centroids(chosen.images, chosen.labels, chosen.classes)
-    _save_figure(_run(plots.pair_differences, result), output)
+    _save_figure(plots.pair_differences(result), output)
     pair = result.closest_pair()
     closest = None
     if pair is not None:
         i, j, rms = pair
-        closest = {"classes": [result.classes[i], result.classes[j]], "rms_difference": rms}
-    if as_json:
-        _print_json({"output": str(output), "dataset": ds.name, "split": split, "closest_pair": closest})
-        return
+        names = [result.classes[i], result.classes[j]]
+        closest = {"classes": names, "rms_difference": rms}
+    data = {"output": str(output), "dataset": ds.name, "split": split, "closest_pair": closest}
     k = len(result.classes)
     shown = f"{k}x{k}" if k <= plots.MAX_PAIR_CLASSES else f"the {plots.MAX_PAIR_PANELS} closest pairs'"
     said = f"wrote {output}: {shown} centroid differences of {ds.name}"
     if closest is not None:
-        said += f"; closest centroids: {' and '.join(closest['classes'])} (RMS difference {rms:.1f})"
-    out.print(said, highlight=False)
+        said += f"; closest centroids: {' and '.join(names)} (RMS difference {rms:.1f})"
+    return Result(data).show(said)

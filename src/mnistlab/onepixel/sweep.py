@@ -247,6 +247,14 @@ HISTOGRAM_POINTS = 4_000_000
 HISTOGRAM_BYTES = 256 << 20
 
 
+def check_parameters(scale: str, C: float) -> float:
+    """Check ``scale`` and ``C`` as :func:`one_pixel_separability` takes them (before any data
+    is loaded); return ``C`` as a float, or raise a ValueError that says what is allowed."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}.")
+    return check_C(C)
+
+
 def one_pixel_separability(
     dataset: Dataset | Split,
     scale: str = "unit",
@@ -294,9 +302,7 @@ def one_pixel_separability(
          0      1  4  4           0.982          0.955
          3      8  3  5           0.885          0.761
     """
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}.")
-    C = check_C(C)
+    C = check_parameters(scale, C)
     train = dataset.train if isinstance(dataset, Dataset) else dataset
     test = dataset.test if isinstance(dataset, Dataset) else None
     name = dataset.name if isinstance(dataset, Dataset) else train.name

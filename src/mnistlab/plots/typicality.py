@@ -110,8 +110,8 @@ def typicality_gallery(split: Split, typicality: stats.Typicality, per_class: in
     rows = np.arange(total)
     if total > MAX_GALLERY_CLASSES:
         rows = _farthest_classes(typicality, MAX_GALLERY_CLASSES)
-    least = typicality.least_typical(per_class)
-    most = typicality.most_typical(per_class)
+    least = typicality.positions_by_class(per_class, least=True)
+    most = typicality.positions_by_class(per_class, least=False)
     k = len(rows)
     subset = _subset(k, total, "those with the farthest outlier, farthest first")
     columns = 2 * per_class + 1  # a blank column separates the two blocks

@@ -9,7 +9,7 @@
 - :mod:`~mnistlab.similarity.context`: what a typical value of each metric is in a dataset.
 """
 
-from mnistlab.similarity.context import DISTANCES, metric_context, percentiles
+from mnistlab.similarity.context import DISTANCES, InContext, in_context, metric_context, percentiles
 from mnistlab.similarity.duplicates import (
     DUPLICATE_COLUMNS,
     NEAR_FRACTION,
@@ -29,10 +29,12 @@ __all__ = [
     "NEIGHBOUR_METRICS",
     "Comparison",
     "Duplicates",
+    "InContext",
     "KNearestImagesClassifier",
     "NearestImages",
     "compare",
     "find_duplicates",
+    "in_context",
     "knn_accuracy",
     "metric_context",
     "percentiles",

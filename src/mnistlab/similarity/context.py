@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -78,3 +79,76 @@ def percentiles(comparison: Comparison, context: pd.DataFrame) -> pd.DataFrame:
         less_similar = values > value if metric in DISTANCES else values < value
         rows.append((metric, kind, float(np.mean(less_similar))))
     return pd.DataFrame(rows, columns=["metric", "kind", "more_similar_than"])
+
+
+@dataclass(frozen=True)
+class InContext:
+    """A comparison placed among a dataset's typical pairs (see :func:`in_context`).
+
+    ``table`` has the columns ``metric, kind, more_similar_than`` of :func:`percentiles`;
+    ``pairs`` is how many pairs of each kind were compared.
+    """
+
+    dataset: str
+    table: pd.DataFrame
+    pairs: dict[str, int]
+
+    def __repr__(self) -> str:
+        said = ", ".join(f"{n} {kind}s" for kind, n in self.pairs.items())
+        return f"InContext(dataset={self.dataset!r}, pairs: {said or 'none'})"
+
+    @property
+    def kinds(self) -> list[str]:
+        """The kinds of pairs, sorted."""
+        return sorted(self.table["kind"].unique())
+
+    def more_similar_than(self, metric: str, kind: str) -> float | None:
+        """The share of ``kind`` pairs less similar than the compared images under ``metric``
+        (``None`` where the metric is undefined for them)."""
+        hit = self.table[(self.table["metric"] == metric) & (self.table["kind"] == kind)]
+        return float(hit["more_similar_than"].iloc[0]) if len(hit) else None
+
+    def to_dict(self) -> dict:
+        """``{"dataset": ..., "more_similar_than": {metric: {kind: share}}}``."""
+        return {
+            "dataset": self.dataset,
+            "more_similar_than": {
+                m: dict(zip(g["kind"], g["more_similar_than"], strict=True))
+                for m, g in self.table.groupby("metric")
+            },
+        }
+
+
+def in_context(comparison: Comparison, dataset, n: int = 200, seed: int = 0) -> InContext | None:
+    """Place ``comparison`` among the typical pairs of ``dataset``'s training images.
+
+    Parameters
+    ----------
+    comparison : Comparison
+        Two images compared by :func:`compare`.
+    dataset : Dataset
+        A dataset with images of the compared images' shape.
+    n, seed : int
+        Pairs of each kind, and the seed that draws them (see :func:`metric_context`).
+
+    Returns
+    -------
+    InContext or None
+        ``None`` when the training split has fewer than two images (no pair to compare).
+
+    Raises
+    ------
+    ValueError
+        If the dataset's images do not have the compared images' shape.
+    """
+    if tuple(dataset.image_shape) != tuple(comparison.shape):
+        raise ValueError(
+            f"{dataset.name}: its images are {tuple(dataset.image_shape)}, the compared images "
+            f"{tuple(comparison.shape)}; typical pairs come from images of the same size."
+        )
+    typical = metric_context(dataset.train, n=n, seed=seed)
+    if not len(typical):
+        return None
+    metrics = typical["metric"].nunique()
+    sizes = {kind: int(count) // metrics for kind, count in typical.groupby("kind").size().items()}
+    return InContext(dataset.name, percentiles(comparison, typical), sizes)

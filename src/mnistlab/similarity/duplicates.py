@@ -118,6 +118,16 @@ def _exact_pairs(splits: dict) -> list[tuple]:
     return out
 
 
+def check_threshold(threshold) -> float:
+    """``threshold`` as :func:`find_duplicates` takes it (a non-negative RMS distance), as a
+    float; a ValueError otherwise."""
+    if isinstance(threshold, bool) or not (
+        isinstance(threshold, (int, float, np.number)) and threshold >= 0 and math.isfinite(threshold)
+    ):
+        raise ValueError(f"threshold must be a non-negative RMS distance, got {threshold!r}.")
+    return float(threshold)
+
+
 def find_duplicates(
     dataset,
     threshold: float | None = None,
@@ -158,10 +168,8 @@ def find_duplicates(
     median = _median_nearest(dataset, train_index, neighbours) / math.sqrt(d)
     if threshold is None:
         threshold = NEAR_FRACTION * median if math.isfinite(median) else 0.0
-    elif isinstance(threshold, bool) or not (
-        isinstance(threshold, (int, float, np.number)) and threshold >= 0 and math.isfinite(threshold)
-    ):
-        raise ValueError(f"threshold must be a non-negative RMS distance, got {threshold!r}.")
+    else:
+        check_threshold(threshold)
     radius = float(threshold) * math.sqrt(d)
     nearest = {"within train": ("train", "train", *train_index.pairs_within(radius))}
     if dataset.test is not None:

@@ -39,6 +39,13 @@ def _flat(X, what: str) -> np.ndarray:
     return array
 
 
+def check_metric(metric: str) -> str:
+    """``metric`` if :class:`NearestImages` can search with it; a ValueError otherwise."""
+    if metric not in NEIGHBOUR_METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(NEIGHBOUR_METRICS)}.")
+    return metric
+
+
 class NearestImages(BaseEstimator):
     """Exact k nearest neighbours of images, fast and in bounded memory.
 
@@ -100,10 +107,7 @@ class NearestImages(BaseEstimator):
 
     def fit(self, X) -> NearestImages:
         """Index the images ``X`` (n, h, w) or rows (n, features); they are kept, not copied."""
-        if self.metric not in NEIGHBOUR_METRICS:
-            raise ValueError(
-                f"unknown metric {self.metric!r}; choose one of {', '.join(NEIGHBOUR_METRICS)}."
-            )
+        check_metric(self.metric)
         X = _flat(X, "X")
         if len(X) == 0:
             raise ValueError("X has no images to search.")
