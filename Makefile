@@ -82,9 +82,11 @@ bench: setup
 	$(BIN)/python benchmarks/bench_similarity.py
 	$(BIN)/python benchmarks/bench_duplicates.py
 
+# Style (ruff) and types (mypy, configured in pyproject.toml); CI runs it.
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs
+	$(BIN)/ruff format --check src tests benchmarks docs
+	$(BIN)/mypy
 
 format: setup
 	$(BIN)/ruff format src tests benchmarks

@@ -49,7 +49,7 @@ def _data_parameters(invert_flag: str | None) -> list[inspect.Parameter]:
     def option(name: str, kind: Any, default, decl: str, help: str) -> inspect.Parameter:
         metavar = {"--name": "NAME", "--classes": "FILE", "--test-size": "SHARE"}.get(decl)
         option = typer.Option(decl, help=help, metavar=metavar, rich_help_panel="Loading files")
-        annotation = Annotated[kind, option]  # type: ignore[valid-type]  # built at run time for typer
+        annotation = Annotated[kind, option]  # built at run time: typer reads it
         return inspect.Parameter(
             name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
         )
