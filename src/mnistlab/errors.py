@@ -1,5 +1,15 @@
 """Exceptions raised by mnistlab: each says what was expected, what was found, and what to do."""
 
+__all__ = [
+    "DatasetNotFoundError",
+    "FormatError",
+    "IntegrityError",
+    "MissingExtraError",
+    "MnistlabError",
+    "ModelError",
+    "UnknownDatasetError",
+]
+
 
 class MnistlabError(Exception):
     """Base class of every error mnistlab raises on purpose."""

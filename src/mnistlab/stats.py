@@ -18,6 +18,21 @@ import pandas as pd
 from mnistlab._utils.blocks import CHUNK, chunks, float_rows, map_blocks, shifted
 from mnistlab.data.dataset import Split
 
+__all__ = [
+    "Centroids",
+    "ClassPair",
+    "PixelShares",
+    "Typicality",
+    "binarise",
+    "centroids",
+    "check_labels",
+    "distance_to_centroid",
+    "pixel_histograms",
+    "pixel_value_counts",
+    "pixel_value_counts_by_class",
+    "typicality",
+]
+
 
 def _arrays(data, labels, classes) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], np.ndarray | None]:
     """(images, labels, classes, indices) of a Split, or of images given with labels (and class
@@ -36,7 +51,26 @@ def _arrays(data, labels, classes) -> tuple[np.ndarray, np.ndarray, tuple[str, .
 
 
 def check_labels(images: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """Labels as int64 class indices 0..n_classes-1, one per image, or a ValueError saying why."""
+    """Labels as int64 class indices 0..n_classes-1, one per image, or a ValueError saying why.
+
+    Parameters
+    ----------
+    images : array of length n
+        The images the labels belong to (only their number is used).
+    labels : ndarray of shape (n,)
+        Integer class indices 0..n_classes-1, one per image.
+    n_classes : int
+        The number of classes.
+
+    Returns
+    -------
+    ndarray of shape (n,), int64
+
+    Raises
+    ------
+    ValueError
+        If there is not one label per image, or a label is not a class index.
+    """
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) != len(images):
         raise ValueError(
@@ -50,6 +84,20 @@ def check_labels(images: np.ndarray, labels: np.ndarray, n_classes: int) -> np.n
 
 def pixel_value_counts(images: np.ndarray) -> np.ndarray:
     """How many pixels take each value 0..255, over all images: int64 array of length 256.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, h, w), uint8
+        Images, values 0..255.
+
+    Returns
+    -------
+    ndarray of shape (256,), int64
+
+    Raises
+    ------
+    TypeError
+        If the images are not uint8.
 
     Examples
     --------
@@ -83,7 +131,26 @@ class PixelShares:
 
 
 def pixel_value_counts_by_class(images: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """How many pixels take each value 0..255, per class: int64 array (n_classes, 256)."""
+    """How many pixels take each value 0..255, per class: int64 array (n_classes, 256).
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, h, w), uint8
+        Images, values 0..255.
+    labels : ndarray of shape (n,)
+        Integer class indices 0..n_classes-1, one per image.
+    n_classes : int
+        The number of classes.
+
+    Returns
+    -------
+    ndarray of shape (n_classes, 256), int64
+
+    Raises
+    ------
+    TypeError
+        If the images are not uint8.
+    """
     images = np.asarray(images)
     if images.dtype != np.uint8:
         raise TypeError(f"images must be uint8 (0..255), got {images.dtype}.")
@@ -103,6 +170,24 @@ def pixel_histograms(images: np.ndarray, labels: np.ndarray, n_classes: int) -> 
 
     The sufficient statistic of any one-pixel model on the 0..255 (or rescaled) values; a sum
     over chunks of images.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, h, w), uint8
+        Images, values 0..255.
+    labels : ndarray of shape (n,)
+        Integer class indices 0..n_classes-1, one per image.
+    n_classes : int
+        The number of classes.
+
+    Returns
+    -------
+    ndarray of shape (n_classes, h*w, 256), int64
+
+    Raises
+    ------
+    TypeError
+        If the images are not uint8.
 
     Examples
     --------
@@ -139,7 +224,20 @@ def pixel_histograms(images: np.ndarray, labels: np.ndarray, n_classes: int) -> 
 
 
 def binarise(images: np.ndarray, threshold: int = 128) -> np.ndarray:
-    """Pixels >= ``threshold`` become 255 (ink), the others 0; uint8 in, uint8 out."""
+    """Pixels >= ``threshold`` become 255 (ink), the others 0; uint8 in, uint8 out.
+
+    Parameters
+    ----------
+    images : ndarray, uint8
+        Images, values 0..255.
+    threshold : int, default 128
+        The smallest value that counts as ink.
+
+    Returns
+    -------
+    ndarray, uint8
+        The images with only 0 and 255.
+    """
     return np.where(np.asarray(images) >= threshold, np.uint8(255), np.uint8(0))
 
 
@@ -233,7 +331,24 @@ def centroids(
 ) -> Centroids:
     """Mean image per class, as a reduction (per-class sums and counts) over chunks of images.
 
-    Takes a :class:`~mnistlab.data.dataset.Split`, or images with their labels and class names.
+    Parameters
+    ----------
+    images : Split or ndarray of shape (n, height, width)
+        A split, or images (uint8 0..255, or floats on any scale: the means keep it).
+    labels : ndarray of shape (n,), optional
+        Integer labels 0..k-1; with arrays only (a Split brings its own).
+    classes : sequence of str, optional
+        The k class names; with arrays only.
+
+    Returns
+    -------
+    Centroids
+        ``means`` (k, height, width) float64, NaN for a class without images, and ``counts``.
+
+    Raises
+    ------
+    ValueError
+        If labels are missing, out of range, or not one per image.
 
     Examples
     --------
@@ -274,6 +389,25 @@ def distance_to_centroid(images: np.ndarray, labels: np.ndarray, means: np.ndarr
     distances on the 0..255 scale, one per image. Computed block by block as
     ``|v|^2 - 2 v.c + |c|^2`` in float64 (a matrix product), which agrees with the direct
     formula to about 1e-14 relative.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, h, w)
+        Images, values 0..255.
+    labels : ndarray of shape (n,)
+        Each image's class index.
+    means : ndarray of shape (n_classes, h, w)
+        The class centroids, on the images' scale.
+
+    Returns
+    -------
+    ndarray of shape (n,), float64
+        RMS distances, 0..255 scale.
+
+    Raises
+    ------
+    ValueError
+        If the labels or the centroids' shape do not match the images.
     """
     images = np.asarray(images)
     labels = check_labels(images, labels, len(means))
@@ -381,8 +515,30 @@ def typicality(
 ) -> Typicality:
     """Distances to class centroids (computed on these same images unless ``means`` is given).
 
-    Takes a :class:`~mnistlab.data.dataset.Split` (its ``indices`` name the images), or images
-    with their labels and class names (and optionally ``indices``).
+    Parameters
+    ----------
+    images : Split or ndarray of shape (n, height, width)
+        A split (its ``indices`` name the images), or images on the 0..255 scale.
+    labels : ndarray of shape (n,), optional
+        Integer labels 0..k-1; with arrays only.
+    classes : sequence of str, optional
+        The k class names; with arrays only.
+    indices : ndarray of shape (n,), optional
+        What to call each image in results (default: a Split's indices, else 0..n-1).
+    means : ndarray of shape (k, height, width), optional
+        Centroids to measure against, e.g. the training split's for test images (default: the
+        centroids of these images).
+
+    Returns
+    -------
+    Typicality
+        Each image's RMS distance to its class centroid (0..255 scale) and its rank in its
+        class (1 = least typical).
+
+    Raises
+    ------
+    ValueError
+        If labels, indices or means do not match the images.
     """
     images, labels, classes, own = _arrays(images, labels, classes)
     indices = own if indices is None else indices

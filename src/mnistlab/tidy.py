@@ -17,6 +17,14 @@ from mnistlab.data.dataset import Split
 from mnistlab.data.formats import MAX_LABEL, check_class_names, default_classes
 from mnistlab.errors import FormatError
 
+__all__ = [
+    "TIDY_COLUMNS",
+    "from_tidy",
+    "save_tidy",
+    "tidy",
+]
+
+
 TIDY_COLUMNS = ("index", "label", "x", "y", "value")
 
 
@@ -78,6 +86,26 @@ def from_tidy(
     """Rebuild a Split from a tidy table (any row order); the inverse of :func:`tidy`.
 
     Every image must have exactly one row per pixel of the same (h, w) grid, and one label.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``index, label, x, y, value`` (as :func:`tidy` writes them).
+    classes : sequence of str, optional
+        The class names (default: the labels as text).
+    name : str, default "train"
+        The split's name.
+
+    Returns
+    -------
+    Split
+        The images, in ``index`` order, with the values' dtype (uint8 for a table :func:`tidy`
+        made).
+
+    Raises
+    ------
+    FormatError
+        If columns are missing, values are NaN, or rows do not make whole images.
     """
     missing = [c for c in TIDY_COLUMNS if c not in table.columns]
     if missing:
@@ -125,7 +153,25 @@ def _whole_numbers(column: pd.Series, name: str) -> np.ndarray:
 
 
 def save_tidy(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write a tidy table as Parquet (``.parquet``, zstd) or CSV (``.csv``), atomically."""
+    """Write a tidy table as Parquet (``.parquet``, zstd) or CSV (``.csv``), atomically.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A tidy table (:func:`tidy`).
+    path : str or Path
+        The file to write; its suffix chooses the format.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        If the suffix is neither ``.parquet`` nor ``.csv``.
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq

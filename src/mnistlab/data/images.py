@@ -56,6 +56,19 @@ def load_image(
         The polarity of the images this one will be compared with (``Dataset.polarity().kind``);
         an image file of the other polarity gets a warning that says whether to invert it
         (none when either polarity is undetermined).
+    download : bool, default True
+        Whether a named dataset (for ``DATASET:SPLIT:INDEX``) may be downloaded if not found.
+
+    Returns
+    -------
+    ImageRef
+        ``pixels`` (uint8, h x w), ``source`` (what was read), and for a dataset image its
+        ``label`` and ``class_name``.
+
+    Raises
+    ------
+    ValueError
+        If the reference cannot be read as one image, or its size is not ``shape``.
 
     Examples
     --------

@@ -404,6 +404,27 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
     before anything is written. The dataset's name is used in file names only as
     :func:`~mnistlab._utils.files.safe_filename` makes it (never as a path). The result loads
     back with :func:`load` (``folder`` for IDX, CSV and PNG, the ``.npz`` file for NPZ).
+
+    Parameters
+    ----------
+    dataset : Dataset
+        What to write: every split, the class names beside the data.
+    folder : str or PathLike
+        The folder to write into (created if missing).
+    to : {"idx", "csv", "csv-kaggle", "npz", "png"}, default "idx"
+        The file format.
+
+    Returns
+    -------
+    list of Path
+        The files written (split folders for ``png``).
+
+    Raises
+    ------
+    ValueError
+        If the format is unknown or a class name cannot be written in it.
+    FileExistsError
+        If something other than our files is in the way.
     """
     if to not in SAVE_FORMATS:
         raise ValueError(f"unknown format {to!r}; choose one of {', '.join(SAVE_FORMATS)}.")

@@ -211,7 +211,23 @@ _ALIASES = {"fashion_mnist": "fashion-mnist", "fashion": "fashion-mnist", "fmnis
 
 
 def get_spec(name: str) -> DatasetSpec:
-    """Return the registry entry for ``name``, or raise an error suggesting the closest names."""
+    """Return the registry entry for ``name``, or raise an error suggesting the closest names.
+
+    Parameters
+    ----------
+    name : str
+        A dataset name or alias, any case (``mnist``, ``Fashion-MNIST``, ``fashion``).
+
+    Returns
+    -------
+    DatasetSpec
+        Its files, content hashes, mirrors and class names.
+
+    Raises
+    ------
+    UnknownDatasetError
+        If no dataset has that name (the message suggests the closest names).
+    """
     key = name.strip().lower()
     key = _ALIASES.get(key, key)
     if key in DATASETS:

@@ -45,6 +45,16 @@ def l2_normalise(images: np.ndarray) -> np.ndarray:
 
     A blank image (all zeros) has no direction and stays all zeros.
 
+    Parameters
+    ----------
+    images : ndarray of shape (n, h, w) or (n, features)
+        Images on any scale.
+
+    Returns
+    -------
+    ndarray of shape (n, h*w), float64
+        Unit-length rows.
+
     Examples
     --------
     >>> import numpy as np

@@ -157,6 +157,26 @@ def fit_logistic(problems: Problems, C: float = 1.0, *, max_iter: int = MAX_ITER
     and divided by its largest distance from it, weights divided by their total, and ``C``
     multiplied by both factors (the intercept is unpenalised, so shifting ``x`` only moves it).
     Features far from zero (1e8 + noise) or huge weights then cost no accuracy.
+
+    Parameters
+    ----------
+    problems : Problems
+        One-feature weighted binary problems (points ``x`` with class weights ``n0``, ``n1``).
+    C : float, default 1.0
+        Inverse strength of the L2 penalty on the coefficient (scikit-learn's ``C``).
+    max_iter : int
+        Newton steps at most per problem.
+
+    Returns
+    -------
+    LogisticFits
+        Each problem's ``coef`` and ``intercept`` (on the original ``x``), its Newton steps
+        ``n_iter`` and whether it ``converged``.
+
+    Raises
+    ------
+    ValueError
+        If ``C`` is not a positive finite number.
     """
     C = check_C(C)
     n0_total, n1_total = problems.totals()

@@ -37,6 +37,29 @@ def build_report(
     Each section's time (with the shared analyses it was the first to need) is printed as it
     finishes unless ``progress=False``, with a bar while stderr is a terminal; the report ends
     with the same table, and ``summary.json`` holds it as ``timings``.
+
+    Parameters
+    ----------
+    datasets : sequence of str or Dataset, default ("mnist", "fashion-mnist")
+        The datasets side by side, each once.
+    out_dir : str or Path, default "report"
+        The folder for ``index.html`` and ``summary.json`` (replaced together, all or nothing).
+    title : str
+        The page's title.
+    models : str or tuple of str, default ("centroid", "tree", "mlp")
+        Model names or a set name (``quick``, ``default``, ``all``).
+    progress : bool, optional
+        Print each section's time (default: yes; a bar when stderr is a terminal).
+
+    Returns
+    -------
+    Path
+        ``out_dir/index.html``.
+
+    Raises
+    ------
+    ValueError
+        If no dataset is given, one appears twice, or a model name is unknown.
     """
     from mnistlab.models import resolve_models
 

@@ -74,7 +74,27 @@ SECTIONS: list[Section] = []
 def section(
     id: str, title: str, intro: str, *, summary: Callable[[list[Analyses]], Panel] | None = None
 ) -> Callable[[Callable[[Analyses], Panel]], Callable]:
-    """Register a function ``Analyses -> Panel`` as a report section (``summary``: see Section)."""
+    """Register a function ``Analyses -> Panel`` as a report section.
+
+    Parameters
+    ----------
+    id : str
+        The section's anchor in the page and key in ``summary.json``; unique.
+    title, intro : str
+        Its heading and the paragraph under it.
+    summary : callable, optional
+        ``list[Analyses] -> Panel``: a panel across all datasets (see :class:`Section`).
+
+    Returns
+    -------
+    callable
+        A decorator that registers the function and returns it unchanged.
+
+    Raises
+    ------
+    ValueError
+        If a section with this ``id`` exists.
+    """
 
     def register(func: Callable[[Analyses], Panel]) -> Callable[[Analyses], Panel]:
         if any(s.id == id for s in SECTIONS):
@@ -502,9 +522,11 @@ def similarity(a: Analyses) -> Panel:
 @section(
     "nearest-centroid",
     "Nearest-centroid classifier",
-    "Each test image gets the class of the closest training centroid (Euclidean distance). The "
-    "simplest classifier there is: its accuracy is the baseline every model must beat, and its "
-    "confusions name the classes whose average shapes overlap.",
+    "Each test image gets the class of the closest training centroid (Euclidean distance on the raw "
+    "0..255 pixels). The simplest classifier there is: its accuracy is the baseline every model "
+    "must beat, and its confusions name the classes whose average shapes overlap. The models "
+    "section's centroid model standardises each pixel first (as the benchmark's pipelines do), "
+    "which weighs rarely inked border pixels as much as the stroke: its accuracy differs.",
 )
 def nearest_centroid(a: Analyses) -> Panel:
     result = a.nearest_centroid

@@ -22,7 +22,26 @@ def metric_context(split, n: int = 200, seed: int = 0) -> pd.DataFrame:
 
     Two kinds of pairs, ``n`` of each (fewer if the split is small): an image and its nearest
     neighbour of the same class ("same-class nearest neighbour"), and two images drawn at random
-    ("random pair"). Returns a long table ``kind, metric, value``.
+    ("random pair").
+
+    Parameters
+    ----------
+    split : Split
+        The images the pairs are drawn from (at least two, else the table is empty).
+    n : int, default 200
+        Pairs of each kind (fewer if the split is smaller).
+    seed : int, default 0
+        Seed of the random choice of images and pairs.
+
+    Returns
+    -------
+    DataFrame
+        A long table ``kind, metric, value``, one row per pair and metric.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not a positive whole number.
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive whole number, got {n!r}.")
@@ -68,7 +87,17 @@ def metric_context(split, n: int = 200, seed: int = 0) -> pd.DataFrame:
 def percentiles(comparison: Comparison, context: pd.DataFrame) -> pd.DataFrame:
     """For each metric and kind of pair: the share of such pairs *less similar* than this one.
 
-    Returns ``metric, kind, more_similar_than`` (0..1); NaN values are left out.
+    Parameters
+    ----------
+    comparison : Comparison
+        Two images compared by :func:`compare`.
+    context : DataFrame
+        Typical pairs, as :func:`metric_context` returns them.
+
+    Returns
+    -------
+    DataFrame
+        ``metric, kind, more_similar_than`` (0..1); NaN values are left out.
     """
     rows = []
     for (kind, metric), values in context.groupby(["kind", "metric"])["value"]:

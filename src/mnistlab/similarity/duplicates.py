@@ -151,6 +151,28 @@ def find_duplicates(
     sections. With them, a test image whose k-th nearest training image is beyond the threshold
     needs no radius search: its train-test pairs are among its k neighbours.
 
+    Parameters
+    ----------
+    dataset : Dataset
+        The dataset to search (its train split, and its test split if it has one).
+    threshold : float, optional
+        Near-duplicate RMS distance per pixel, 0..255 scale (default: see above).
+    index : NearestImages, optional
+        A Euclidean index fitted on the training images, to reuse.
+    neighbours : tuple of (distances, indices), optional
+        ``index.kneighbors(test images, k)``, to reuse.
+
+    Returns
+    -------
+    Duplicates
+        The pairs (``pairs``, one row per pair, closest first), their ``counts()``, the threshold
+        used and the median nearest-neighbour distance.
+
+    Raises
+    ------
+    ValueError
+        If ``threshold`` is not a non-negative number.
+
     Examples
     --------
     >>> import mnistlab
