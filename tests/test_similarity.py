@@ -532,3 +532,32 @@ def test_parameter_checks_are_the_library_functions_own(five_class):
         check_parameters("log", 1.0)
     with pytest.raises(ValueError, match="C must be a positive finite number"):
         check_parameters("unit", 0)
+
+
+def test_counts_of_every_kind_mark_what_could_not_be_looked_for(five_class):
+    from mnistlab import Dataset
+    from mnistlab.similarity import find_duplicates
+
+    train_only = Dataset.from_arrays("solo", (five_class.train.images, five_class.train.labels))
+    found = find_duplicates(train_only)
+    assert found.counts()["kind"].tolist() == ["within train"]
+    every = found.counts(every_kind=True)
+    assert every["kind"].tolist() == ["within train", "within test", "train-test"]
+    assert every.iloc[1:, 1:].isna().all().all() and not every.iloc[0, 1:].isna().any()
+    with_test = find_duplicates(five_class)
+    pd.testing.assert_frame_equal(with_test.counts(every_kind=True), with_test.counts())
+
+
+def test_closest_of_other_classes_pairs_each_query_with_its_nearest_other_class_image():
+    from mnistlab.similarity.duplicates import closest_of_other_classes
+
+    labels = np.array([0, 1, 1, 2])
+    distances = np.array([[1.0, 2.0, 5.0], [0.5, 3.0, 4.0], [0.1, 0.2, 0.3]])
+    found = np.array([[0, 1, 3], [1, 2, 0], [3, 0, 1]])
+    query_labels = np.array([0, 1, 2])
+    # query 0: nearest other-class image is 1 (2.0); query 1: image 0 (4.0); query 2: image 0 (0.2)
+    table = closest_of_other_classes((distances, found), labels, query_labels, n=6)
+    assert table.values.tolist() == [[2, 0, 0.2], [0, 1, 2.0], [1, 0, 4.0]]
+    assert len(closest_of_other_classes((distances, found), labels, query_labels, n=2)) == 2
+    same = closest_of_other_classes((distances, found), np.zeros(4, int), np.zeros(3, int))
+    assert same.empty and list(same.columns) == ["query", "image", "distance"]

@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -272,11 +273,8 @@ def duplicates(
         "pairs": pairs.to_dict(orient="records"),
     }
     table = Table("pairs", "exact", "near", "labels differ", title=f"{ds.name}: duplicates")
-    for r in counts.itertuples():
-        table.add_row(r.kind, str(r.exact), str(r.near), str(r.labels_differ))
-    if found.missing:
-        for kind in ("within test", "train-test"):
-            table.add_row(kind, "n/a", "n/a", "n/a")
+    for r in found.counts(every_kind=True).itertuples():
+        table.add_row(r.kind, *("n/a" if pd.isna(v) else str(v) for v in r[2:]))
     result = Result(data, [table])
     if found.missing:
         result.show(f"n/a: {found.missing}")

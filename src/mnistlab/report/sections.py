@@ -24,6 +24,7 @@ from mnistlab import plots, stats
 from mnistlab._utils.text import percent
 from mnistlab.data import DATASETS
 from mnistlab.report.analyses import PIXEL_KNN, Analyses
+from mnistlab.similarity.duplicates import closest_of_other_classes
 from mnistlab.tidy import tidy
 
 
@@ -436,19 +437,11 @@ def one_pixel(a: Analyses) -> Panel:
 )
 def similarity(a: Analyses) -> Panel:
     found = a.duplicates
-    counts = found.counts()
+    counts = found.counts(every_kind=True)
     tables = [
         Table(
             ["pairs", "exact", "near", "labels differ"],
-            [
-                [r.kind, f"{r.exact:,}", f"{r.near:,}", f"{r.labels_differ:,}"]
-                for r in counts.itertuples()
-            ]
-            + (
-                [[kind, "n/a", "n/a", "n/a"] for kind in ("within test", "train-test")]
-                if found.missing
-                else []
-            ),
+            [[r.kind, *("n/a" if pd.isna(v) else f"{v:,}" for v in r[2:])] for r in counts.itertuples()],
         )
     ]
     pictures = []
@@ -464,27 +457,19 @@ def similarity(a: Analyses) -> Panel:
     # Test neighbours come with a test split, and with the k-NN evaluation made from them.
     if neighbours is not None and test is not None and a.pixel_knn is not None:
         assert train.indices is not None and test.indices is not None  # every Split has them
-        distances, found_idx = neighbours
+        found_idx = neighbours[1]
         rows = [[str(k), percent(e.accuracy)] for k, e in a.pixel_knn.items()]
         tables.append(Table(["k", "k-NN test accuracy"], rows))
-        # Confusable: a test image and a training image of another class, closest first.
-        other = train.labels[found_idx] != test.labels[:, None]
-        flat = np.flatnonzero(other.ravel())
-        if len(flat):
-            order = flat[np.argsort(distances.ravel()[flat], kind="stable")]
-            # One pair per test image: its closest training image of another class.
-            order = order[np.unique(order // distances.shape[1], return_index=True)[1]]
-            order = order[np.argsort(distances.ravel()[order], kind="stable")][:6]
+        confusable = closest_of_other_classes(neighbours, train.labels, test.labels, n=6)
+        if len(confusable):
             images, titles = [], []
             side = math.sqrt(np.prod(a.ds.image_shape))
-            for position in order:
-                q, j = divmod(int(position), distances.shape[1])
-                t = int(found_idx[q, j])
+            for q, t, distance in confusable.itertuples(index=False):
                 images += [test.images[q], train.images[t]]
                 titles += [
                     f"test #{test.indices[q]} · {a.ds.classes[test.labels[q]]}",
                     f"train #{train.indices[t]} · {a.ds.classes[train.labels[t]]}\n"
-                    f"RMS {distances[q, j] / side:.1f}",
+                    f"RMS {distance / side:.1f}",
                 ]
             pictures.append(
                 Picture.from_figure(

@@ -38,6 +38,8 @@ _DUPLICATE_DTYPES = {
     "name_a": object,
     "name_b": object,
 }
+#: The kinds of pairs, in the order tables show them.
+KINDS = ("within train", "within test", "train-test")
 #: Groups of identical images up to this size are reported pair by pair.
 EXACT_GROUP = 20
 #: Default near-duplicate threshold: this fraction of the median nearest-neighbour RMS distance
@@ -72,24 +74,58 @@ class Duplicates:
             return None
         return "no test split: within test and train-test (leakage) cannot be looked for"
 
-    def counts(self) -> pd.DataFrame:
+    def counts(self, *, every_kind: bool = False) -> pd.DataFrame:
         """Per kind searched: exact and near pairs, and how many of them have differing labels.
 
-        Without a test split only "within train" is counted (see :attr:`missing`).
+        Without a test split only "within train" is counted (see :attr:`missing`); with
+        ``every_kind`` the kinds that could not be looked for are rows of missing values
+        (``<NA>``: not a count of 0), for tables that show every kind.
         """
-        kinds = ["within train", "within test", "train-test"] if self.has_test else ["within train"]
         rows = []
-        for kind in kinds:
+        for kind in KINDS:
             mine = self.pairs[self.pairs["kind"] == kind]
-            rows.append(
-                (
-                    kind,
-                    int(mine["exact"].sum()),
-                    int((~mine["exact"]).sum()),
-                    int(mine["labels_differ"].sum()),
-                )
-            )
-        return pd.DataFrame(rows, columns=["kind", "exact", "near", "labels_differ"])
+            if self.has_test or kind == "within train":
+                counted = (mine["exact"].sum(), (~mine["exact"]).sum(), mine["labels_differ"].sum())
+                rows.append((kind, *map(int, counted)))
+            elif every_kind:
+                rows.append((kind, pd.NA, pd.NA, pd.NA))
+        table = pd.DataFrame(rows, columns=["kind", "exact", "near", "labels_differ"])
+        return table.astype({c: "Int64" for c in ("exact", "near", "labels_differ")})
+
+
+def closest_of_other_classes(
+    neighbours: tuple[np.ndarray, np.ndarray], labels: np.ndarray, query_labels: np.ndarray, n: int = 6
+) -> pd.DataFrame:
+    """The ``n`` closest pairs (query, indexed image) whose classes differ, one per query.
+
+    Parameters
+    ----------
+    neighbours : tuple of (distances, indices), each of shape (n_queries, k)
+        A :meth:`NearestImages.kneighbors` result: the k nearest indexed images of each query.
+    labels : ndarray of shape (n_indexed,)
+        The classes of the indexed images.
+    query_labels : ndarray of shape (n_queries,)
+        The classes of the queries.
+    n : int, default 6
+        How many pairs at most.
+
+    Returns
+    -------
+    DataFrame
+        ``query, image, distance`` (positions, and the search's distance), closest first: for
+        each query its nearest indexed image of another class among its k neighbours, if any.
+    """
+    distances, found = neighbours
+    other = np.asarray(labels)[found] != np.asarray(query_labels)[:, None]
+    flat = np.flatnonzero(other.ravel())
+    order = flat[np.argsort(distances.ravel()[flat], kind="stable")]
+    # One pair per query: its closest indexed image of another class.
+    order = order[np.unique(order // distances.shape[1], return_index=True)[1]]
+    order = order[np.argsort(distances.ravel()[order], kind="stable")][:n]
+    query, column = np.divmod(order, distances.shape[1])
+    return pd.DataFrame(
+        {"query": query, "image": found[query, column], "distance": distances[query, column]}
+    )
 
 
 def _rows(split) -> np.ndarray:
