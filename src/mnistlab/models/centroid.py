@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+from typing import ClassVar
+
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval
 
 from mnistlab import stats
 from mnistlab._utils.validation import checked_fit, checked_predict
@@ -38,14 +42,15 @@ class NearestCentroidClassifier(ClassifierMixin, BaseEstimator):
     0.869
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
     def __init__(self, chunk_size: int | None = None) -> None:
         self.chunk_size = chunk_size
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y) -> NearestCentroidClassifier:
-        if self.chunk_size is not None and (
-            not isinstance(self.chunk_size, (int, np.integer)) or self.chunk_size < 1
-        ):
-            raise ValueError(f"chunk_size must be a positive integer or None, got {self.chunk_size!r}.")
         X, y = checked_fit(self, X, y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:

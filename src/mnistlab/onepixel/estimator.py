@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import warnings
-from numbers import Integral
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from mnistlab.onepixel.solver import MAX_ITER, Problems, check_C, fit_logistic
+from mnistlab.onepixel.solver import MAX_ITER, Problems, fit_logistic
 
 
 class OnePixelClassifier(ClassifierMixin, BaseEstimator):
@@ -60,6 +62,11 @@ class OnePixelClassifier(ClassifierMixin, BaseEstimator):
     train_accuracy_: float
     n_iter_: int
 
+    _parameter_constraints: ClassVar[dict] = {
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(self, C: float = 1.0, max_iter: int = MAX_ITER) -> None:
         self.C = C
         self.max_iter = max_iter
@@ -69,15 +76,11 @@ class OnePixelClassifier(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_class = False
         return tags
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None) -> OnePixelClassifier:
         """Fit one logistic regression per feature and keep the best."""
         from sklearn.utils.validation import _check_sample_weight
 
-        C = check_C(self.C)
-        if isinstance(self.max_iter, bool) or not (
-            isinstance(self.max_iter, Integral) and self.max_iter >= 1
-        ):
-            raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}.")
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
         check_classification_targets(y)
         self.classes_, encoded = np.unique(y, return_inverse=True)
@@ -97,7 +100,8 @@ class OnePixelClassifier(ClassifierMixin, BaseEstimator):
         w = weights[order].T.ravel()
         one = is_one[order].T.ravel()
         problems = Problems(x, w * (1 - one), w * one, np.arange(d, dtype=np.int64) * n).merge_ties()
-        fits = fit_logistic(problems, C, max_iter=self.max_iter)
+        # float(): fit_logistic's own check refuses True, which the constraint takes as 1.
+        fits = fit_logistic(problems, float(self.C), max_iter=self.max_iter)
         if not fits.converged.all():
             warnings.warn(
                 f"{int((~fits.converged).sum())} of {d} one-feature fits did not converge in "

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 
 from mnistlab._utils.validation import checked_fit, checked_predict
 from mnistlab.similarity.neighbours import NearestImages
@@ -39,10 +41,14 @@ class KNearestImagesClassifier(ClassifierMixin, BaseEstimator):
     0.971
     """
 
+    # The index's own: the same constraints, and a wrong metric name in check_metric's words.
+    _parameter_constraints: ClassVar[dict] = dict(NearestImages._parameter_constraints)
+
     def __init__(self, n_neighbors: int = 5, metric: str = "euclidean") -> None:
         self.n_neighbors = n_neighbors
         self.metric = metric
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y) -> KNearestImagesClassifier:
         X, y = checked_fit(self, X, y)
         self.classes_, self._encoded = np.unique(y, return_inverse=True)

@@ -3,8 +3,12 @@ Pearson distance that prunes with a lower bound from a few principal directions.
 
 from __future__ import annotations
 
+from numbers import Integral
+from typing import ClassVar
+
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils._param_validation import Interval
 
 from mnistlab._utils.blocks import map_blocks
 from mnistlab.data.dataset import Split
@@ -73,6 +77,13 @@ class NearestImages(BaseEstimator):
     NearestImages(metric='cosine')
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        # Which names: check_metric, in fit, so that a wrong name reads the same here as in the
+        # CLI, which checks it before loading any data.
+        "metric": [str],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(self, metric: str = "euclidean", n_neighbors: int = 5) -> None:
         self.metric = metric
         self.n_neighbors = n_neighbors
@@ -105,6 +116,7 @@ class NearestImages(BaseEstimator):
         out /= scales[rows, None]
         return out
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X) -> NearestImages:
         """Index the images ``X`` (n, h, w) or rows (n, features); they are kept, not copied."""
         check_metric(self.metric)
