@@ -74,7 +74,32 @@ class ModelResult:
 def run_model(
     dataset: Dataset, model: str, *, seed: int = 0, progress: bool | None = None
 ) -> ModelResult:
-    """Train ``model`` on the train split and predict the whole test split, timing both."""
+    """Train ``model`` on the train split and predict the whole test split, timing both.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Needs a train and a test split.
+    model : str
+        One name in :data:`mnistlab.models.MODELS` (not a set).
+    seed : int
+        Seeds every random choice (the same seed, data and machine give the same model).
+    progress : bool or None
+        Show progress on stderr; None shows it only when stderr is a terminal.
+
+    Returns
+    -------
+    ModelResult
+        The trained model (its ``test_accuracy`` set), its evaluation on the test split, and each
+        test image's predicted label and confidence.
+
+    Raises
+    ------
+    ValueError
+        If ``seed`` is not a whole number in 0..2**32 - 1, the dataset has no test split, or its
+        training split cannot train the model (a single class; fewer images than k-NN's
+        neighbours).
+    """
     from mnistlab.progress import status
 
     if MODELS[model].neural:  # draws its own progress bar per epoch
@@ -82,11 +107,12 @@ def run_model(
     else:
         with status(f"{dataset.name}: training {model}", progress):
             trained = fit_model(dataset, model, seed=seed, progress=progress)
+    test = require_train_and_test(dataset)  # fit_model refused a dataset without one
     started = time.perf_counter()
-    predictions, scores = trained.predict_scores(dataset.test.images)
+    predictions, scores = trained.predict_scores(test.images)
     seconds = time.perf_counter() - started
     confidence = scores[np.arange(len(scores)), predictions]
-    evaluation = evaluate(dataset.test.labels, predictions, tuple(dataset.classes))
+    evaluation = evaluate(test.labels, predictions, tuple(dataset.classes))
     trained.test_accuracy = evaluation.accuracy
     return ModelResult(trained, evaluation, predictions, confidence, seconds)
 
@@ -113,6 +139,30 @@ def benchmark(
     images than neighbours, all-black images a scaler cannot scale) is listed in ``failed`` with
     the reason, and the other models are trained all the same.
 
+    Parameters
+    ----------
+    dataset : Dataset
+        Needs a train and a test split.
+    models : str, list of str or tuple of str, default "default"
+        Model and set names, as :func:`resolve_models` takes them.
+    seed : int
+        Seeds every model's random choices.
+    progress : bool or None
+        Show progress on stderr; None shows it only when stderr is a terminal.
+
+    Returns
+    -------
+    BenchmarkResults
+        A list of one :class:`ModelResult` per model trained and tested, in the order asked;
+        its ``failed`` maps each model the data refused to the reason.
+
+    Raises
+    ------
+    ValueError
+        If a name in ``models`` is unknown, or the dataset has no test split.
+    MissingExtraError
+        If a neural model is asked for and torch is not installed (before any training).
+
     Examples
     --------
     >>> import mnistlab
@@ -136,5 +186,17 @@ def benchmark(
 
 
 def results_table(results: list[ModelResult]) -> pd.DataFrame:
-    """One row per (dataset, model) with the ``results.csv`` columns."""
+    """One row per (dataset, model) with the ``results.csv`` columns.
+
+    Parameters
+    ----------
+    results : list of ModelResult
+        As :func:`benchmark` returns them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per result, with the columns of ``RESULT_COLUMNS`` in order: dataset, model,
+        params, test_accuracy, fit_seconds, predict_seconds.
+    """
     return pd.DataFrame([r.row() for r in results], columns=list(RESULT_COLUMNS))

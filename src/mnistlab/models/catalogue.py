@@ -176,7 +176,24 @@ MODEL_SETS: dict[str, tuple[str, ...]] = {
 
 
 def resolve_models(selection: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """Model names from ``"quick"``, ``"all"``, ``"knn,logreg"`` or a list; unknown names raise."""
+    """Model names from ``"quick"``, ``"all"``, ``"knn,logreg"`` or a list; unknown names raise.
+
+    Parameters
+    ----------
+    selection : str, list of str or tuple of str
+        Model names (:data:`MODELS`) and set names (:data:`MODEL_SETS`: quick, default, classic,
+        all), in a list or comma-separated in one string; ``"quick,logreg"`` mixes both.
+
+    Returns
+    -------
+    tuple of str
+        Model names, each once, in the order given (a set's models in the set's order).
+
+    Raises
+    ------
+    ValueError
+        If a name is neither a model nor a set, or no name is given.
+    """
     items = selection.split(",") if isinstance(selection, str) else list(selection)
     names: list[str] = []
     for item in (i.strip() for i in items):

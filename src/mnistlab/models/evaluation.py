@@ -64,7 +64,22 @@ class Evaluation:
 
 
 def evaluate(y_true, y_pred, classes: tuple[str, ...]) -> Evaluation:
-    """Compare predicted labels (indices into ``classes``) with the true ones."""
+    """Compare predicted labels (indices into ``classes``) with the true ones.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of int, shape (n,)
+        The true and the predicted label of each image, as indices into ``classes``.
+    classes : tuple of str
+        Class names, indexed by label: each has a row and a column of the confusion matrix, also
+        a class no image has.
+
+    Returns
+    -------
+    Evaluation
+        The accuracy, each class's accuracy (NaN for a class without images) and the confusion
+        matrix.
+    """
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     labels = np.arange(len(classes))

@@ -92,9 +92,24 @@ def load_model(path: str | Path, *, check_versions: bool = True) -> TrainedModel
 
     Parameters
     ----------
+    path : str or Path
+        A ``.mnistlab`` file, as :meth:`TrainedModel.save` writes it.
     check_versions : bool
         Refuse a scikit-learn model saved by another scikit-learn version (its predictions could
         differ); False loads it anyway.
+
+    Returns
+    -------
+    TrainedModel
+        The model, ready to predict, with what its file describes (dataset, classes, image
+        shape, parameters, test accuracy, library versions).
+
+    Raises
+    ------
+    ModelError
+        If the file is missing, is not a model file, is damaged, describes a model this mnistlab
+        does not know, holds more than that model can need or types mnistlab never saves, or (with
+        ``check_versions``) was saved by another scikit-learn version.
     """
     from mnistlab.models.trained import TrainedModel
 
@@ -233,7 +248,7 @@ def _read_meta(path: Path, archive: zipfile.ZipFile) -> dict:
 def _load_network(path: Path, meta: dict, payload: bytes):
     import torch
 
-    from mnistlab.models.neural import NeuralNetClassifier, build_network
+    from mnistlab.models.neural import NeuralNetClassifier, build_network, check_architecture
 
     try:
         from safetensors import SafetensorError
@@ -242,7 +257,7 @@ def _load_network(path: Path, meta: dict, payload: bytes):
         state = load_tensors(payload)
     except (SafetensorError, ValueError, RuntimeError) as exc:
         raise ModelError(f"{path}: the weights are damaged ({exc}).") from None
-    architecture = meta.get("architecture")
+    architecture = check_architecture(meta.get("architecture"))  # as load_model's bounds checked
     shape, n_classes = tuple(meta["image_shape"]), len(meta["trained_labels"])
     where = f"a {architecture} for {shape[0]}x{shape[1]} images and {n_classes} classes"
     if {k: tuple(v.shape) for k, v in state.items()} != network_shapes(meta):

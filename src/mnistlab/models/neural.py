@@ -42,30 +42,36 @@ def build_network(architecture: str, image_shape: tuple[int, int], n_classes: in
     are refused, as two poolings would leave nothing.
     """
     h, w = image_shape
-    if architecture == "mlp":
+    if check_architecture(architecture) == "mlp":
         return nn.Sequential(nn.Flatten(), nn.Linear(h * w, 128), nn.ReLU(), nn.Linear(128, n_classes))
-    if architecture == "cnn":
-        if h < 4 or w < 4:
-            raise ValueError(f"the cnn needs images of at least 4x4 pixels, got {h}x{w}.")
-        return nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1),
-            nn.BatchNorm2d(32),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1),
-            nn.BatchNorm2d(64),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Flatten(),
-            nn.Dropout(0.25),
-            nn.Linear(64 * (h // 4) * (w // 4), 128),
-            nn.ReLU(),
-            nn.Dropout(0.25),
-            nn.Linear(128, n_classes),
-        )
-    raise ValueError(
-        f"unknown architecture {architecture!r}; choose one of: {', '.join(ARCHITECTURES)}."
+    if h < 4 or w < 4:
+        raise ValueError(f"the cnn needs images of at least 4x4 pixels, got {h}x{w}.")
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Dropout(0.25),
+        nn.Linear(64 * (h // 4) * (w // 4), 128),
+        nn.ReLU(),
+        nn.Dropout(0.25),
+        nn.Linear(128, n_classes),
     )
+
+
+def check_architecture(architecture: object) -> str:
+    """``architecture`` when it names a network :func:`build_network` builds (``mlp``, ``cnn``),
+    such as a model file's description gives; ValueError naming the choices otherwise."""
+    if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
+        raise ValueError(
+            f"unknown architecture {architecture!r}; choose one of: {', '.join(ARCHITECTURES)}."
+        )
+    return architecture
 
 
 def default_device() -> str:

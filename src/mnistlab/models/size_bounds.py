@@ -13,6 +13,7 @@ import json
 import math
 import zipfile
 import zlib
+from typing import TypeGuard
 
 import numpy as np
 
@@ -88,7 +89,7 @@ def _sklearn_size(name: str, params: dict, pixels: int, n_classes: int, n_train:
         value = params.get(key)
         return value if is_int(value) and value > 0 else default
 
-    def nodes() -> int:
+    def nodes() -> float:  # float: count() is math.inf where no parameter bounds it
         depth = min(count("max_depth"), 62)  # 2**depth stays a small number to compute
         leaves = min(max(n_train // count("min_samples_leaf", 1), 1), 2**depth)
         return 2 * min(leaves, count("max_leaf_nodes")) - 1
@@ -149,11 +150,11 @@ def network_shapes(meta: dict) -> dict[str, tuple[int, ...]]:
     """The shape of each weight of the network ``meta`` describes (ValueError if none)."""
     import torch
 
-    from mnistlab.models.neural import build_network
+    from mnistlab.models.neural import build_network, check_architecture
 
     shape, n_classes = tuple(meta["image_shape"]), len(meta["trained_labels"])
     with torch.device("meta"):  # shapes only: nothing is allocated for what the JSON claims
-        network = build_network(meta.get("architecture"), shape, n_classes)
+        network = build_network(check_architecture(meta.get("architecture")), shape, n_classes)
     return {k: tuple(v.shape) for k, v in network.state_dict().items()}
 
 
@@ -224,9 +225,9 @@ def _array_files(schema) -> dict[str, int] | str:
     return files
 
 
-def is_int(value) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def is_number(value) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

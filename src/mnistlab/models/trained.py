@@ -12,11 +12,12 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from mnistlab.data.dataset import Dataset
+from mnistlab.data.dataset import Dataset, Split
 from mnistlab.data.formats import as_uint8_images
 from mnistlab.errors import FormatError, ModelError
 from mnistlab.models.catalogue import MODELS, build_estimator, resolve_models
@@ -30,6 +31,11 @@ from mnistlab.models.modelfile import (
     write_model,
 )
 from mnistlab.models.size_bounds import is_int, payload_bound
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+    from mnistlab.models.neural import NeuralNetClassifier
 
 __all__ = [
     "FORMAT",
@@ -59,8 +65,9 @@ class TrainedModel:
     ----------
     model : str
         The model's name in :data:`mnistlab.models.MODELS` (``cnn``, ``logreg``, ...).
-    estimator : object
-        The fitted scikit-learn pipeline or :class:`NeuralNetClassifier`.
+    estimator : Pipeline or NeuralNetClassifier
+        The fitted scikit-learn pipeline (scaler and classifier) or, for the neural models, the
+        :class:`~mnistlab.models.neural.NeuralNetClassifier`.
     dataset : str
     classes : tuple of str
         Class names, indexed by label.
@@ -72,7 +79,7 @@ class TrainedModel:
     """
 
     model: str
-    estimator: object
+    estimator: Pipeline | NeuralNetClassifier
     dataset: str
     classes: tuple[str, ...]
     image_shape: tuple[int, int]
@@ -227,8 +234,22 @@ def train(
         boosting, rbf-svm, mlp, cnn.
     seed : int
         Seeds every random choice (the same seed, data and machine give the same model).
+    progress : bool or None
+        Show progress on stderr; None shows it only when stderr is a terminal.
     **params
         Parameters that replace the named configuration's (``epochs=3``, ``C=0.1``).
+
+    Returns
+    -------
+    TrainedModel
+        The fitted model, its ``test_accuracy`` measured on the test split.
+
+    Raises
+    ------
+    ValueError
+        If ``model`` is unknown or a set, ``seed`` is not a whole number in 0..2**32 - 1, the
+        dataset has no test split, or its training split cannot train the model (a single class;
+        fewer images than k-NN's neighbours).
 
     Examples
     --------
@@ -239,7 +260,7 @@ def train(
     0.907
     """
     trained = fit_model(dataset, model, seed=seed, progress=progress, **params)
-    test = dataset.test
+    test = require_train_and_test(dataset)
     trained.test_accuracy = float(np.mean(trained.predict(test.images) == test.labels))
     return trained
 
@@ -267,7 +288,7 @@ def fit_model(
         estimator=estimator,
         dataset=dataset.name,
         classes=tuple(dataset.classes),
-        image_shape=tuple(dataset.image_shape),
+        image_shape=dataset.image_shape,
         params=MODELS[name].describe_params() if not params else _describe(name, params),
         seed=seed,
         versions=library_versions(MODELS[name].neural),
@@ -349,8 +370,9 @@ def _describe(name: str, params: dict) -> str:
     return dataclasses.replace(spec, params={**spec.params, **params}).describe_params()
 
 
-def require_train_and_test(dataset: Dataset):
-    if "test" not in dataset.splits or "train" not in dataset.splits:
+def require_train_and_test(dataset: Dataset) -> Split:
+    """``dataset``'s test split, which measures a model; ValueError if it has none."""
+    if dataset.test is None:  # the train split is always there
         raise ValueError(
             f"{dataset.name} has the splits {', '.join(dataset.splits)}; a model needs a train and a "
             "test split (the test split measures it)."

@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 
 from mnistlab import stats
@@ -20,10 +21,10 @@ DIFFERENCE_CMAP = "RdBu_r"
 DIFFERENCE_LIMIT = 255  # the largest possible difference: nothing is ever clipped
 
 
-def _difference(ax, centroids: stats.Centroids, a: int, b: int, ring=None):
-    """Draw centroid a minus centroid b on the fixed -255..255 scale, with a ring at ``ring``
-    (x, y) if given; returns the image (for a colour bar)."""
-    image = ax.imshow(
+def _difference(ax, centroids: stats.Centroids, a: int, b: int, ring=None) -> None:
+    """Draw centroid a minus centroid b on the fixed -255..255 scale (:func:`_difference_scale`),
+    with a ring at ``ring`` (x, y) if given."""
+    ax.imshow(
         centroids.means[a] - centroids.means[b],
         cmap=DIFFERENCE_CMAP,
         vmin=-DIFFERENCE_LIMIT,
@@ -34,7 +35,11 @@ def _difference(ax, centroids: stats.Centroids, a: int, b: int, ring=None):
         x, y = ring
         ax.scatter([x], [y], s=30, facecolors="none", edgecolors="white", linewidths=2.2)
         ax.scatter([x], [y], s=30, facecolors="none", edgecolors="black", linewidths=1)
-    return image
+
+
+def _difference_scale() -> ScalarMappable:
+    """The one scale of every difference panel, for its colour bar: -255 (blue) to 255 (red)."""
+    return ScalarMappable(plt.Normalize(-DIFFERENCE_LIMIT, DIFFERENCE_LIMIT), DIFFERENCE_CMAP)
 
 
 def _pair_panels(
@@ -63,11 +68,7 @@ def _pair_panels(
     fig.suptitle(title, fontsize=8, y=1 - 0.08 / height, va="top")
     fig.tight_layout(pad=0.3, h_pad=0.5, w_pad=0.3, rect=(0, 0.8 / height, 1, 1 - 0.5 / height))
     cax = fig.add_axes((0.2, 0.45 / height, 0.6, 0.1 / height))
-    bar = fig.colorbar(
-        plt.cm.ScalarMappable(plt.Normalize(-DIFFERENCE_LIMIT, DIFFERENCE_LIMIT), DIFFERENCE_CMAP),
-        cax=cax,
-        orientation="horizontal",
-    )
+    bar = fig.colorbar(_difference_scale(), cax=cax, orientation="horizontal")
     bar.set_ticks([-DIFFERENCE_LIMIT, -128, 0, 128, DIFFERENCE_LIMIT])
     bar.ax.tick_params(labelsize=6)
     bar.set_label("first centroid - second (red: first class darker)", fontsize=6.5)

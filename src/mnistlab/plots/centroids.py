@@ -7,7 +7,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mnistlab import stats
-from mnistlab.plots._differences import DIFFERENCE_LIMIT, _difference, _pair_panels
+from mnistlab.plots._differences import (
+    DIFFERENCE_LIMIT,
+    _difference,
+    _difference_scale,
+    _pair_panels,
+)
 from mnistlab.plots._style import (
     DPI,
     IMAGE_CMAP,
@@ -96,12 +101,11 @@ def pair_differences(centroids: stats.Centroids) -> Figure:
     rotate = max(len(c) for c in centroids.classes) > 3
     height = k * size + 1.6
     fig, axes = plt.subplots(k, k, figsize=(k * size + 1.3, height), squeeze=False, dpi=DPI)
-    image = None
     for r in range(k):
         for c in range(k):
             ax = axes[r, c]
             _frame(ax)
-            image = _difference(ax, centroids, r, c)
+            _difference(ax, centroids, r, c)
             if c == 0:
                 ax.set_ylabel(centroids.classes[r], fontsize=7, rotation=0, ha="right", va="center")
             if r == 0:
@@ -115,7 +119,7 @@ def pair_differences(centroids: stats.Centroids) -> Figure:
     # Leave 0.95 inch at the bottom for the colour bar and its two-line label.
     fig.tight_layout(pad=0.3, h_pad=0.1, w_pad=0.1, rect=(0, 0.95 / height, 0.96, 1))
     cax = fig.add_axes((0.2, 0.55 / height, 0.6, 0.12 / height))
-    bar = fig.colorbar(image, cax=cax, orientation="horizontal")
+    bar = fig.colorbar(_difference_scale(), cax=cax, orientation="horizontal")
     bar.set_ticks([-DIFFERENCE_LIMIT, -128, 0, 128, DIFFERENCE_LIMIT])
     bar.ax.tick_params(labelsize=6.5)
     bar.set_label(

@@ -66,6 +66,7 @@ def image_grid(
     fontsize = 8 if longest <= 7 else 6.5
     for ax in axes.ravel():
         ax.set_axis_off()
+    assert split.indices is not None  # filled by Split.__post_init__
     for ax, i in zip(axes.ravel(), indices, strict=False):
         # A thin frame shows where each white-background image ends.
         ax.set_axis_on()

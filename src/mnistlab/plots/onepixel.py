@@ -8,12 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mnistlab import stats
-from mnistlab.plots._differences import (
-    DIFFERENCE_CMAP,
-    DIFFERENCE_LIMIT,
-    _difference,
-    _pair_panels,
-)
+from mnistlab.plots._differences import _difference, _difference_scale, _pair_panels
 from mnistlab.plots._style import (
     DPI,
     MAX_PAIR_CLASSES,
@@ -183,11 +178,7 @@ def best_pixels(result, centroids: stats.Centroids) -> Figure:
         va="top",
     )
     cax = fig.add_axes((0.25, 0.42 / height, 0.5, 0.1 / height))
-    bar = fig.colorbar(
-        plt.cm.ScalarMappable(plt.Normalize(-DIFFERENCE_LIMIT, DIFFERENCE_LIMIT), DIFFERENCE_CMAP),
-        cax=cax,
-        orientation="horizontal",
-    )
+    bar = fig.colorbar(_difference_scale(), cax=cax, orientation="horizontal")
     bar.ax.tick_params(labelsize=6)
     bar.set_label("row centroid - column centroid (red: row class darker)", fontsize=6.5)
     return fig

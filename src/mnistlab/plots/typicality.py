@@ -121,6 +121,7 @@ def typicality_gallery(split: Split, typicality: stats.Typicality, per_class: in
     fig, axes = plt.subplots(k, columns, figsize=(columns * cell + 0.9, height), squeeze=False, dpi=DPI)
     for ax in axes.ravel():
         ax.set_axis_off()
+    assert split.indices is not None  # filled by Split.__post_init__
     for row, label in enumerate(rows):
         worst, best = least[label], most[label]
         cells = [(j, i) for j, i in enumerate(worst)] + [
