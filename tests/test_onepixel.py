@@ -600,7 +600,7 @@ def test_too_many_pairs_fit_the_closest_centroids_and_say_so(monkeypatch):
     assert result.bounded and len(result.pairs) == 100 and result.class_pairs == 435
     assert result.summary()["bounded"] is True
     centroids = stats.centroids(ds.train.images, ds.train.labels, ds.classes)
-    closest = onepixel.closest_class_pairs(centroids, 100)
+    closest = centroids.closest_pairs(100)
     fitted = set(zip(result.pairs.class_a, result.pairs.class_b, strict=True))
     assert fitted == set(zip(closest.class_a, closest.class_b, strict=True))
     # Given pairs are never bounded; the fits of the chosen pairs are those of a full run.
@@ -609,14 +609,14 @@ def test_too_many_pairs_fit_the_closest_centroids_and_say_so(monkeypatch):
     pd.testing.assert_frame_equal(direct, result.pairs.head(5).reset_index(drop=True))
 
 
-def test_closest_class_pairs_match_a_direct_computation():
-    from mnistlab import onepixel, stats
+def test_closest_centroid_pairs_match_a_direct_computation():
+    from mnistlab import stats
 
     ds = many_classes(12, per_class=3)
     labels = ds.train.labels.copy()
     labels[labels == 5] = 4  # class 5 has no images: left out
     centroids = stats.centroids(ds.train.images, labels, ds.classes)
-    found = onepixel.closest_class_pairs(centroids)
+    found = centroids.closest_pairs()
     assert len(found) == 11 * 10 // 2 and 5 not in set(found.class_a) | set(found.class_b)
     flat = centroids.means.reshape(12, -1)
     for r in found.sample(10, random_state=0).itertuples():

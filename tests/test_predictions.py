@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mnistlab.models import train
-from mnistlab.models.predictions import predict_top
+from mnistlab.models import predict_top
 
 
 def test_predict_top_ranks_the_scores_of_each_image(five_class):

@@ -233,7 +233,7 @@ def predict(
     """
     from mnistlab.data.images import fit_to_shape, load_image
     from mnistlab.models import load_model
-    from mnistlab.models.predictions import predict_top
+    from mnistlab.models import predict_top
 
     trained = load_model(_input(str(model_file)), check_versions=not ignore_versions)
     refs = []

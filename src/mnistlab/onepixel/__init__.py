@@ -36,7 +36,6 @@ from mnistlab.onepixel.solver import LogisticFits, Problems, fit_logistic
 from mnistlab.onepixel.sweep import (
     PAIR_COLUMNS,
     OnePixelSeparability,
-    closest_class_pairs,
     one_pixel_separability,
 )
 
@@ -47,7 +46,6 @@ __all__ = [
     "OnePixelClassifier",
     "OnePixelSeparability",
     "Problems",
-    "closest_class_pairs",
     "fit_logistic",
     "l2_normalise",
     "one_pixel_separability",

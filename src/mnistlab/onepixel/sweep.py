@@ -188,11 +188,6 @@ class OnePixelSeparability:
         return {"pairs": records, "summary": self.summary()}
 
 
-def closest_class_pairs(centroids: stats.Centroids, n: int | None = None) -> pd.DataFrame:
-    """The ``n`` closest pairs of classes: :meth:`mnistlab.stats.Centroids.closest_pairs`."""
-    return centroids.closest_pairs(n)
-
-
 def _check_pairs(pairs, split: Split) -> list[tuple[int, int]]:
     """Pairs of class labels (a < b) from labels or names, in the order given; every pair once."""
     k = len(split.classes)

@@ -16,6 +16,18 @@ def vote(neighbour_labels: np.ndarray, n_classes: int) -> np.ndarray:
     """Majority label of each row of neighbour labels; ties go to the smallest label.
 
     The rule of scikit-learn's ``KNeighborsClassifier(weights="uniform")``.
+
+    Parameters
+    ----------
+    neighbour_labels : ndarray of shape (n, k), int
+        The labels of each query's k nearest images.
+    n_classes : int
+        The number of classes.
+
+    Returns
+    -------
+    ndarray of shape (n,), int
+        Each query's predicted label.
     """
     counts = np.zeros((len(neighbour_labels), n_classes), dtype=np.int64)
     np.add.at(counts, (np.arange(len(neighbour_labels))[:, None], neighbour_labels), 1)
@@ -75,7 +87,24 @@ class KNearestImagesClassifier(ClassifierMixin, BaseEstimator):
 def knn_accuracy(dataset, ks: tuple[int, ...] = (1, 3, 5), metric: str = "euclidean") -> pd.DataFrame:
     """Test accuracy of k-nearest-neighbour voting for each k, from one neighbour search.
 
-    ``dataset`` needs a test split; returns ``k, metric, accuracy, errors``.
+    Parameters
+    ----------
+    dataset : Dataset
+        A dataset with a test split: its test images are classified by their training neighbours.
+    ks : tuple of int, default (1, 3, 5)
+        The numbers of neighbours that vote.
+    metric : {"euclidean", "cosine", "pearson"}, default "euclidean"
+        The distance of the neighbour search.
+
+    Returns
+    -------
+    DataFrame
+        ``k, metric, accuracy, errors``, one row per k.
+
+    Raises
+    ------
+    ValueError
+        If the dataset has no test split, or a k is not a positive whole number.
 
     Examples
     --------
