@@ -333,8 +333,9 @@ def centroids(
 
     Parameters
     ----------
-    images : Split or ndarray of shape (n, height, width)
-        A split, or images (uint8 0..255, or floats on any scale: the means keep it).
+    images : Split, LazySplit or ndarray of shape (n, height, width)
+        A split (a Zarr store's split is streamed chunk by chunk), or images (uint8 0..255, or
+        floats on any scale: the means keep it).
     labels : ndarray of shape (n,), optional
         Integer labels 0..k-1; with arrays only (a Split brings its own).
     classes : sequence of str, optional
@@ -357,6 +358,13 @@ def centroids(
     >>> c.means.ravel().tolist(), c.counts.tolist()
     ([5.0, 255.0], [2, 1])
     """
+    from mnistlab.data.lazy import LazySplit
+
+    if isinstance(images, LazySplit):  # a Zarr store: its chunks streamed (mnistlab.scale)
+        from mnistlab.scale import image_sums
+
+        summed = image_sums(images)
+        return Centroids(summed.means(images.image_shape), summed.counts, images.classes)
     images, labels, classes, _ = _arrays(images, labels, classes)
     k = len(classes)
     labels = check_labels(images, labels, k)

@@ -155,7 +155,7 @@ def _load_data(refs: list[str], no_download: bool, first: int | None = None, inv
         for warning in caught:  # the library's advice in this command's terms: its flag
             message = str(warning.message).replace("invert=True", options.invert_flag)
             warnings.warn_explicit(message, warning.category, warning.filename, warning.lineno)
-        loaded.append(ds.subset(first))
+        loaded.append(ds if first is None else ds.subset(first))
     names = [ds.name for ds in loaded]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:

@@ -232,8 +232,7 @@ def predict(
     Example: [bold]mnistlab predict fashion-cnn.mnistlab fashion-mnist:test:0 shoe.png --invert[/]
     """
     from mnistlab.data.images import fit_to_shape, load_image
-    from mnistlab.models import load_model
-    from mnistlab.models import predict_top
+    from mnistlab.models import load_model, predict_top
 
     trained = load_model(_input(str(model_file)), check_versions=not ignore_versions)
     refs = []

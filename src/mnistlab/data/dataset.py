@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 
@@ -454,17 +454,22 @@ class Dataset:
 
     def summary(self) -> dict:
         """A JSON-ready description: name, classes, image shape, and per split n and counts."""
-        return {
-            "name": self.name,
-            "source": self.source,
-            "classes": list(self.classes),
-            "image_shape": list(self.image_shape),
-            "dtype": "uint8",
-            "polarity": self.polarity().kind,
-            "splits": {
-                k: {"n": len(v), "class_counts": v.class_counts()} for k, v in self.splits.items()
-            },
-        }
+        return describe(self)
+
+
+def describe(dataset: Any) -> dict:
+    """:meth:`Dataset.summary` of any dataset with its attributes (in memory or lazy)."""
+    return {
+        "name": dataset.name,
+        "source": dataset.source,
+        "classes": list(dataset.classes),
+        "image_shape": list(dataset.image_shape),
+        "dtype": "uint8",
+        "polarity": dataset.polarity().kind,
+        "splits": {
+            k: {"n": len(v), "class_counts": v.class_counts()} for k, v in dataset.splits.items()
+        },
+    }
 
 
 def _relabelled(

@@ -109,6 +109,8 @@ def load(
         if not text.strip():
             raise ValueError("empty dataset name or path.")
         path = Path(name_or_path)
+        if formats.is_zarr_store(path):
+            return _lazy(path, name=name, classes=classes, test_size=test_size, invert=invert)
         if path.exists():
             ds = load_path(path, classes=classes, progress=progress)
         elif os.sep in text or path.suffix.lower() in {".csv", ".npz", ".gz", ".png"}:
@@ -118,6 +120,20 @@ def load(
             _refuse_classes_for_named(spec.name, classes)
             ds = load_named(spec, download=download, progress=progress)
     return _as_asked(ds, name=name, test_size=test_size, seed=seed, invert=invert)
+
+
+def _lazy(path: Path, *, name, classes, test_size, invert):
+    """A Zarr store, opened lazily; the options that would rewrite every image are refused."""
+    from mnistlab.data.lazy import load_zarr
+
+    asked = {"classes": classes is not None, "test_size": test_size is not None, "invert": invert}
+    refused = [option for option, given in asked.items() if given]
+    if refused:
+        raise ValueError(
+            f"{path}: a Zarr store is read as it was written; {', '.join(refused)} would rewrite it. "
+            "Set them when writing the store (load the source with them, then save to zarr)."
+        )
+    return load_zarr(path, name=name)
 
 
 def _refuse_classes_for_named(name: str, classes) -> None:
@@ -389,6 +405,7 @@ SAVE_FORMATS = {
     "csv-kaggle": "train.csv / test.csv with a label,pixel0,... header",
     "npz": "a Keras-style <name>.npz with x_train, y_train, x_test, y_test",
     "png": "one PNG per image in train/<class>/ and test/<class>/ folders",
+    "zarr": "a Zarr store (the folder itself, e.g. big.zarr): chunked, compressed, read lazily",
 }
 
 
@@ -411,8 +428,8 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
         What to write: every split, the class names beside the data.
     folder : str or PathLike
         The folder to write into (created if missing).
-    to : {"idx", "csv", "csv-kaggle", "npz", "png"}, default "idx"
-        The file format.
+    to : {"idx", "csv", "csv-kaggle", "npz", "png", "zarr"}, default "idx"
+        The file format; for ``zarr`` the store is ``folder`` itself, which must be new.
 
     Returns
     -------
@@ -428,6 +445,10 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
     """
     if to not in SAVE_FORMATS:
         raise ValueError(f"unknown format {to!r}; choose one of {', '.join(SAVE_FORMATS)}.")
+    from mnistlab.data.lazy import LazyDataset
+
+    if isinstance(dataset, LazyDataset) or to == "zarr":
+        return _save_zarr_or_read(dataset, folder, to)
     if not isinstance(dataset, Dataset):
         raise TypeError(
             f"save writes a Dataset, not {type(dataset).__name__}; for arrays or a Split, "
@@ -452,10 +473,39 @@ def save(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[P
     return [folder / name for name, _ in plan]
 
 
+def _save_zarr_or_read(dataset, folder: str | os.PathLike, to: str) -> list[Path]:
+    """``save`` to a Zarr store (the folder itself, new; from a Dataset or, chunk by chunk, from
+    another store), or of a store to another format (read into memory first)."""
+    from mnistlab.data.lazy import LazyDataset
+
+    if to != "zarr":
+        return save(dataset.subset(), folder, to)
+    if not isinstance(dataset, (Dataset, LazyDataset)):
+        raise TypeError(f"save writes a Dataset, not {type(dataset).__name__}.")
+    if not str(folder):
+        raise ValueError("folder is empty; name the store to write (e.g. big.zarr).")
+    folder = Path(folder)
+    if folder.exists() or folder.is_symlink():
+        raise FileExistsError(f"{folder}: already exists; write a Zarr store into a new folder.")
+    if isinstance(dataset, LazyDataset):
+        splits = {k: (v.arrays.images, v.arrays.labels) for k, v in dataset.splits.items()}
+    else:
+        splits = {k: (v.images, v.labels) for k, v in dataset.splits.items()}
+    with staged(folder) as staging:
+        formats.write_zarr(staging, dataset.name, dataset.classes, dataset.image_shape, splits)
+    return [folder]
+
+
 def save_targets(dataset: Dataset, folder: str | os.PathLike, to: str = "idx") -> list[Path]:
     """The paths :func:`save` would write (files, or split folders for ``png``), writing nothing."""
     if to not in SAVE_FORMATS:
         raise ValueError(f"unknown format {to!r}; choose one of {', '.join(SAVE_FORMATS)}.")
+    if to == "zarr":
+        return [Path(folder)]
+    from mnistlab.data.lazy import LazyDataset
+
+    if isinstance(dataset, LazyDataset):  # the names depend on the splits, not on the images
+        dataset = dataset.subset(1)
     return [Path(folder) / name for name, _ in _save_plan(dataset, to)]
 
 

@@ -9,7 +9,8 @@
   sha256 was verified, and even then through an unpickler that can build nothing but numpy
   arrays);
 - :mod:`~mnistlab.data.formats.classes`: class-name lists and label mappings in text files;
-- :mod:`~mnistlab.data.formats.arrays`: the checks every reader's arrays pass.
+- :mod:`~mnistlab.data.formats.arrays`: the checks every reader's arrays pass;
+- :mod:`~mnistlab.data.formats.zarr`: Zarr stores, chunked along the image axis, read lazily.
 
 Readers check structure *before* allocating: an IDX header claiming a billion images in a 1 KB file
 is rejected from the header and the file size alone.
@@ -53,6 +54,7 @@ from mnistlab.data.formats.idx import (
 )
 from mnistlab.data.formats.npz import NPZ_KEYS, keras_arrays, read_npz, write_npz
 from mnistlab.data.formats.pickled import read_verified_pickle
+from mnistlab.data.formats.zarr import is_zarr_store, open_zarr, write_zarr
 
 __all__ = [
     "CLASS_LIST_HEADER",
@@ -74,7 +76,9 @@ __all__ = [
     "csv_has_labels",
     "default_classes",
     "idx_bytes",
+    "is_zarr_store",
     "keras_arrays",
+    "open_zarr",
     "parse_idx",
     "read_classes",
     "read_csv",
@@ -91,4 +95,5 @@ __all__ = [
     "write_idx",
     "write_image_folder",
     "write_npz",
+    "write_zarr",
 ]
