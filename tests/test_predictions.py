@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnistlab.models import train
-from mnistlab.models import predict_top
+from mnistlab.models import predict_top, train
 
 
 def test_predict_top_ranks_the_scores_of_each_image(five_class):
