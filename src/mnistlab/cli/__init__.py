@@ -33,6 +33,7 @@ COMMANDS = [
     "info",
     "show",
     "convert",
+    "generate",
     "tidy",
     "pixels",
     "centroids",

@@ -324,3 +324,38 @@ def tidy_command(
         f"wrote {output}: {len(table):,} rows ({len(chosen):,} {split} images of {ds.name}, "
         f"{data['bytes_per_row']:.0f} bytes per row in memory)"
     )
+
+
+@app.command()
+def generate(
+    kind: Annotated[str, typer.Argument(help="What to generate: infimnist.")],
+    n: Annotated[int, typer.Option("--n", min=1, help="Training images (8100000: MNIST8M's size).")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="The new Zarr store (e.g. mnist8m.zarr).")
+    ],
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Seed of every deformation.")] = 0,
+    no_download: NoDownload = False,
+    as_json: AsJson = False,
+) -> Result:
+    """Write a large MNIST-like dataset to a Zarr store, in bounded memory on all cores.
+
+    infimnist: MNIST's 60,000 training digits, then random elastic and affine deformations of
+    them in InfiMNIST's numbering (InfiMNIST-like, not bit-identical to Bottou's tool), and
+    MNIST's test set. Example: [bold]mnistlab generate infimnist --n 1000000 -o infi1m.zarr[/]
+    """
+    from mnistlab.data.infimnist import generate_infimnist
+
+    if kind != "infimnist":
+        _fail(f"unknown kind {kind!r}; mnistlab generates: infimnist.")
+    _refuse_inputs_as_outputs(output, folder=True)
+    ds = generate_infimnist(n, output, seed=seed, download=not no_download)
+    data = {
+        "output": str(output),
+        "name": ds.name,
+        "seed": seed,
+        "splits": {k: len(v) for k, v in ds.splits.items()},
+    }
+    return Result(data).show(
+        f"wrote {output}: {len(ds.train):,} training images (InfiMNIST-like, seed {seed}) and "
+        f"{len(ds.splits['test']):,} test images, in chunks of {ds.train.chunk:,}"
+    )

@@ -23,11 +23,14 @@ flight stays well under 1 GiB.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from mnistlab.errors import FormatError, MissingExtraError
+from mnistlab.progress import steps
 
 #: Uncompressed bytes of pixels per chunk (see the module docstring).
 CHUNK_BYTES = 32 << 20
@@ -68,39 +71,17 @@ def write_zarr(
     splits: dict[str, tuple],
     *,
     chunk: int | None = None,
+    progress: bool | None = None,
 ) -> None:
     """Write a store into ``folder`` (which must be new or empty: it is the staging folder of
     :func:`mnistlab.data.save`). ``splits`` maps a split name to ``(images, labels)``, where
     ``images`` is any array-like sliceable along its first axis (numpy, zarr, a lazy split's
     images): it is copied chunk by chunk, so memory holds one chunk at a time."""
     zarr = _zarr()
-    from zarr.codecs import ZstdCodec
-
     chunk = chunk or chunk_images(image_shape)
     root = zarr.open_group(str(folder), mode="w", zarr_format=3)
     for split, (images, labels) in splits.items():
-        n = len(labels)
-        group = root.create_group(split)
-        pixels = group.create_array(
-            "images",
-            shape=(n, *image_shape),
-            chunks=(chunk, *image_shape),
-            dtype="uint8",
-            compressors=ZstdCodec(level=3),
-            fill_value=0,
-        )
-        stored = group.create_array(
-            "labels",
-            shape=(n,),
-            chunks=(chunk,),
-            dtype=LABEL_DTYPE,
-            compressors=ZstdCodec(level=3),
-            fill_value=0,
-        )
-        for start in range(0, n, chunk):
-            stop = min(start + chunk, n)
-            pixels[start:stop] = np.asarray(images[start:stop], dtype=np.uint8)
-            stored[start:stop] = np.asarray(labels[start:stop], dtype=LABEL_DTYPE)
+        _write_split(root.create_group(split), split, images, labels, image_shape, chunk, progress)
     # Last: the attribute that says the store is whole.
     root.attrs["mnistlab"] = {
         "format": ZARR_LAYOUT,
@@ -110,6 +91,45 @@ def write_zarr(
         "splits": list(splits),
         "complete": True,
     }
+
+
+def _write_split(group, split: str, images, labels, image_shape, chunk: int, progress) -> None:
+    """The ``images`` and ``labels`` arrays of one split, written chunk by chunk on all cores:
+    distinct chunks are distinct files, so threads write them in parallel (each reading its
+    source range, compressing and, for generated data, making the images), one chunk each."""
+    from zarr.codecs import ZstdCodec
+
+    n = len(labels)
+    pixels = group.create_array(
+        "images",
+        shape=(n, *image_shape),
+        chunks=(chunk, *image_shape),
+        dtype="uint8",
+        compressors=ZstdCodec(level=3),
+        fill_value=0,
+    )
+    stored = group.create_array(
+        "labels",
+        shape=(n,),
+        chunks=(chunk,),
+        dtype=LABEL_DTYPE,
+        compressors=ZstdCodec(level=3),
+        fill_value=0,
+    )
+    starts = range(0, n, chunk)
+    workers = max(1, min(os.cpu_count() or 1, len(starts)))
+    with (
+        steps(f"writing {split}", len(starts), progress) as advance,
+        ThreadPoolExecutor(workers) as pool,
+    ):
+
+        def write(start: int) -> None:
+            stop = min(start + chunk, n)
+            pixels[start:stop] = np.asarray(images[start:stop], dtype=np.uint8)
+            stored[start:stop] = np.asarray(labels[start:stop], dtype=LABEL_DTYPE)
+            advance()
+
+        list(pool.map(write, starts))
 
 
 class ZarrSplitArrays:
