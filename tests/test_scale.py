@@ -67,7 +67,7 @@ def test_the_three_ways_give_identical_sums(tmp_path, five_class):
     direct = block_sums(split.images, split.labels, len(split.classes))
     on_disk = image_sums(lazy.train, progress=False)
     dask_threads = execute.on_dask(
-        lambda images, labels: block_sums(images, labels, len(split.classes)),
+        lambda images, labels, start: block_sums(images, labels, len(split.classes)),
         lazy.train.path,
         "train",
         len(split),
@@ -195,7 +195,7 @@ def test_convert_to_zarr_and_back_on_the_command_line(tmp_path, five_class):
     np.testing.assert_array_equal(again.test.images, five_class.test.images)
 
 
-def _slow_sums(images, labels, n_classes):
+def _slow_sums(images, labels, start, *, n_classes):
     import time
 
     time.sleep(0.25)  # long enough for a worker to be killed while chunks are still running
@@ -258,3 +258,24 @@ def test_a_killed_worker_still_gives_the_whole_sum(tmp_path, five_class):
         for process in processes:
             process.kill()
             process.wait(timeout=30)
+
+
+def test_least_and_most_typical_of_a_store_equal_the_in_memory_ones(tmp_path, five_class):
+    from mnistlab.scale import typicality_extremes
+
+    lazy = _rechunked(five_class, tmp_path / "s.zarr", chunk=7)
+    expected = stats.typicality(five_class.train)
+    for found in (
+        typicality_extremes(lazy.train, 3, progress=False),
+        typicality_extremes(five_class.train, 3),
+    ):
+        least, most = found.least_typical(), found.most_typical()
+        for mine, theirs in ((least, expected.least_typical(3)), (most, expected.most_typical(3))):
+            assert mine[["label", "class", "rank_in_class", "index"]].values.tolist() == (
+                theirs[["label", "class", "rank_in_class", "index"]].values.tolist()
+            )
+            np.testing.assert_allclose(mine["distance"], theirs["distance"], rtol=1e-12)
+        summary, exact = found.summary(), expected.summary()
+        np.testing.assert_allclose(summary["max"], exact["max"], rtol=1e-12)
+        assert (abs(summary["median"] - exact["median"]) <= 0.005 + 1e-9).all()
+        assert summary["n"].tolist() == exact["n"].tolist()

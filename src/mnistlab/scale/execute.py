@@ -25,8 +25,9 @@ from mnistlab._utils.blocks import CHUNK
 from mnistlab.errors import MissingExtraError
 from mnistlab.progress import console, steps, want_progress
 
-#: ``partial(images, labels)`` over one block: a summary that adds with ``+``.
-Partial = Callable[[np.ndarray, np.ndarray], Any]
+#: ``partial(images, labels, start)`` over one block whose first image is at position
+#: ``start``: a summary that adds with ``+``.
+Partial = Callable[[np.ndarray, np.ndarray, int], Any]
 
 
 def _total(parts: list[Any]) -> Any:
@@ -46,7 +47,7 @@ def in_memory(partial: Partial, images: np.ndarray, labels: np.ndarray, rows: in
     starts = range(0, n, rows)
     workers = max(1, min(os.cpu_count() or 1, len(starts)))
     with ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(lambda s: partial(images[s : s + rows], labels[s : s + rows]), starts))
+        parts = list(pool.map(lambda s: partial(images[s : s + rows], labels[s : s + rows], s), starts))
     return _total(parts)
 
 
@@ -61,7 +62,7 @@ def _read_chunk(path: str, split: str, start: int, stop: int) -> tuple[np.ndarra
 
 def _chunk_partial(partial: Partial, path: str, split: str, start: int, stop: int):
     images, labels = _read_chunk(path, split, start, stop)
-    return partial(images, labels)
+    return partial(images, labels, start)
 
 
 def chunk_bounds(n: int, chunk: int) -> list[tuple[int, int]]:

@@ -69,3 +69,62 @@ def image_sums(images: np.ndarray, labels: np.ndarray, n_classes: int) -> ImageS
 def combine(a, b):
     """The associative combine of two partials of the same kind (their sum)."""
     return a + b
+
+
+#: Width of the distance histogram bins (0..255 scale): medians to within half of it.
+DISTANCE_BIN = 0.01
+#: Histogram bins: distances of uint8 images to centroids on the same scale are at most 255.
+DISTANCE_BINS = round(255 / DISTANCE_BIN) + 1
+
+
+@dataclass(frozen=True)
+class Extremes:
+    """Per class, the ``per_class`` least and most typical images (largest and smallest RMS
+    distance to the class centroid; ties as :class:`mnistlab.stats.Typicality` ranks them), and a
+    histogram of all distances (bins of ``DISTANCE_BIN``) for medians and percentiles.
+
+    ``least[k]`` and ``most[k]`` are ``(distances, positions)`` arrays, best first.
+    """
+
+    per_class: int
+    least: tuple[tuple[np.ndarray, np.ndarray], ...]
+    most: tuple[tuple[np.ndarray, np.ndarray], ...]
+    histogram: np.ndarray
+
+    def __add__(self, other: Extremes) -> Extremes:
+        least = tuple(
+            _keep(a, b, self.per_class, least=True) for a, b in zip(self.least, other.least, strict=True)
+        )
+        most = tuple(
+            _keep(a, b, self.per_class, least=False) for a, b in zip(self.most, other.most, strict=True)
+        )
+        return Extremes(self.per_class, least, most, self.histogram + other.histogram)
+
+
+def _keep(a, b, n: int, *, least: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The best ``n`` of two ``(distances, positions)`` lists: the largest distances first (ties:
+    smaller position) for ``least``; else the smallest first (ties: larger position)."""
+    distances = np.concatenate([a[0], b[0]])
+    positions = np.concatenate([a[1], b[1]])
+    order = np.lexsort((positions, -distances) if least else (-positions, distances))[:n]
+    return distances[order], positions[order]
+
+
+def extremes(images, labels, offset: int, means: np.ndarray, per_class: int) -> Extremes:
+    """The :class:`Extremes` partial of one block whose first image is at ``offset``: its images'
+    distances to ``means`` (their class centroids, 0..255 scale)."""
+    from mnistlab.stats import distance_to_centroid
+
+    labels = np.asarray(labels, dtype=np.int64)
+    distances = distance_to_centroid(np.asarray(images), labels, means)
+    positions = offset + np.arange(len(labels), dtype=np.int64)
+    empty = (np.empty(0), np.empty(0, np.int64))
+    least, most = [], []
+    for k in range(len(means)):
+        mine = labels == k
+        own = (distances[mine], positions[mine])
+        least.append(_keep(own, empty, per_class, least=True))
+        most.append(_keep(own, empty, per_class, least=False))
+    bins = np.minimum(np.rint(distances / DISTANCE_BIN).astype(np.int64), DISTANCE_BINS - 1)
+    histogram = np.bincount(labels * DISTANCE_BINS + bins, minlength=len(means) * DISTANCE_BINS)
+    return Extremes(per_class, tuple(least), tuple(most), histogram.reshape(len(means), DISTANCE_BINS))
