@@ -279,3 +279,23 @@ def test_least_and_most_typical_of_a_store_equal_the_in_memory_ones(tmp_path, fi
         np.testing.assert_allclose(summary["max"], exact["max"], rtol=1e-12)
         assert (abs(summary["median"] - exact["median"]) <= 0.005 + 1e-9).all()
         assert summary["n"].tolist() == exact["n"].tolist()
+
+
+def test_centroids_of_a_store_on_the_command_line_with_dask_workers(tmp_path, five_class):
+    runner = CliRunner()
+    store = tmp_path / "five.zarr"
+    mnistlab.save(five_class, store, "zarr")
+    out = tmp_path / "c.png"
+    result = runner.invoke(app, ["centroids", str(store), "-o", str(out), "--workers", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["counts"] == stats.centroids(five_class.train).counts.tolist()
+    assert out.stat().st_size > 1000
+    plain = runner.invoke(app, ["centroids", str(store), "-o", str(tmp_path / "d.png"), "--json"])
+    assert json.loads(plain.stdout)["mean_ink"] == json.loads(result.stdout)["mean_ink"]
+    in_memory = runner.invoke(
+        app, ["centroids", "digits", "-o", str(tmp_path / "e.png"), "--workers", "2"]
+    )
+    assert in_memory.exit_code == 2 and "run a Zarr store's chunks on Dask" in in_memory.stderr
+    both = ["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]
+    refused = runner.invoke(app, ["centroids", str(store), "-o", str(tmp_path / "f.png"), *both])
+    assert refused.exit_code == 2 and "not both" in refused.stderr

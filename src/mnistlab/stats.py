@@ -327,7 +327,11 @@ class Centroids:
 
 
 def centroids(
-    images: np.ndarray | Split, labels: np.ndarray | None = None, classes: Sequence[str] | None = None
+    images: np.ndarray | Split,
+    labels: np.ndarray | None = None,
+    classes: Sequence[str] | None = None,
+    *,
+    client=None,
 ) -> Centroids:
     """Mean image per class, as a reduction (per-class sums and counts) over chunks of images.
 
@@ -340,6 +344,8 @@ def centroids(
         Integer labels 0..k-1; with arrays only (a Split brings its own).
     classes : sequence of str, optional
         The k class names; with arrays only.
+    client : dask.distributed.Client, optional
+        For a Zarr store's split: run its chunks on this Dask cluster.
 
     Returns
     -------
@@ -363,8 +369,10 @@ def centroids(
     if isinstance(images, LazySplit):  # a Zarr store: its chunks streamed (mnistlab.scale)
         from mnistlab.scale import image_sums
 
-        summed = image_sums(images)
+        summed = image_sums(images, client=client)
         return Centroids(summed.means(images.image_shape), summed.counts, images.classes)
+    if client is not None:
+        raise ValueError("client= runs a Zarr store's chunks on Dask; these images are in memory.")
     images, labels, classes, _ = _arrays(images, labels, classes)
     k = len(classes)
     labels = check_labels(images, labels, k)

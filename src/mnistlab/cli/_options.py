@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import re
@@ -170,8 +171,61 @@ def _dataset(name: str, first: int | None, no_download: bool, invert: bool | Non
 
 
 def _split(name: str, split: str, first: int | None, no_download: bool):
+    """A dataset and one of its splits (a Zarr store's split stays on disk unless --first)."""
     ds = _dataset(name, None, no_download)
-    return ds, ds.split(split).subset(first)
+    chosen = ds.split(split)
+    return ds, chosen if first is None else chosen.subset(first)
+
+
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        help="Run on a local Dask cluster of N worker processes (a Zarr store's chunks).",
+        rich_help_panel="Dask",
+    ),
+]
+
+
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Run on the Dask cluster at ADDRESS (tcp://host:8786: dask scheduler, dask worker).",
+        rich_help_panel="Dask",
+    ),
+]
+
+
+@contextlib.contextmanager
+def _dask_client(split, workers: int | None, scheduler: str | None):
+    """The Dask client --workers or --scheduler ask for (None without them), for ``split``,
+    which must be a Zarr store's: the workers read its chunks from its path."""
+    from mnistlab.data.lazy import LazySplit
+
+    if workers is None and scheduler is None:
+        yield None
+        return
+    if workers is not None and scheduler is not None:
+        _fail("give --workers (a local cluster) or --scheduler (an existing one), not both.", 2)
+    if not isinstance(split, LazySplit):
+        _fail(
+            "--workers and --scheduler run a Zarr store's chunks on Dask; this dataset is in "
+            "memory (write it as a store first: mnistlab convert NAME --to zarr -o NAME.zarr).",
+            2,
+        )
+    import distributed
+
+    if scheduler is not None:
+        with distributed.Client(scheduler, timeout=30) as client:
+            yield client
+        return
+    with (
+        distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
 
 
 def _is_dataset_image(ref: str) -> bool:

@@ -10,7 +10,18 @@ from rich.table import Table
 
 from mnistlab import plots
 from mnistlab.cli._app import app
-from mnistlab.cli._options import AsJson, FirstOpt, NameArg, NoDownload, SplitOpt, _loads_data, _split
+from mnistlab.cli._options import (
+    AsJson,
+    FirstOpt,
+    NameArg,
+    NoDownload,
+    Scheduler,
+    SplitOpt,
+    Workers,
+    _dask_client,
+    _loads_data,
+    _split,
+)
 from mnistlab.cli._output import (
     CSV,
     FIGURE,
@@ -111,18 +122,22 @@ def centroids(
     ] = None,
     split: SplitOpt = "train",
     first: FirstOpt = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
 ) -> Result:
     """Draw the mean image of every class (white = 0, black = 255).
 
+    A Zarr store is read chunk by chunk (on Dask with --workers or --scheduler).
     Example: [bold]mnistlab centroids fashion-mnist -o centroids.png --csv centroids.csv[/]
     """
     from mnistlab import stats
 
     _check_outputs((output, FIGURE), (csv, CSV))
     ds, chosen = _split(name, split, first, no_download)
-    result = stats.centroids(chosen.images, chosen.labels, chosen.classes)
+    with _dask_client(chosen, workers, scheduler) as client:
+        result = stats.centroids(chosen, client=client)
     files = {output: plots.figure_bytes(plots.centroid_grid(result), output)}
     if csv is not None:
         files[csv] = _csv_bytes(result.table())
