@@ -17,6 +17,7 @@ PUBLIC = [
     "mnistlab.models",
     "mnistlab.plots",
     "mnistlab.report",
+    "mnistlab.scale",
 ]
 
 
