@@ -299,3 +299,16 @@ def test_centroids_of_a_store_on_the_command_line_with_dask_workers(tmp_path, fi
     both = ["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]
     refused = runner.invoke(app, ["centroids", str(store), "-o", str(tmp_path / "f.png"), *both])
     assert refused.exit_code == 2 and "not both" in refused.stderr
+
+
+def test_one_image_of_a_store_is_read_alone(store, five_class):
+    lazy = mnistlab.load(store)
+    image, label = lazy.train[-1]
+    np.testing.assert_array_equal(image, five_class.train.images[-1])
+    assert label == five_class.train.labels[-1] and isinstance(label, int)
+    with pytest.raises(IndexError):
+        lazy.train[len(five_class.train)]
+    ref = mnistlab.load_image(f"{store}:test:3")
+    np.testing.assert_array_equal(ref.pixels, five_class.test.images[3])
+    shown = CliRunner().invoke(app, ["show", f"{store}:test:3", "--values", "--json"])
+    assert json.loads(shown.stdout)["values"] == five_class.test.images[3].tolist()

@@ -249,8 +249,8 @@ def _dataset_image(ref: str, no_download: bool, invert: bool | None = None, load
             f"({split_name} of {ds.name})."
         )
     position = int(index) % len(split)
-    k = int(split.labels[position])
-    return ImageRef(split.images[position], f"{ds.name}:{split_name}:{position}", k, ds.classes[k], name)
+    image, k = split[position]  # a store's split reads this one image
+    return ImageRef(image, f"{ds.name}:{split_name}:{position}", k, ds.classes[k], name)
 
 
 SplitOpt = Annotated[str, typer.Option(help="train, test or validation.")]

@@ -201,6 +201,6 @@ def _dataset_image(ref: str, download: bool):
     if not -len(split) <= position < len(split):
         raise ValueError(f"{ref!r}: {split_name} has {len(split)} images (0..{len(split) - 1}).")
     position %= len(split)
-    label = int(split.labels[position])
+    image, label = split[position]  # a store's split reads this one image
     source = f"{ds.name}:{split_name}:{position}"
-    return np.asarray(split.images[position]), label, split.classes[label], source
+    return np.asarray(image), label, split.classes[label], source

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
@@ -68,9 +69,22 @@ class LazySplit:
         check_labels_in_range(labels, len(self.classes), f"{self.path}/{self.name}", start)
         return Split(images, labels, self.classes, self.name, indices=np.arange(start, stop))
 
-    def __getitem__(self, key: slice) -> Split:
+    @overload
+    def __getitem__(self, key: int | np.integer) -> tuple[np.ndarray, int]: ...
+
+    @overload
+    def __getitem__(self, key: slice) -> Split: ...
+
+    def __getitem__(self, key):
+        """``split[i]``: image ``i`` and its label (as :class:`Split`); ``split[a:b]``: those
+        images as an in-memory Split. Only what is asked is read."""
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            n = len(self)
+            if not -n <= key < n:
+                raise IndexError(f"image {key} of a split of {n}.")
+            return self.read(int(key) % n, int(key) % n + 1)[0]
         if not isinstance(key, slice) or key.step not in (None, 1):
-            raise TypeError("a lazy split is read in ranges: split[a:b] (then index the Split).")
+            raise TypeError("a lazy split is read by index or range: split[i], split[a:b].")
         start, stop, _ = key.indices(len(self))
         return self.read(start, stop)
 
