@@ -20,6 +20,7 @@ every 50 ms.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import threading
@@ -46,10 +47,8 @@ class PeakMemory:
         while not self._stop.is_set():
             total = 0
             for process in [me, *me.children(recursive=True)]:
-                try:
+                with contextlib.suppress(psutil.Error):  # a process that just ended
                     total += process.memory_info().rss
-                except psutil.Error:
-                    pass
             self.peak = max(self.peak, total)
             time.sleep(0.05)
 
@@ -78,7 +77,9 @@ def run(label: str, func, n: int):
 def same(a, b) -> bool:
     columns = ["label", "rank_in_class", "index"]
     tables = (a.least_typical(), b.least_typical(), a.most_typical(), b.most_typical())
-    equal_ranks = tables[0][columns].equals(tables[1][columns]) and tables[2][columns].equals(tables[3][columns])
+    equal_ranks = tables[0][columns].equals(tables[1][columns]) and tables[2][columns].equals(
+        tables[3][columns]
+    )
     close = np.allclose(tables[0]["distance"], tables[1]["distance"], rtol=1e-9, atol=0)
     return equal_ranks and close and np.array_equal(a.counts, b.counts)
 
@@ -91,8 +92,10 @@ def main() -> None:
     args = parser.parse_args()
     split = mnistlab.load(args.store).train
     n = len(split)
-    print(f"{args.store}: {n:,} images in chunks of {split.chunk:,}; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores; numpy {np.__version__}")
+    print(
+        f"{args.store}: {n:,} images in chunks of {split.chunk:,}; "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; numpy {np.__version__}"
+    )
     streamed_s, streamed = run("streamed", lambda: typicality_extremes(split, progress=False), n)
     for workers in args.workers:
         import distributed
@@ -104,7 +107,9 @@ def main() -> None:
             distributed.Client(cluster) as client,
         ):
             _, found = run(
-                f"dask {workers}", lambda c=client: typicality_extremes(split, client=c, progress=False), n
+                f"dask {workers}",
+                lambda c=client: typicality_extremes(split, client=c, progress=False),
+                n,
             )
         print(f"             equal to streamed: {same(found, streamed)}")
     if args.baseline:
@@ -118,8 +123,10 @@ def main() -> None:
         numpy_s, typical = run("numpy", numpy_route, n)
         k = streamed.extremes.per_class
         least = typical.least_typical(k)[["label", "rank_in_class", "index"]]
-        equal = least.reset_index(drop=True).equals(streamed.least_typical()[["label", "rank_in_class", "index"]])
-        print(f"             equal to streamed: {equal}; numpy / streamed time: {numpy_s / streamed_s:.2f}x")
+        equal = least.reset_index(drop=True).equals(
+            streamed.least_typical()[["label", "rank_in_class", "index"]]
+        )
+        print(f"{'':13}equal to streamed: {equal}; numpy / streamed time: {numpy_s / streamed_s:.2f}x")
 
 
 if __name__ == "__main__":

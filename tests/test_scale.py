@@ -312,3 +312,23 @@ def test_one_image_of_a_store_is_read_alone(store, five_class):
     np.testing.assert_array_equal(ref.pixels, five_class.test.images[3])
     shown = CliRunner().invoke(app, ["show", f"{store}:test:3", "--values", "--json"])
     assert json.loads(shown.stdout)["values"] == five_class.test.images[3].tolist()
+
+
+def test_pixel_histograms_of_a_store_equal_the_in_memory_ones(store, five_class, tmp_path):
+    lazy = mnistlab.load(store)
+    split = five_class.train
+    np.testing.assert_array_equal(stats.pixel_value_counts(lazy.train), stats.pixel_value_counts(split))
+    np.testing.assert_array_equal(
+        stats.pixel_value_counts_by_class(lazy.train),
+        stats.pixel_value_counts_by_class(split.images, split.labels, len(split.classes)),
+    )
+    with pytest.raises(ValueError, match="these images are in memory"):
+        stats.pixel_value_counts(split, client=object())
+    runner = CliRunner()
+    out = [str(tmp_path / "p.png"), "--by-class", str(tmp_path / "q.png"), "--json"]
+    on_disk = json.loads(runner.invoke(app, ["pixels", str(store), "-o", *out]).stdout)
+    mnistlab.save(five_class, tmp_path / "npz", "npz")
+    memory = runner.invoke(app, ["pixels", str(tmp_path / "npz" / "five.npz"), "-o", *out])
+    assert on_disk["counts"] == json.loads(memory.stdout)["counts"]
+    refused = runner.invoke(app, ["pixels", str(store), "-o", out[0], "--binarisation"])
+    assert refused.exit_code == 2 and "trains models in memory" in refused.stderr

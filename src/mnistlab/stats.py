@@ -10,13 +10,16 @@ import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeGuard
 
 import numpy as np
 import pandas as pd
 
 from mnistlab._utils.blocks import CHUNK, chunks, float_rows, map_blocks, shifted
 from mnistlab.data.dataset import Split
+
+if TYPE_CHECKING:
+    from mnistlab.data.lazy import LazySplit
 
 __all__ = [
     "Centroids",
@@ -82,13 +85,32 @@ def check_labels(images: np.ndarray, labels: np.ndarray, n_classes: int) -> np.n
     return labels.astype(np.int64, copy=False)
 
 
-def pixel_value_counts(images: np.ndarray) -> np.ndarray:
+def _is_lazy(images, client) -> TypeGuard[LazySplit]:
+    """Whether ``images`` is a Zarr store's split (to be streamed); ``client`` is only for one."""
+    from mnistlab.data.lazy import LazySplit
+
+    if isinstance(images, LazySplit):
+        return True
+    if client is not None:
+        raise ValueError("client= runs a Zarr store's chunks on Dask; these images are in memory.")
+    return False
+
+
+def _store_sums(split, client):
+    from mnistlab.scale import image_sums
+
+    return image_sums(split, client=client)
+
+
+def pixel_value_counts(images, *, client=None) -> np.ndarray:
     """How many pixels take each value 0..255, over all images: int64 array of length 256.
 
     Parameters
     ----------
-    images : ndarray of shape (n, h, w), uint8
-        Images, values 0..255.
+    images : ndarray of shape (n, h, w), uint8, Split or LazySplit
+        Images, values 0..255 (a Zarr store's split is streamed chunk by chunk).
+    client : dask.distributed.Client, optional
+        For a Zarr store's split: run its chunks on this Dask cluster.
 
     Returns
     -------
@@ -105,7 +127,9 @@ def pixel_value_counts(images: np.ndarray) -> np.ndarray:
     >>> pixel_value_counts(np.array([[[0, 255], [0, 7]]], dtype=np.uint8))[[0, 7, 255]]
     array([2, 1, 1])
     """
-    images = np.asarray(images)
+    if _is_lazy(images, client):
+        return _store_sums(images, client).value_counts.sum(axis=0)
+    images = np.asarray(images.images if isinstance(images, Split) else images)
     if images.dtype != np.uint8:
         raise TypeError(f"images must be uint8 (0..255), got {images.dtype}.")
     total = np.zeros(256, dtype=np.int64)
@@ -130,17 +154,22 @@ class PixelShares:
         return cls(counts[0] / n, counts[1:255].sum() / n, counts[255] / n)
 
 
-def pixel_value_counts_by_class(images: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+def pixel_value_counts_by_class(
+    images, labels: np.ndarray | None = None, n_classes: int | None = None, *, client=None
+) -> np.ndarray:
     """How many pixels take each value 0..255, per class: int64 array (n_classes, 256).
 
     Parameters
     ----------
-    images : ndarray of shape (n, h, w), uint8
-        Images, values 0..255.
-    labels : ndarray of shape (n,)
-        Integer class indices 0..n_classes-1, one per image.
-    n_classes : int
-        The number of classes.
+    images : ndarray of shape (n, h, w), uint8, Split or LazySplit
+        Images, values 0..255; a split brings its labels and classes (a Zarr store's split is
+        streamed chunk by chunk).
+    labels : ndarray of shape (n,), optional
+        Integer class indices 0..n_classes-1, one per image; with arrays only.
+    n_classes : int, optional
+        The number of classes; with arrays only.
+    client : dask.distributed.Client, optional
+        For a Zarr store's split: run its chunks on this Dask cluster.
 
     Returns
     -------
@@ -151,6 +180,12 @@ def pixel_value_counts_by_class(images: np.ndarray, labels: np.ndarray, n_classe
     TypeError
         If the images are not uint8.
     """
+    if _is_lazy(images, client):
+        return _store_sums(images, client).value_counts
+    if isinstance(images, Split):
+        images, labels, n_classes = images.images, images.labels, len(images.classes)
+    if labels is None or n_classes is None:
+        raise TypeError("images need their labels and n_classes (or pass a Split).")
     images = np.asarray(images)
     if images.dtype != np.uint8:
         raise TypeError(f"images must be uint8 (0..255), got {images.dtype}.")
@@ -364,15 +399,9 @@ def centroids(
     >>> c.means.ravel().tolist(), c.counts.tolist()
     ([5.0, 255.0], [2, 1])
     """
-    from mnistlab.data.lazy import LazySplit
-
-    if isinstance(images, LazySplit):  # a Zarr store: its chunks streamed (mnistlab.scale)
-        from mnistlab.scale import image_sums
-
-        summed = image_sums(images, client=client)
+    if _is_lazy(images, client):  # a Zarr store: its chunks streamed (mnistlab.scale)
+        summed = _store_sums(images, client)
         return Centroids(summed.means(images.image_shape), summed.counts, images.classes)
-    if client is not None:
-        raise ValueError("client= runs a Zarr store's chunks on Dask; these images are in memory.")
     images, labels, classes, _ = _arrays(images, labels, classes)
     k = len(classes)
     labels = check_labels(images, labels, k)

@@ -54,20 +54,28 @@ def pixels(
     train_size: Annotated[int, typer.Option(min=2, help="Training images for --binarisation.")] = 10_000,
     split: SplitOpt = "train",
     first: FirstOpt = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
 ) -> Result:
     """Histogram of pixel values and the shares of 0, 1..254 and 255.
 
+    A Zarr store is read chunk by chunk (on Dask with --workers or --scheduler).
     Example: [bold]mnistlab pixels fashion-mnist -o pixels.png --by-class per-class.png[/]
     """
     from mnistlab import stats
+    from mnistlab.data.lazy import LazyDataset
 
     _check_outputs((output, FIGURE), (by_class, FIGURE))
     ds, chosen = _split(name, split, first, no_download)
     if binarisation and ds.test is None:
         _fail(f"--binarisation tests on the test split, and {ds.name} has none.")
-    counts = stats.pixel_value_counts(chosen.images)
+    if binarisation and isinstance(ds, LazyDataset):
+        _fail("--binarisation trains models in memory; for a Zarr store, leave it out.", 2)
+    with _dask_client(chosen, workers, scheduler) as client:
+        per_class = stats.pixel_value_counts_by_class(chosen, client=client)  # one pass for both
+    counts = per_class.sum(axis=0)
     shares = stats.PixelShares.from_counts(counts)
     effect = None
     if binarisation:
@@ -77,7 +85,6 @@ def pixels(
     fig = plots.pixel_histogram(counts, title=f"{ds.name} · {split}")
     figures = {output: plots.figure_bytes(fig, output)}
     if by_class is not None:
-        per_class = stats.pixel_value_counts_by_class(chosen.images, chosen.labels, len(chosen.classes))
         fig = plots.pixel_histograms_by_class(per_class, chosen.classes, title=f"{ds.name} · {split}")
         figures[by_class] = plots.figure_bytes(fig, by_class)
     _write_files(figures)  # both figures or neither
