@@ -332,3 +332,40 @@ def test_pixel_histograms_of_a_store_equal_the_in_memory_ones(store, five_class,
     assert on_disk["counts"] == json.loads(memory.stdout)["counts"]
     refused = runner.invoke(app, ["pixels", str(store), "-o", out[0], "--binarisation"])
     assert refused.exit_code == 2 and "trains models in memory" in refused.stderr
+
+
+def test_commands_that_need_memory_take_a_store_with_first_or_say_so(store, five_class, tmp_path):
+    runner = CliRunner()
+    refused = runner.invoke(app, ["atypical", str(store), "-o", str(tmp_path / "a.png")])
+    assert (
+        refused.exit_code == 2 and "is a Zarr store" in refused.stderr and "--first N" in refused.stderr
+    )
+    assert not (tmp_path / "a.png").exists()
+    for command in (["duplicates", str(store)], ["report", str(store), "-o", str(tmp_path / "r")]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2 and "--first N" in result.stderr, command
+    first = runner.invoke(app, ["atypical", str(store), "--first", "20", "-o", str(tmp_path / "a.png")])
+    assert first.exit_code == 0, first.output
+    pairs = runner.invoke(app, ["pairs", str(store), "-o", str(tmp_path / "p.png"), "--json"])
+    expected = stats.centroids(five_class.train).closest_pair()
+    assert (
+        pairs.exit_code == 0
+        and json.loads(pairs.stdout)["closest_pair"]["rms_difference"] == expected.rms
+    )
+    # show --label reads chunks only until it has enough images of that class
+    lazy = mnistlab.load(store)
+    four = five_class.classes[4]
+    wanted = five_class.train.subset(3, label=four)
+    for chunked in (lazy, _rechunked(five_class, tmp_path / "seven.zarr", chunk=7)):
+        found = chunked.train.subset(3, label=four)
+        np.testing.assert_array_equal(found.images, wanted.images)
+        assert found.indices.tolist() == wanted.indices.tolist()
+    grid = ["--label", four, "--first", "3", "-o", str(tmp_path / "s.png"), "--json"]
+    shown = runner.invoke(app, ["show", str(store), *grid])
+    assert json.loads(shown.stdout)["indices"] == wanted.indices.tolist()
+    context = runner.invoke(app, ["compare", f"{store}:train:0", f"{store}:train:1"])
+    assert context.exit_code == 1 and "is a Zarr store; typical pairs" in context.stderr
+    assert (
+        runner.invoke(app, ["compare", f"{store}:train:0", f"{store}:train:1", "--no-context"]).exit_code
+        == 0
+    )

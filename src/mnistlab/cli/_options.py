@@ -16,6 +16,7 @@ import typer
 
 from mnistlab.cli._output import _fail, _input
 from mnistlab.data import load
+from mnistlab.data.lazy import LazyDataset
 
 NameArg = Annotated[
     str, typer.Argument(help="Dataset name (mnist, fashion-mnist, kmnist, digits) or a path.")
@@ -126,10 +127,18 @@ def _loads_data(invert_flag: str | None = "--invert"):
     return decorate
 
 
-def _load_data(refs: list[str], no_download: bool, first: int | None = None, invert: bool | None = None):
+def _load_data(
+    refs: list[str],
+    no_download: bool,
+    first: int | None = None,
+    invert: bool | None = None,
+    *,
+    store_ok: bool = False,
+):
     """Load the datasets a command names, as its --name, --classes, --test-size and --invert
     ask; those apply to datasets read from files (a named dataset such as mnist has its
-    classes, test split and polarity)."""
+    classes, test split and polarity). A Zarr store is refused unless the command works on
+    one (``store_ok``) or reads only its ``first`` images of each split into memory."""
     options = _data_options
     invert = options.invert if invert is None else invert
     if options.names and len(options.names) != len(refs):
@@ -156,6 +165,13 @@ def _load_data(refs: list[str], no_download: bool, first: int | None = None, inv
         for warning in caught:  # the library's advice in this command's terms: its flag
             message = str(warning.message).replace("invert=True", options.invert_flag)
             warnings.warn_explicit(message, warning.category, warning.filename, warning.lineno)
+        if isinstance(ds, LazyDataset) and first is None and not store_ok:
+            _fail(
+                f"{ref} is a Zarr store, and this command reads its images into memory: add "
+                "--first N (the first N images of each split), or see the analyses that run on a "
+                "whole store (centroids, pixels; docs/how-to/large-datasets.md).",
+                2,
+            )
         loaded.append(ds if first is None else ds.subset(first))
     names = [ds.name for ds in loaded]
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -164,15 +180,18 @@ def _load_data(refs: list[str], no_download: bool, first: int | None = None, inv
     return loaded
 
 
-def _dataset(name: str, first: int | None, no_download: bool, invert: bool | None = None):
+def _dataset(
+    name: str, first: int | None, no_download: bool, invert: bool | None = None, *, store_ok=False
+):
     """Load one dataset for a command (see :func:`_load_data`), cut to the first N images of
     each split with --first."""
-    return _load_data([name], no_download, first, invert)[0]
+    return _load_data([name], no_download, first, invert, store_ok=store_ok)[0]
 
 
-def _split(name: str, split: str, first: int | None, no_download: bool):
-    """A dataset and one of its splits (a Zarr store's split stays on disk unless --first)."""
-    ds = _dataset(name, None, no_download)
+def _split(name: str, split: str, first: int | None, no_download: bool, *, store_ok: bool = False):
+    """A dataset and one of its splits (a Zarr store's split stays on disk unless --first; a
+    command that needs it in memory refuses a whole store)."""
+    ds = _dataset(name, None, no_download, store_ok=store_ok or first is not None)
     chosen = ds.split(split)
     return ds, chosen if first is None else chosen.subset(first)
 
@@ -241,7 +260,7 @@ def _dataset_image(ref: str, no_download: bool, invert: bool | None = None, load
     from mnistlab.data.images import ImageRef
 
     name, split_name, index = ref.rsplit(":", 2)
-    ds = loaded if loaded is not None else _dataset(name, None, no_download, invert)
+    ds = loaded if loaded is not None else _dataset(name, None, no_download, invert, store_ok=True)
     split = ds.split(split_name)
     if not re.fullmatch(r"-?\d+", index) or not -len(split) <= int(index) < len(split):
         _fail(

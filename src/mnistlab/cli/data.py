@@ -83,7 +83,7 @@ def info(
 
     Examples: [bold]mnistlab info mnist --json[/], [bold]mnistlab info ./my_data.npz[/]
     """
-    ds = _dataset(name, None, no_download)
+    ds = _dataset(name, None, no_download, store_ok=True)
     source = f"  ({ds.source})" if ds.source not in (ds.name, f"./{ds.name}") else ""
     table = Table("label", "class", *ds.splits)
     counts = {k: v.class_counts() for k, v in ds.splits.items()}
@@ -162,7 +162,7 @@ def show(
     if values:
         return _show_values(name, output, split, label, invert, no_download)
     first = first or 12
-    ds = _dataset(name, None, no_download, invert)
+    ds = _dataset(name, None, no_download, invert, store_ok=True)
     chosen = ds.split(split).subset(first, label=label)
     if len(chosen) == 0:
         what = f" of class {label!r}" if label is not None else ""
@@ -197,7 +197,7 @@ def _show_values(
     elif looks_like_single_image(name):
         ref = load_image(_input(name), invert=invert, download=not no_download)
     else:
-        ds = _dataset(name, None, no_download, invert)
+        ds = _dataset(name, None, no_download, invert, store_ok=True)
         chosen = ds.split(split).subset(1, label=label)
         if len(chosen) == 0:
             _fail(f"no {split} images{f' of class {label!r}' if label else ''} in {ds.name}.")
@@ -282,7 +282,7 @@ def convert(
     """
     if to not in SAVE_FORMATS:
         _fail(f"unknown format {to!r}; choose one of: {', '.join(SAVE_FORMATS)}.")
-    ds = _dataset(name, None, no_download)
+    ds = _dataset(name, None, no_download, store_ok=True)
     _refuse_inputs_as_outputs(output, folder=True)
     _refuse_inputs_as_outputs(*save_targets(ds, output, to))  # each file it writes
     written = save(ds, output, to)

@@ -68,7 +68,7 @@ def pixels(
     from mnistlab.data.lazy import LazyDataset
 
     _check_outputs((output, FIGURE), (by_class, FIGURE))
-    ds, chosen = _split(name, split, first, no_download)
+    ds, chosen = _split(name, split, first, no_download, store_ok=True)
     if binarisation and ds.test is None:
         _fail(f"--binarisation tests on the test split, and {ds.name} has none.")
     if binarisation and isinstance(ds, LazyDataset):
@@ -142,7 +142,7 @@ def centroids(
     from mnistlab import stats
 
     _check_outputs((output, FIGURE), (csv, CSV))
-    ds, chosen = _split(name, split, first, no_download)
+    ds, chosen = _split(name, split, first, no_download, store_ok=True)
     with _dask_client(chosen, workers, scheduler) as client:
         result = stats.centroids(chosen, client=client)
     files = {output: plots.figure_bytes(plots.centroid_grid(result), output)}
@@ -262,8 +262,8 @@ def pairs(
     from mnistlab import stats
 
     _check_outputs((output, FIGURE))
-    ds, chosen = _split(name, split, first, no_download)
-    result = stats.centroids(chosen.images, chosen.labels, chosen.classes)
+    ds, chosen = _split(name, split, first, no_download, store_ok=True)
+    result = stats.centroids(chosen)  # a store's split is streamed
     _save_figure(plots.pair_differences(result), output)
     pair = result.closest_pair()
     closest = None

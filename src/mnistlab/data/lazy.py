@@ -88,13 +88,30 @@ class LazySplit:
         start, stop, _ = key.indices(len(self))
         return self.read(start, stop)
 
-    def subset(self, first: int | None = None, **kwargs) -> Split:
-        """The first ``first`` images in memory (then :meth:`Split.subset` with ``kwargs``);
-        without ``first`` the whole split is read, so give one for a large store."""
+    def subset(self, first: int | None = None, *, label=None) -> Split:
+        """In memory: the first ``first`` images (of the classes ``label``, as
+        :meth:`Split.subset`), reading chunk by chunk only as far as needed; without ``first``
+        the whole split (or all of those classes) is read, so give one for a large store."""
         if first is not None and (isinstance(first, bool) or not isinstance(first, int) or first < 0):
             raise ValueError(f"first must be a whole number >= 0, got {first!r}.")
-        split = self.read(0, first)
-        return split.subset(**kwargs) if kwargs else split
+        if label is None:
+            return self.read(0, first)
+        parts = []
+        found = 0
+        for start in range(0, len(self), self.chunk):
+            if first is not None and found >= first:
+                break
+            part = self.read(start, start + self.chunk).subset(label=label)
+            parts.append(part)
+            found += len(part)
+        kept = Split(
+            np.concatenate([p.images for p in parts]),
+            np.concatenate([p.labels for p in parts]),
+            self.classes,
+            self.name,
+            indices=np.concatenate([np.asarray(p.indices) for p in parts]),
+        )
+        return kept.subset(first)
 
     def class_counts(self) -> dict[str, int]:
         """Images per class name (reads the labels, chunk by chunk)."""

@@ -170,6 +170,13 @@ def in_context(comparison: Comparison, dataset, n: int = 200, seed: int = 0) -> 
     ValueError
         If the dataset's images do not have the compared images' shape.
     """
+    from mnistlab.data.lazy import LazyDataset
+
+    if isinstance(dataset, LazyDataset):
+        raise ValueError(
+            f"{dataset.name} is a Zarr store; typical pairs search its whole training split in "
+            "memory: give an in-memory part of it (dataset.subset(first)) or another dataset."
+        )
     if tuple(dataset.image_shape) != tuple(comparison.shape):
         raise ValueError(
             f"{dataset.name}: its images are {tuple(dataset.image_shape)}, the compared images "
