@@ -191,21 +191,15 @@ def generate_infimnist(
     LazyDataset
         The store, opened.
     """
-    from pathlib import Path
-
-    from mnistlab._utils.files import staged
-    from mnistlab.data.formats.zarr import write_zarr
+    from mnistlab.data.formats.zarr import check_new_store, write_zarr
     from mnistlab.data.lazy import load_zarr
     from mnistlab.data.loading import load
 
-    out = Path(out)
-    if out.exists() or out.is_symlink():
-        raise FileExistsError(f"{out}: already exists; write the store into a new folder.")
+    out = check_new_store(out)  # before loading MNIST
     mnist = load("mnist", download=download, progress=progress)
     assert mnist.test is not None  # MNIST has its test split
     data = InfiMNIST(mnist.train.images, mnist.train.labels, n, seed=seed)
     splits = {"train": (data, data.labels), "test": (mnist.test.images, mnist.test.labels)}
     name = f"infimnist-{n}"
-    with staged(out) as staging:
-        write_zarr(staging, name, mnist.classes, mnist.image_shape, splits, progress=progress)
+    write_zarr(out, name, mnist.classes, mnist.image_shape, splits, progress=progress)
     return load_zarr(out)

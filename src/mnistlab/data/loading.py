@@ -482,17 +482,12 @@ def _save_zarr_or_read(dataset, folder: str | os.PathLike, to: str) -> list[Path
         return save(dataset.subset(), folder, to)
     if not isinstance(dataset, (Dataset, LazyDataset)):
         raise TypeError(f"save writes a Dataset, not {type(dataset).__name__}.")
-    if not str(folder):
-        raise ValueError("folder is empty; name the store to write (e.g. big.zarr).")
-    folder = Path(folder)
-    if folder.exists() or folder.is_symlink():
-        raise FileExistsError(f"{folder}: already exists; write a Zarr store into a new folder.")
+    folder = formats.check_new_store(folder)
     if isinstance(dataset, LazyDataset):
         splits = {k: (v.arrays.images, v.arrays.labels) for k, v in dataset.splits.items()}
     else:
         splits = {k: (v.images, v.labels) for k, v in dataset.splits.items()}
-    with staged(folder) as staging:
-        formats.write_zarr(staging, dataset.name, dataset.classes, dataset.image_shape, splits)
+    formats.write_zarr(folder, dataset.name, dataset.classes, dataset.image_shape, splits)
     return [folder]
 
 

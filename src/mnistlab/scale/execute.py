@@ -14,7 +14,7 @@ run raises: a result is always the sum over every chunk, never a silent partial 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -30,15 +30,15 @@ from mnistlab.progress import console, steps, want_progress
 Partial = Callable[[np.ndarray, np.ndarray, int], Any]
 
 
-def _total(parts: list[Any]) -> Any:
-    """Combine partials in a fixed tree order (their sum)."""
-    if not parts:
+def _combined(parts: Iterable[Any]) -> Any:
+    """The sum of the partials, added as they come, so none is kept once added. Partials are
+    integer sums and top-k merges with fixed ties: their order never changes the result."""
+    total = None
+    for part in parts:
+        total = part if total is None else total + part
+    if total is None:
         raise ValueError("nothing to reduce: no images.")
-    while len(parts) > 1:
-        parts = [
-            parts[i] + parts[i + 1] if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)
-        ]
-    return parts[0]
+    return total
 
 
 def in_memory(partial: Partial, images: np.ndarray, labels: np.ndarray, rows: int = CHUNK) -> Any:
@@ -47,8 +47,9 @@ def in_memory(partial: Partial, images: np.ndarray, labels: np.ndarray, rows: in
     starts = range(0, n, rows)
     workers = max(1, min(os.cpu_count() or 1, len(starts)))
     with ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(lambda s: partial(images[s : s + rows], labels[s : s + rows], s), starts))
-    return _total(parts)
+        return _combined(
+            pool.map(lambda s: partial(images[s : s + rows], labels[s : s + rows], s), starts)
+        )
 
 
 def _read_chunk(path: str, split: str, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,13 +85,8 @@ def streamed(
             advance()
             return out
 
-        total = None
         with ThreadPoolExecutor(workers) as pool:
-            for part in pool.map(one, bounds):  # combined as they come: memory stays flat
-                total = part if total is None else total + part
-    if total is None:
-        raise ValueError("nothing to reduce: no images.")
-    return total
+            return _combined(pool.map(one, bounds))
 
 
 def on_dask(
@@ -119,20 +115,22 @@ def on_dask(
     bounds = chunk_bounds(n, chunk)
     parts = [dask.delayed(_chunk_partial, pure=True)(partial, path, split, a, b) for a, b in bounds]
     if client is None:
-        return _total(list(dask.compute(*parts, scheduler="threads")))
+        return _combined(dask.compute(*parts, scheduler="threads"))
     from distributed import as_completed
 
     futures = client.compute(parts)
     del parts
     if want_progress(progress):
         console.print(f"Dask dashboard: {client.dashboard_link}", highlight=False)
-    total = None
     with steps(f"{Path(path).name}:{split} on Dask", len(futures), progress) as advance:
         done = as_completed(futures)
-        futures = []  # as_completed holds them until each is done, then this loop lets go
-        for future in done:
-            part = future.result()  # a chunk that failed after Dask's retries raises here
-            future.release()
-            total = part if total is None else total + part
-            advance()
-    return total
+        futures = []  # as_completed holds them until each is done, then arrived() lets go
+
+        def arrived():
+            for future in done:
+                part = future.result()  # a chunk that failed after Dask's retries raises here
+                future.release()
+                advance()
+                yield part
+
+        return _combined(arrived())

@@ -1,5 +1,5 @@
-"""Statistics that are sums over images, each as a pair: ``partial(images, labels)`` over one
-block of images and an associative ``combine(a, b)`` of two partials.
+"""Statistics that are sums over images, each as a pair: a partial over one block of images
+and an associative combine of two partials, written ``a + b``.
 
 One definition then runs three ways with identical results (see :mod:`mnistlab.scale.execute`):
 over an in-memory array, streamed over the chunks of a Zarr store, and as a Dask reduction on a
@@ -64,11 +64,6 @@ def image_sums(images: np.ndarray, labels: np.ndarray, n_classes: int) -> ImageS
         # int64 sums of uint8: exact, so the combine order never changes a result.
         sums[k] = flat[labels == k].sum(axis=0, dtype=np.int64)
     return ImageSums(counts, value_counts.astype(np.int64), sums)
-
-
-def combine(a, b):
-    """The associative combine of two partials of the same kind (their sum)."""
-    return a + b
 
 
 #: Width of the distance histogram bins (0..255 scale): medians to within half of it.

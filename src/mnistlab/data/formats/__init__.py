@@ -54,7 +54,7 @@ from mnistlab.data.formats.idx import (
 )
 from mnistlab.data.formats.npz import NPZ_KEYS, keras_arrays, read_npz, write_npz
 from mnistlab.data.formats.pickled import read_verified_pickle
-from mnistlab.data.formats.zarr import is_zarr_store, open_zarr, write_zarr
+from mnistlab.data.formats.zarr import check_new_store, is_zarr_store, open_zarr, write_zarr
 
 __all__ = [
     "CLASS_LIST_HEADER",
@@ -72,6 +72,7 @@ __all__ = [
     "as_uint8_images",
     "check_class_names",
     "check_name",
+    "check_new_store",
     "class_folders",
     "csv_has_labels",
     "default_classes",

@@ -63,8 +63,18 @@ def is_zarr_store(path: Path) -> bool:
     return path.is_dir() and (path / "zarr.json").is_file()
 
 
+def check_new_store(path: str | os.PathLike) -> Path:
+    """``path`` as a Path if a store can be written there (nothing is), else FileExistsError."""
+    if not str(path):
+        raise ValueError("no store named; name the store to write (e.g. big.zarr).")
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        raise FileExistsError(f"{path}: already exists; write a Zarr store into a new folder.")
+    return path
+
+
 def write_zarr(
-    folder: Path,
+    path: Path,
     name: str,
     classes: tuple[str, ...],
     image_shape: tuple[int, int],
@@ -73,10 +83,19 @@ def write_zarr(
     chunk: int | None = None,
     progress: bool | None = None,
 ) -> None:
-    """Write a store into ``folder`` (which must be new or empty: it is the staging folder of
-    :func:`mnistlab.data.save`). ``splits`` maps a split name to ``(images, labels)``, where
-    ``images`` is any array-like sliceable along its first axis (numpy, zarr, a lazy split's
-    images): it is copied chunk by chunk, so memory holds one chunk at a time."""
+    """Write the new store ``path``: into a staging folder renamed into place when whole (see
+    :func:`mnistlab._utils.files.staged`), its ``complete`` attribute last. ``splits`` maps a
+    split name to ``(images, labels)``, where ``images`` is any array-like sliceable along its
+    first axis (numpy, zarr, a lazy split's images, generated data): it is copied chunk by
+    chunk, one chunk per thread in memory at a time."""
+    from mnistlab._utils.files import staged
+
+    path = check_new_store(path)
+    with staged(path) as staging:
+        _fill_store(staging, name, classes, image_shape, splits, chunk, progress)
+
+
+def _fill_store(folder: Path, name, classes, image_shape, splits, chunk, progress) -> None:
     zarr = _zarr()
     chunk = chunk or chunk_images(image_shape)
     root = zarr.open_group(str(folder), mode="w", zarr_format=3)
