@@ -237,17 +237,12 @@ def pixel_histograms(images: np.ndarray, labels: np.ndarray, n_classes: int) -> 
         raise TypeError(f"images must be uint8 (0..255), got {images.dtype}.")
     labels = check_labels(images, labels, n_classes)
     d = int(np.prod(images.shape[1:]))
-    bins = n_classes * d * 256
-    pixel_offsets = np.arange(d, dtype=np.int64) * 256
     rows = max(1, CHUNK * 784 // max(d, 1))
 
     def block_counts(start: int, stop: int) -> np.ndarray:
-        block = images[start:stop].reshape(-1, d)
-        # Bin of (class, pixel, value): one bincount per block instead of a loop over pixels.
-        keys = (labels[start:stop, None] * (d * 256) + pixel_offsets) + block
-        return np.bincount(keys.ravel(), minlength=bins)
+        return pixel_histogram_counts(images[start:stop], labels[start:stop], n_classes)
 
-    total = np.zeros(bins, dtype=np.int64)
+    total = np.zeros(n_classes * d * 256, dtype=np.int64)
     # A few blocks at a time, so that at most one partial count per core is alive at once.
     step = rows * (os.cpu_count() or 1)
     for start in range(0, len(images), step):
@@ -256,6 +251,15 @@ def pixel_histograms(images: np.ndarray, labels: np.ndarray, n_classes: int) -> 
         for partial in map_blocks(group, stop - start, rows):
             total += partial
     return total.reshape(n_classes, d, 256)
+
+
+def pixel_histogram_counts(images: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """:func:`pixel_histograms` of one block of uint8 images with checked labels, flat
+    (k * h*w * 256,) int64: one bincount of (class, pixel, value) keys, no loop over pixels."""
+    d = int(np.prod(images.shape[1:]))
+    pixel_offsets = np.arange(d, dtype=np.int64) * 256
+    keys = (np.asarray(labels, np.int64)[:, None] * (d * 256) + pixel_offsets) + images.reshape(-1, d)
+    return np.bincount(keys.ravel(), minlength=n_classes * d * 256).astype(np.int64, copy=False)
 
 
 def binarise(images: np.ndarray, threshold: int = 128) -> np.ndarray:

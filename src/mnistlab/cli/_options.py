@@ -169,7 +169,8 @@ def _load_data(
             _fail(
                 f"{ref} is a Zarr store, and this command reads its images into memory: add "
                 "--first N (the first N images of each split), or see the analyses that run on a "
-                "whole store (centroids, pixels; docs/how-to/large-datasets.md).",
+                "whole store (info, show, pixels, centroids, pairs, onepixel, atypical, "
+                "duplicates --threshold 0, similar, report; docs/how-to/large-datasets.md).",
                 2,
             )
         loaded.append(ds if first is None else ds.subset(first))
@@ -218,9 +219,10 @@ Scheduler = Annotated[
 
 
 @contextlib.contextmanager
-def _dask_client(split, workers: int | None, scheduler: str | None):
-    """The Dask client --workers or --scheduler ask for (None without them), for ``split``,
-    which must be a Zarr store's: the workers read its chunks from its path."""
+def _dask_client(splits, workers: int | None, scheduler: str | None):
+    """The Dask client --workers or --scheduler ask for (None without them), for ``splits`` (one
+    split or a list), of which one at least must be a Zarr store's: the workers read its chunks
+    from its path (a command passes the client for stores only)."""
     from mnistlab.data.lazy import LazySplit
 
     if workers is None and scheduler is None:
@@ -228,7 +230,7 @@ def _dask_client(split, workers: int | None, scheduler: str | None):
         return
     if workers is not None and scheduler is not None:
         _fail("give --workers (a local cluster) or --scheduler (an existing one), not both.", 2)
-    if not isinstance(split, LazySplit):
+    if not any(isinstance(s, LazySplit) for s in (splits if isinstance(splits, list) else [splits])):
         _fail(
             "--workers and --scheduler run a Zarr store's chunks on Dask; this dataset is in "
             "memory (write it as a store first: mnistlab convert NAME --to zarr -o NAME.zarr).",

@@ -12,7 +12,16 @@ from rich.table import Table
 
 from mnistlab import plots
 from mnistlab.cli._app import app
-from mnistlab.cli._options import AsJson, FirstEach, NoDownload, _load_data, _loads_data
+from mnistlab.cli._options import (
+    AsJson,
+    FirstEach,
+    NoDownload,
+    Scheduler,
+    Workers,
+    _dask_client,
+    _load_data,
+    _loads_data,
+)
 from mnistlab.cli._output import (
     Result,
     _check_folder,
@@ -22,6 +31,7 @@ from mnistlab.cli._output import (
     _percent,
     _write_files,
 )
+from mnistlab.data.lazy import LazyDataset
 
 
 @app.command()
@@ -45,6 +55,8 @@ def onepixel(
         ),
     ] = None,
     first: FirstEach = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
 ) -> Result:
@@ -52,7 +64,9 @@ def onepixel(
 
     For every pair of classes and every pixel, a logistic regression on that pixel alone is fitted
     to the training images of the two classes; the pixel with the best training accuracy wins and
-    is tested on the test split. Example: [bold]mnistlab onepixel mnist fashion-mnist -o onepixel/[/]
+    is tested on the test split. Example: [bold]mnistlab onepixel mnist fashion-mnist -o onepixel/[/].
+    A Zarr store is reduced chunk by chunk to per-class pixel histograms (unit and raw scales),
+    on Dask with --workers N: [bold]mnistlab onepixel big.zarr --workers 2 -o onepixel/[/]
     """
     from mnistlab._utils.files import safe_filename
     from mnistlab.onepixel import one_pixel_separability
@@ -66,7 +80,7 @@ def onepixel(
         _check_folder(
             output, ["separability.csv", "summary.json", *(f for p in figure_names for f in p)]
         )
-    loaded = _load_data(names, no_download, first)
+    loaded = _load_data(names, no_download, first, store_ok=True)
     labels = [ds.name for ds in loaded]
     if len(set(labels)) != len(labels) or len({safe_filename(n) for n in labels}) != len(labels):
         _fail(
@@ -76,20 +90,22 @@ def onepixel(
     import time
 
     results, seconds = [], []
-    for ds in loaded:
-        started = time.perf_counter()
-        results.append(one_pixel_separability(ds, scale=scale, C=C))
-        seconds.append(time.perf_counter() - started)
-    payload = {"datasets": {r.dataset: r.to_dict() for r in results}}
-    if output is not None:
-        _write_onepixel(output, loaded, results, payload)
+    with _dask_client([ds.train for ds in loaded], workers, scheduler) as client:
+        for ds in loaded:
+            started = time.perf_counter()
+            on = client if isinstance(ds, LazyDataset) else None
+            results.append(one_pixel_separability(ds, scale=scale, C=C, client=on))
+            seconds.append(time.perf_counter() - started)
+        payload = {"datasets": {r.dataset: r.to_dict() for r in results}}
+        if output is not None:
+            _write_onepixel(output, loaded, results, payload, client)
     result = Result(payload, _onepixel_shown(results, seconds))
     if output is not None:
         result.show(f"wrote {output / 'separability.csv'}, summary.json and figures in {output}")
     return result
 
 
-def _write_onepixel(output: Path, loaded, results, payload) -> None:
+def _write_onepixel(output: Path, loaded, results, payload, client) -> None:
     """Render every file in memory first, then write them: an interrupt leaves little behind."""
     import pandas as pd
 
@@ -102,7 +118,8 @@ def _write_onepixel(output: Path, loaded, results, payload) -> None:
         if len(result.pairs) == 0:
             warnings.warn(f"{ds.name}: no pairs, so no heat map or best-pixel figure.", stacklevel=1)
             continue
-        means = stats.centroids(ds.train.images, ds.train.labels, ds.classes)
+        on = client if isinstance(ds, LazyDataset) else None
+        means = stats.centroids(ds.train, client=on)
         files[f"heatmap-{name}.png"] = plots.to_png_bytes(plots.separability_heatmap(result))
         files[f"best-pixels-{name}.png"] = plots.to_png_bytes(plots.best_pixels(result, means))
     table = pd.concat([r.pairs.assign(dataset=r.dataset) for r in results], ignore_index=True)

@@ -182,18 +182,32 @@ def atypical(
     split: SplitOpt = "train",
     first: FirstOpt = None,
     per_class: Annotated[int, typer.Option(min=1, help="Images per class in the gallery.")] = 6,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
 ) -> Result:
     """Rank images by RMS distance to their class centroid; show the least and most typical.
 
     Centroids are computed on the same images analysed; rank 1 is the least typical image of
-    its class. Example: [bold]mnistlab atypical mnist --first 10000 -o atypical.png --csv d.csv[/]
+    its class. Example: [bold]mnistlab atypical mnist --first 10000 -o atypical.png --csv d.csv[/].
+    A whole Zarr store takes two passes over its chunks (centroids, then each class's extremes):
+    [bold]mnistlab atypical big.zarr --workers 2 -o atypical.png[/]; its --csv lists the least
+    and most typical images of each class (--per-class of each), not every image.
     """
     from mnistlab import stats
+    from mnistlab.data.lazy import LazySplit
 
     _check_outputs((output, FIGURE), (csv, CSV), (boxplot, FIGURE))
-    ds, chosen = _split(name, split, first, no_download)
+    ds, chosen = _split(name, split, first, no_download, store_ok=True)
+    if isinstance(chosen, LazySplit):
+        if boxplot is not None:
+            _fail(
+                "--boxplot draws every image's distance; on a whole Zarr store only each class's "
+                "extremes and a histogram of distances are kept: leave it out, or add --first N.",
+                2,
+            )
+        return _atypical_store(ds, chosen, split, output, csv, per_class, workers, scheduler)
     result = stats.typicality(chosen.images, chosen.labels, chosen.classes, chosen.indices)
     files = {output: plots.figure_bytes(plots.typicality_gallery(chosen, result, per_class), output)}
     if boxplot is not None:
@@ -208,15 +222,38 @@ def atypical(
             table.insert(int(table.columns.get_loc("index")) + 1, "file", list(map(_file_text, names)))
         files[csv] = _csv_bytes(table)
     _write_files(files)  # every output asked for, or none
+    return _atypical_result(ds, split, len(chosen), result, output, csv, boxplot)
+
+
+def _atypical_store(ds, chosen, split: str, output, csv, per_class: int, workers, scheduler) -> Result:
+    """``atypical`` over a whole Zarr store: the extremes of each class in two passes."""
+    import pandas as pd
+
+    from mnistlab.scale import typicality_extremes
+
+    with _dask_client(chosen, workers, scheduler) as client:
+        result = typicality_extremes(chosen, per_class, client=client)
+    images, shown = result.gallery(chosen)
+    files = {output: plots.figure_bytes(plots.typicality_gallery(images, shown, per_class), output)}
+    if csv is not None:
+        ends = [result.least_typical().assign(end="least"), result.most_typical().assign(end="most")]
+        table = pd.concat(ends, ignore_index=True)
+        files[csv] = _csv_bytes(table[["index", "label", "class", "distance", "rank_in_class", "end"]])
+    _write_files(files)
+    return _atypical_result(ds, split, len(chosen), result, output, csv, None)
+
+
+def _atypical_result(ds, split: str, n: int, result, output, csv, boxplot) -> Result:
+    """What ``atypical`` shows and prints as JSON, from a Typicality or a store's extremes."""
     summary = result.summary()
-    least = result.least_typical(1).set_index("label")["index"]
+    least = result.least_typical().groupby("label")["index"].first()
     data = {
         "output": str(output),
         "csv": str(csv) if csv else None,
         "boxplot": str(boxplot) if boxplot else None,
         "dataset": ds.name,
         "split": split,
-        "images": len(chosen),
+        "images": n,
         "per_class": [
             {
                 "label": int(r["label"]),

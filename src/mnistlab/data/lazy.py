@@ -122,6 +122,23 @@ class LazySplit:
             counts += np.bincount(labels, minlength=len(self.classes))
         return {name: int(c) for name, c in zip(self.classes, counts, strict=True)}
 
+    def take(self, positions) -> Split:
+        """The images at ``positions`` (any order, repeats allowed) in memory, as a Split whose
+        ``indices`` are those positions: each chunk holding some of them is read once."""
+        positions = np.asarray(positions, dtype=np.int64).reshape(-1)
+        n = len(self)
+        if len(positions) and (positions.min() < 0 or positions.max() >= n):
+            raise IndexError(f"positions must be in 0..{n - 1} for a split of {n} images.")
+        wanted, back = np.unique(positions, return_inverse=True)
+        images = np.asarray(self.arrays.images.oindex[wanted])[back]
+        labels = np.asarray(self.arrays.labels.oindex[wanted])[back]
+        check_labels_in_range(labels, len(self.classes), f"{self.path}/{self.name}")
+        return Split(images, labels, self.classes, self.name, indices=positions)
+
+    def class_index(self, label: int | str) -> int:
+        """Index of a class given its index or name, as :meth:`Split.class_index`."""
+        return Split.class_index(self, label)  # type: ignore[arg-type]  # it reads .classes only
+
 
 def check_labels_in_range(labels: np.ndarray, n_classes: int, where: str, offset: int = 0) -> None:
     """Raise a FormatError if a label of a store is not a class index."""

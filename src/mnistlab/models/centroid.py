@@ -63,17 +63,26 @@ class NearestCentroidClassifier(ClassifierMixin, BaseEstimator):
     def decision_distances(self, X) -> np.ndarray:
         """Squared Euclidean distance of each sample to each centroid, (n_samples, n_classes)."""
         X = checked_predict(self, X)
-        norms = np.einsum("ij,ij->i", self.centroids_, self.centroids_)
-        out = np.empty((len(X), len(self.classes_)))
-        rows = self.chunk_size or float_rows(X.shape[1])
-        for start in range(0, len(X), rows):
-            block = X[start : start + rows].astype(np.float64)
-            cross = block @ self.centroids_.T
-            own = np.einsum("ij,ij->i", block, block)
-            out[start : start + len(block)] = own[:, None] - 2 * cross + norms[None, :]
-        return np.maximum(out, 0)
+        return squared_distances(X, self.centroids_, self.chunk_size)
 
     def predict(self, X) -> np.ndarray:
         """The class of the nearest centroid for each sample (ties: the first class)."""
         nearest = np.argmin(self.decision_distances(X), axis=1)  # checks fitted first
         return self.classes_[nearest]
+
+
+def squared_distances(X: np.ndarray, centroids: np.ndarray, rows: int | None = None) -> np.ndarray:
+    """Squared Euclidean distance of each row of ``X`` (n, d) to each of ``centroids`` (k, d),
+    (n, k) float64, computed ``rows`` at a time as ``|x|^2 - 2 x.c + |c|^2`` (a matrix product);
+    ``X`` stays in its dtype (uint8) but for one block at a time. The one computation behind
+    :meth:`NearestCentroidClassifier.predict` and the streamed evaluation on a Zarr store
+    (:func:`mnistlab.scale.nearest_centroid_evaluation`), so both decide alike."""
+    norms = np.einsum("ij,ij->i", centroids, centroids)
+    out = np.empty((len(X), len(centroids)))
+    rows = rows or float_rows(X.shape[1])
+    for start in range(0, len(X), rows):
+        block = X[start : start + rows].astype(np.float64)
+        cross = block @ centroids.T
+        own = np.einsum("ij,ij->i", block, block)
+        out[start : start + len(block)] = own[:, None] - 2 * cross + norms[None, :]
+    return np.maximum(out, 0)

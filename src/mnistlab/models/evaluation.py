@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,18 @@ class Evaluation:
     per_class: np.ndarray
     confusion: np.ndarray
     classes: tuple[str, ...]
+
+    @classmethod
+    def from_confusion(cls, confusion: np.ndarray, classes: Sequence[str]) -> Evaluation:
+        """The evaluation whose confusion matrix is ``confusion`` (true class i predicted as j:
+        ``confusion[i, j]``), a sum over chunks of test images (see
+        :func:`mnistlab.scale.nearest_centroid_evaluation`)."""
+        confusion = np.asarray(confusion)
+        n = confusion.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_class = np.diag(confusion) / n
+            accuracy = float(np.trace(confusion) / confusion.sum())
+        return cls(accuracy, per_class, confusion, tuple(classes))
 
     def table(self) -> pd.DataFrame:
         """Per class: label, class, n, correct, accuracy."""
@@ -87,7 +100,4 @@ def evaluate(y_true, y_pred, classes: tuple[str, ...]) -> Evaluation:
         # All labels are passed, so a one-class matrix has the right shape.
         warnings.filterwarnings("ignore", message="A single label was found", category=UserWarning)
         confusion = confusion_matrix(y_true, y_pred, labels=labels)
-    n = confusion.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_class = np.diag(confusion) / n
-    return Evaluation(float(np.mean(y_true == y_pred)), per_class, confusion, tuple(classes))
+    return Evaluation.from_confusion(confusion, classes)

@@ -14,8 +14,10 @@ import pandas as pd
 from mnistlab import stats
 from mnistlab._utils.blocks import map_blocks
 from mnistlab.data.dataset import Dataset, Split
+from mnistlab.data.lazy import LazyDataset, LazySplit
 from mnistlab.onepixel.problems import SCALES, SortedColumns, divisors, histogram_problems, scaled_values
 from mnistlab.onepixel.solver import Problems, check_C, fit_logistic
+from mnistlab.scale import pixel_histograms as scale_histograms
 
 PAIR_COLUMNS = [
     "class_a",
@@ -258,13 +260,17 @@ def one_pixel_separability(
     pairs: Sequence[tuple[int, int]] | None = None,
     pixels: Sequence[int] | np.ndarray | None = None,
     progress: bool | None = None,
+    client=None,
 ) -> OnePixelSeparability:
     """For every pair of classes, the single pixel whose logistic regression separates them best.
 
     Parameters
     ----------
-    dataset : Dataset or Split
-        Models are fitted on the training split (a Split alone: no test accuracy).
+    dataset : Dataset, Split, or a Zarr store's LazyDataset or LazySplit
+        Models are fitted on the training split (a Split alone: no test accuracy). A store's
+        splits are reduced chunk by chunk to their per-class pixel histograms (one pass each,
+        memory fixed by the classes and pixels, not the images), with the ``unit`` and ``raw``
+        scales: the same fits, so the same result as in memory.
     scale : {"unit", "raw", "l2"}
         The feature: ``unit`` value / 255, ``raw`` 0..255, ``l2`` each image divided by its L2
         norm over all its pixels first (the published analysis did this).
@@ -280,6 +286,8 @@ def one_pixel_separability(
         fits and for the decision stump alike; default every pixel.
     progress : bool, optional
         Show a progress bar on stderr (default: when stderr is a terminal).
+    client : dask.distributed.Client, optional
+        For a Zarr store: reduce its chunks on this Dask cluster.
 
     Returns
     -------
@@ -298,14 +306,32 @@ def one_pixel_separability(
          3      8  3  5           0.885          0.761
     """
     C = check_parameters(scale, C)
-    train = dataset.train if isinstance(dataset, Dataset) else dataset
-    test = dataset.test if isinstance(dataset, Dataset) else None
-    name = dataset.name if isinstance(dataset, Dataset) else train.name
+    whole = isinstance(dataset, (Dataset, LazyDataset))
+    train = dataset.train if whole else dataset
+    test = dataset.test if whole else None
+    name = dataset.name if whole else train.name
     h, w = train.image_shape
     chosen = _check_pixels(pixels, h * w)
-    fitted, skipped, bounded = _pairs_to_fit(pairs, train, len(chosen))
-    fits = _fit_pairs(train, fitted, chosen, scale, C, f"{name}: one-pixel fits", progress)
-    table = _pair_table(train, test, fitted, fits, chosen, scale)
+    k = len(train.classes)
+    if isinstance(train, LazySplit):
+        check_store_scale(scale, k, h * w)  # the histograms cover every pixel
+        hist = scale_histograms(train, client=client, progress=progress)
+        counts = hist[:, 0].sum(axis=1)
+    elif client is not None:
+        raise ValueError("client= runs a Zarr store's chunks on Dask; this dataset is in memory.")
+    else:
+        hist, counts = None, np.bincount(train.labels, minlength=k)
+    fitted, skipped, bounded = _pairs_to_fit(pairs, train, len(chosen), counts, client)
+    title = f"{name}: one-pixel fits"
+    fits = _fit_pairs(train, fitted, chosen, scale, C, title, progress, hist=hist, counts=counts)
+    if test is None:
+        tested = np.full(len(fitted), np.nan), np.zeros(k, np.int64)
+    elif isinstance(test, LazySplit):
+        test_hist = scale_histograms(test, client=client, progress=progress)
+        tested = _tested_by_histograms(test_hist, fitted, fits, chosen, scale)
+    else:
+        tested = _tested_by_images(test, fitted, fits, chosen, scale)
+    table = _pair_table(train.classes, w, counts, tested, fitted, fits, chosen)
     if len(chosen) == h * w:
         accuracy = fits.correct  # every pixel examined: no copy
     else:
@@ -324,16 +350,68 @@ def one_pixel_separability(
     )
 
 
-def _pairs_to_fit(pairs, train: Split, n_pixels: int):
+def check_store_scale(scale: str, n_classes: int, n_pixels: int) -> None:
+    """Whether the one-pixel sweep can run on a Zarr store with this scale, classes and pixels
+    per image (from per-class histograms of bounded size); a ValueError saying why not."""
+    if scale == "l2":
+        raise ValueError(
+            "the l2 scale divides every image by its own norm, so a pixel's values are no longer "
+            "256 levels that a histogram sums: its fits need every image's value in memory. On a "
+            "Zarr store use scale='unit' or 'raw' (the same fits from per-class histograms), or "
+            "the first N images (--first N)."
+        )
+    size = n_classes * n_pixels * 256 * 8
+    if size > HISTOGRAM_BYTES:
+        raise ValueError(
+            f"the per-class pixel histograms of {n_classes} classes x {n_pixels:,} pixels take "
+            f"{size / 2**20:,.1f} MiB per partial sum (more than onepixel.sweep.HISTOGRAM_BYTES = "
+            f"{HISTOGRAM_BYTES / 2**20:,.1f} MiB), too many to sum over a Zarr store's chunks; "
+            "take the first N images into memory (--first N)."
+        )
+
+
+def _tested_by_images(test: Split, fitted, fits: _Fits, chosen, scale: str):
+    """Each pair's test accuracy with its best pixel's fit, from the test images; test counts."""
+    k = len(test.classes)
+    test_counts = np.bincount(test.labels, minlength=k)
+    test_flat = test.images.reshape(len(test), -1)
+    test_divisors = divisors(test_flat, scale)
+    members = [np.flatnonzero(test.labels == c) for c in range(k)]
+    accuracy = np.full(len(fitted), np.nan)
+    for i, (a, b) in enumerate(fitted):
+        if test_counts[a] + test_counts[b]:
+            pixel = int(chosen[fits.best[i]])
+            mine = np.concatenate((members[a], members[b]))
+            x = test_flat[mine, pixel] / test_divisors[mine]
+            right = np.sum((fits.coef[i] * x + fits.intercept[i] > 0) == (test.labels[mine] == b))
+            accuracy[i] = right / len(mine)
+    return accuracy, test_counts
+
+
+def _tested_by_histograms(hist: np.ndarray, fitted, fits: _Fits, chosen, scale: str):
+    """As :func:`_tested_by_images` from the test split's per-class pixel histograms (k, h*w,
+    256): a fit on one pixel decides by its value alone, so the counts per value suffice."""
+    values = scaled_values(scale)
+    test_counts = hist[:, 0].sum(axis=1)
+    accuracy = np.full(len(fitted), np.nan)
+    for i, (a, b) in enumerate(fitted):
+        if test_counts[a] + test_counts[b]:
+            pixel = int(chosen[fits.best[i]])
+            says_b = fits.coef[i] * values + fits.intercept[i] > 0
+            right = hist[a, pixel, ~says_b].sum() + hist[b, pixel, says_b].sum()
+            accuracy[i] = right / (test_counts[a] + test_counts[b])
+    return accuracy, test_counts
+
+
+def _pairs_to_fit(pairs, train, n_pixels: int, counts: np.ndarray, client):
     """(pairs to fit, pairs skipped for want of training images, whether the pairs were bounded
     by ``MAX_FITS``), with a warning for each of the last two."""
     k = len(train.classes)
-    counts = np.bincount(train.labels, minlength=k)
     limit = max(1, MAX_FITS // n_pixels)
     bounded = pairs is None and k * (k - 1) // 2 > limit
     if bounded:
         # Every pair would cost k**2 / 2 fits of every pixel: fit the likeliest hard ones.
-        closest = stats.centroids(train).closest_pairs(limit)
+        closest = stats.centroids(train, client=client).closest_pairs(limit)
         wanted = sorted(zip(closest.class_a.tolist(), closest.class_b.tolist(), strict=True))
         empty = np.flatnonzero(counts == 0).tolist()
         wanted += sorted({(min(e, c), max(e, c)) for e in empty for c in range(k) if c != e})
@@ -393,9 +471,10 @@ class _Fits:
 
 
 def _fit_pairs(
-    train: Split, fitted, chosen: np.ndarray, scale: str, C: float, title: str, progress
+    train, fitted, chosen: np.ndarray, scale: str, C: float, title: str, progress, *, hist, counts
 ) -> _Fits:
-    """Every pixel's logistic fit for every pair, on all cores; counts of correct predictions."""
+    """Every pixel's logistic fit for every pair, on all cores; counts of correct predictions.
+    ``hist``: the training split's per-class pixel histograms if already made (a store's)."""
     from mnistlab.progress import steps
 
     k, n_pixels = len(train.classes), len(chosen)
@@ -405,6 +484,7 @@ def _fit_pairs(
     use_histograms = scale != "l2" and k * n_pixels * 256 * 8 <= HISTOGRAM_BYTES
     with steps(title, len(fitted), progress) as advance:
         if not use_histograms:
+            assert hist is None  # a store's sweep is refused first (check_store_scale)
             columns = SortedColumns.from_split(train, chosen, scale)
 
             def one_by_one(start: int, stop: int) -> None:
@@ -417,7 +497,9 @@ def _fit_pairs(
             values = scaled_values(scale)
             # Contiguous, so that the per-batch gathers read it as one flat array (a fancy index
             # on the middle axis leaves it strided, and each batch would copy it whole).
-            hist = np.ascontiguousarray(stats.pixel_histograms(train.images, train.labels, k)[:, chosen])
+            if hist is None:
+                hist = stats.pixel_histograms(train.images, train.labels, k)
+            hist = np.ascontiguousarray(hist[:, chosen])
             nonzero = hist > 0
 
             def in_batches(start: int, stop: int) -> None:
@@ -430,33 +512,16 @@ def _fit_pairs(
             map_blocks(in_batches, len(fitted), batch)
     if sum(fits.not_converged):
         warnings.warn(f"{sum(fits.not_converged)} one-pixel fits did not converge.", stacklevel=3)
-    counts = np.bincount(train.labels, minlength=k)
     fits.correct /= np.array([counts[a] + counts[b] for a, b in fitted], np.float64).reshape(-1, 1)
     return fits  # correct: now training accuracies
 
 
-def _pair_table(
-    train: Split, test: Split | None, fitted, fits: _Fits, chosen, scale: str
-) -> pd.DataFrame:
+def _pair_table(classes, w: int, train_counts, tested, fitted, fits: _Fits, chosen) -> pd.DataFrame:
     """One row per fitted pair: its best pixel, training and test accuracy, the fit, the stump."""
-    k, w = len(train.classes), train.image_shape[1]
-    train_counts = np.bincount(train.labels, minlength=k)
-    test_counts = np.bincount(test.labels, minlength=k) if test is not None else np.zeros(k, int)
-    if test is not None:
-        test_flat = test.images.reshape(len(test), -1)
-        test_divisors = divisors(test_flat, scale)
-        members = [np.flatnonzero(test.labels == c) for c in range(k)]
+    test_accuracy, test_counts = tested
     rows = []
     for i, (a, b) in enumerate(fitted):
-        j = fits.best[i]
-        pixel = int(chosen[j])
-        w_ab, b_ab = fits.coef[i], fits.intercept[i]
-        test_accuracy = np.nan
-        if test is not None and test_counts[a] + test_counts[b]:
-            mine = np.concatenate((members[a], members[b]))
-            x = test_flat[mine, pixel] / test_divisors[mine]
-            right = np.sum((w_ab * x + b_ab > 0) == (test.labels[mine] == b))
-            test_accuracy = right / len(mine)
+        pixel = int(chosen[fits.best[i]])
         pair_total = train_counts[a] + train_counts[b]
         rows.append(
             (
@@ -465,13 +530,13 @@ def _pair_table(
                 pixel,
                 pixel % w,
                 pixel // w,
-                fits.correct[i, j],
-                test_accuracy,
-                w_ab,
-                b_ab,
+                fits.correct[i, fits.best[i]],
+                test_accuracy[i],
+                fits.coef[i],
+                fits.intercept[i],
                 fits.stump[i] / pair_total,
-                train.classes[a],
-                train.classes[b],
+                classes[a],
+                classes[b],
                 int(train_counts[a]),
                 int(train_counts[b]),
                 int(test_counts[a]),

@@ -14,11 +14,23 @@ from __future__ import annotations
 
 import functools
 
-from mnistlab.scale.reductions import Extremes, ImageSums, extremes
+import numpy as np
+
+from mnistlab.models.evaluation import Evaluation
+from mnistlab.scale.reductions import Extremes, ImageSums, extremes, nearest_centroid_confusion
 from mnistlab.scale.reductions import image_sums as _image_sums_block
+from mnistlab.scale.reductions import pixel_histograms as _pixel_histograms_block
 from mnistlab.scale.results import TypicalityExtremes
 
-__all__ = ["Extremes", "ImageSums", "TypicalityExtremes", "image_sums", "typicality_extremes"]
+__all__ = [
+    "Extremes",
+    "ImageSums",
+    "TypicalityExtremes",
+    "image_sums",
+    "nearest_centroid_evaluation",
+    "pixel_histograms",
+    "typicality_extremes",
+]
 
 
 def image_sums(split, *, client=None, progress: bool | None = None) -> ImageSums:
@@ -62,6 +74,34 @@ def _sums(images, labels, start: int, *, n_classes: int) -> ImageSums:
     return _image_sums_block(images, labels, n_classes)
 
 
+def _histograms(images, labels, start: int, *, n_classes: int) -> np.ndarray:
+    return _pixel_histograms_block(images, labels, n_classes)
+
+
+def pixel_histograms(split, *, client=None, progress: bool | None = None) -> np.ndarray:
+    """Per class and pixel, how many images take each value 0..255, in one pass: the sufficient
+    statistic of every one-pixel model (:func:`mnistlab.onepixel.one_pixel_separability`).
+
+    Parameters
+    ----------
+    split : Split or LazySplit
+        In memory, or a Zarr store's split (streamed, or on Dask with ``client``).
+    client : dask.distributed.Client, optional
+        Run on this cluster.
+    progress : bool, optional
+        A bar over the chunks.
+
+    Returns
+    -------
+    ndarray of shape (n_classes, h*w, 256), int64
+        Equal to :func:`mnistlab.stats.pixel_histograms` of the split's images and labels.
+        Its size is fixed, k * h*w * 256 * 8 bytes (16 MB for 10 classes of 28x28), whatever the
+        number of images.
+    """
+    partial = functools.partial(_histograms, n_classes=len(split.classes))
+    return _run(partial, split, client, progress)
+
+
 def _extremes(images, labels, start: int, *, means, per_class: int) -> Extremes:
     return extremes(images, labels, start, means, per_class)
 
@@ -99,3 +139,45 @@ def typicality_extremes(
     partial = functools.partial(_extremes, means=means, per_class=per_class)
     found = _run(partial, split, client, progress)
     return TypicalityExtremes(tuple(split.classes), sums.counts, found)
+
+
+def _confusion(images, labels, start: int, *, centroids, present, n_classes: int) -> np.ndarray:
+    return nearest_centroid_confusion(images, labels, centroids, present, n_classes)
+
+
+def nearest_centroid_evaluation(train, test, *, client=None, progress: bool | None = None) -> Evaluation:
+    """Test accuracy and confusion matrix of the nearest-centroid classifier, in one pass over
+    each split: the training split's per-class sums (:func:`image_sums`), then the confusion
+    matrix of the test images as a sum over their chunks.
+
+    Parameters
+    ----------
+    train, test : Split or LazySplit
+        The training and test splits, in memory or in a Zarr store (the same classes).
+    client : dask.distributed.Client, optional
+        Run both passes on this cluster.
+    progress : bool, optional
+        Bars over the chunks.
+
+    Returns
+    -------
+    Evaluation
+        The same as ``evaluate(test.labels, NearestCentroidClassifier().fit(train.images,
+        train.labels).predict(test.images), classes)``: the classes with training images are
+        the candidates (0..255 Euclidean distance, ties to the first).
+
+    Raises
+    ------
+    ValueError
+        If the splits' classes differ, or fewer than two classes have training images.
+    """
+    if tuple(train.classes) != tuple(test.classes):
+        raise ValueError("train and test must have the same classes.")
+    k = len(train.classes)
+    sums = image_sums(train, client=client, progress=progress)
+    present = np.flatnonzero(sums.counts)
+    if len(present) < 2:
+        raise ValueError(f"need at least 2 classes with training images, got {len(present)}.")
+    centroids = sums.means(train.image_shape).reshape(k, -1)[present]
+    partial = functools.partial(_confusion, centroids=centroids, present=present, n_classes=k)
+    return Evaluation.from_confusion(_run(partial, test, client, progress), train.classes)

@@ -44,16 +44,7 @@ class ImageSums:
 def image_sums(images: np.ndarray, labels: np.ndarray, n_classes: int) -> ImageSums:
     """The :class:`ImageSums` partial of one block: uint8 images (n, h, w), labels 0..k-1."""
     images = np.asarray(images)
-    if images.dtype != np.uint8:
-        raise TypeError(f"images must be uint8 (0..255), got {images.dtype}.")
-    labels = np.asarray(labels, dtype=np.int64)
-    if len(labels) != len(images):
-        raise ValueError(f"{len(images)} images but {len(labels)} labels in a block.")
-    bad = np.flatnonzero((labels < 0) | (labels >= n_classes))
-    if len(bad):
-        raise ValueError(
-            f"label {int(labels[bad[0]])} is outside 0..{n_classes - 1} ({n_classes} classes)."
-        )
+    labels = _checked_labels(images, labels, n_classes)
     d = int(np.prod(images.shape[1:]))
     flat = images.reshape(len(images), d)
     counts = np.bincount(labels, minlength=n_classes).astype(np.int64)
@@ -64,6 +55,21 @@ def image_sums(images: np.ndarray, labels: np.ndarray, n_classes: int) -> ImageS
         # int64 sums of uint8: exact, so the combine order never changes a result.
         sums[k] = flat[labels == k].sum(axis=0, dtype=np.int64)
     return ImageSums(counts, value_counts.astype(np.int64), sums)
+
+
+def _checked_labels(images: np.ndarray, labels, n_classes: int) -> np.ndarray:
+    """``labels`` as int64 after checking the block: uint8 images, one label each, in range."""
+    if images.dtype != np.uint8:
+        raise TypeError(f"images must be uint8 (0..255), got {images.dtype}.")
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(labels) != len(images):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels in a block.")
+    bad = np.flatnonzero((labels < 0) | (labels >= n_classes))
+    if len(bad):
+        raise ValueError(
+            f"label {int(labels[bad[0]])} is outside 0..{n_classes - 1} ({n_classes} classes)."
+        )
+    return labels
 
 
 #: Width of the distance histogram bins (0..255 scale): medians to within half of it.
@@ -123,3 +129,30 @@ def extremes(images, labels, offset: int, means: np.ndarray, per_class: int) -> 
     bins = np.minimum(np.rint(distances / DISTANCE_BIN).astype(np.int64), DISTANCE_BINS - 1)
     histogram = np.bincount(labels * DISTANCE_BINS + bins, minlength=len(means) * DISTANCE_BINS)
     return Extremes(per_class, tuple(least), tuple(most), histogram.reshape(len(means), DISTANCE_BINS))
+
+
+def nearest_centroid_confusion(
+    images, labels, centroids: np.ndarray, present: np.ndarray, n_classes: int
+) -> np.ndarray:
+    """The confusion matrix (k, k) int64 of one block of test images classified by their nearest
+    centroid: ``centroids`` (m, h*w) of the ``present`` classes (labels, m of them) on the 0..255
+    scale, decided as :class:`mnistlab.models.NearestCentroidClassifier` decides (ties: the first
+    present class)."""
+    from mnistlab.models.centroid import squared_distances
+
+    labels = np.asarray(labels, dtype=np.int64)
+    flat = np.asarray(images).reshape(len(labels), -1)
+    predicted = present[np.argmin(squared_distances(flat, centroids), axis=1)]
+    cells = np.bincount(labels * n_classes + predicted, minlength=n_classes * n_classes)
+    return cells.reshape(n_classes, n_classes).astype(np.int64)
+
+
+def pixel_histograms(images, labels, n_classes: int) -> np.ndarray:
+    """Per class and pixel, the images taking each value (k, h*w, 256) int64, of one block: the
+    sufficient statistic of the one-pixel models (:func:`mnistlab.stats.pixel_histograms`)."""
+    from mnistlab.stats import pixel_histogram_counts
+
+    images = np.asarray(images)
+    labels = _checked_labels(images, labels, n_classes)
+    d = int(np.prod(images.shape[1:]))
+    return pixel_histogram_counts(images, labels, n_classes).reshape(n_classes, d, 256)

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mnistlab.data.dataset import Split
+from mnistlab.data.lazy import LazySplit
 from mnistlab.scale.reductions import DISTANCE_BIN, Extremes
+from mnistlab.stats import Typicality
 
 
 @dataclass(frozen=True, repr=False)
@@ -64,3 +67,21 @@ class TypicalityExtremes:
             p90 = np.searchsorted(cumulative, 0.9 * n) * DISTANCE_BIN
             rows.append((k, self.classes[k], n, median, p90, float(self.extremes.least[k][0][0])))
         return pd.DataFrame(rows, columns=["label", "class", "n", "median", "p90", "max"])
+
+    def gallery(self, split) -> tuple[Split, Typicality]:
+        """The images of the least and most typical tables read from ``split`` (the split the
+        extremes were found in: a Zarr store's split is read only where they lie), and their
+        :class:`~mnistlab.stats.Typicality` with their true ranks in their classes: what
+        :func:`mnistlab.plots.typicality_gallery` draws."""
+        least, most = self.least_typical(), self.most_typical()
+        table = pd.concat([least, most]).drop_duplicates("position").sort_values("position")
+        positions = table["position"].to_numpy(np.int64)
+        read = split.take(positions) if isinstance(split, LazySplit) else split[positions]
+        found = Typicality(
+            indices=np.asarray(read.indices),
+            labels=table["label"].to_numpy(np.int64),
+            distances=table["distance"].to_numpy(np.float64),
+            rank_in_class=table["rank_in_class"].to_numpy(np.int64),
+            classes=self.classes,
+        )
+        return read, found
