@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mnistlab import plots
+from mnistlab.cli import _options
 from mnistlab.cli._app import app
 from mnistlab.cli._options import (
     AsJson,
@@ -34,14 +35,16 @@ from mnistlab.cli._output import (
     _save_figure,
     out,
 )
-from mnistlab.data import DATASETS, SAVE_FORMATS, save
-from mnistlab.data.loading import save_targets
+from mnistlab.data import DATASETS, QUICKDRAW, SAVE_FORMATS, open_quickdraw, save, write_quickdraw_zarr
+from mnistlab.data.loading import default_name, save_targets
+from mnistlab.data.quickdraw import cached_quickdraw_classes, quickdraw_dataset, quickdraw_source
 from mnistlab.data.sources import availability, cache_home
 
 
 @app.command()
 def datasets(as_json: AsJson = False) -> Result:
-    """List the named datasets and where each would be loaded from right now.
+    """List the named datasets and where each would be loaded from right now; and Quick, Draw!,
+    loaded by class (quickdraw:cat,dog).
 
     Example: [bold]mnistlab datasets[/]
     """
@@ -69,7 +72,20 @@ def datasets(as_json: AsJson = False) -> Result:
             "yes" if r["available"] else "no",
             r["from"],
         )
-    return Result({"cache": str(cache_home()), "datasets": rows}, [table])
+    cached = cached_quickdraw_classes()
+    quickdraw = {
+        "name": QUICKDRAW.name,
+        "usage": "quickdraw:CLASS,CLASS,...",
+        "classes": len(QUICKDRAW.classes),
+        "image_shape": list(QUICKDRAW.image_shape),
+        "cached_classes": cached,
+        "description": QUICKDRAW.description,
+    }
+    line = (
+        f"By class: quickdraw:CLASS,CLASS,... ({QUICKDRAW.description} "
+        f"{len(cached)} classes cached; docs/how-to/quickdraw.md)"
+    )
+    return Result({"cache": str(cache_home()), "datasets": rows, "by_class": [quickdraw]}, [table, line])
 
 
 @app.command()
@@ -273,20 +289,65 @@ def convert(
     name: NameArg,
     to: Annotated[str, typer.Option(help="Format: " + ", ".join(SAVE_FORMATS) + ".")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder to write into.")],
+    per_class: Annotated[
+        int | None,
+        typer.Option(
+            "--per-class",
+            min=1,
+            help="Quick, Draw! only (quickdraw:CLASS,... or a folder of .npy files): the first N "
+            "images of each class.",
+        ),
+    ] = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
 ) -> Result:
-    """Write a dataset in another file format (idx, csv, csv-kaggle, npz, png).
+    """Write a dataset in another file format (idx, csv, csv-kaggle, npz, png, zarr).
 
-    Example: [bold]mnistlab convert fashion-mnist --to csv -o fashion_csv/[/]
+    Quick, Draw! classes (quickdraw:cat,dog, downloaded and verified) or a folder of its .npy
+    files are streamed into a Zarr store in bounded memory, whatever their size.
+
+    Examples: [bold]mnistlab convert fashion-mnist --to csv -o fashion_csv/[/],
+    [bold]mnistlab convert quickdraw:cat,dog --to zarr -o qd.zarr[/]
     """
     if to not in SAVE_FORMATS:
         _fail(f"unknown format {to!r}; choose one of: {', '.join(SAVE_FORMATS)}.")
-    ds = _dataset(name, None, no_download, store_ok=True)
+    drawings = quickdraw_source(_input(name))
+    if drawings is None and per_class is not None:
+        _fail("--per-class applies to Quick, Draw! (quickdraw:CLASS,... or a folder of .npy files).", 2)
+    if drawings is None:
+        ds = _dataset(name, None, no_download, store_ok=True)
+    else:
+        bitmaps = open_quickdraw(name, per_class=per_class, download=not no_download)
+        ds_name = _quickdraw_name(drawings)
+        if to == "zarr":
+            _refuse_inputs_as_outputs(output, folder=True)
+            written = [write_quickdraw_zarr(bitmaps, output, ds_name)]
+            return _converted(ds_name, to, written)
+        ds = quickdraw_dataset(bitmaps, ds_name, name)
     _refuse_inputs_as_outputs(output, folder=True)
     _refuse_inputs_as_outputs(*save_targets(ds, output, to))  # each file it writes
-    written = save(ds, output, to)
-    data = {"dataset": ds.name, "format": to, "written": [str(p) for p in written]}
+    return _converted(ds.name, to, save(ds, output, to))
+
+
+def _quickdraw_name(drawings: Path | tuple[str, ...]) -> str:
+    """The name of Quick, Draw! data in a converted copy: --name, else the folder's name, else
+    ``quickdraw``; the other loading options are refused, as they do not apply to it."""
+    options = _options._data_options  # what _loads_data parsed for this command
+    given = {"--classes": options.classes is not None, "--test-size": options.test_size is not None}
+    refused = [flag for flag, asked in (given | {"--invert": options.invert}).items() if asked]
+    if refused:
+        _fail(
+            f"{', '.join(refused)}: not for Quick, Draw! bitmaps (named by their files, white on "
+            "black, one split); convert them, then load the copy with those options.",
+            2,
+        )
+    if options.names:
+        return options.names[0]
+    return default_name(drawings) if isinstance(drawings, Path) else QUICKDRAW.name
+
+
+def _converted(name: str, to: str, written: list[Path]) -> Result:
+    data = {"dataset": name, "format": to, "written": [str(p) for p in written]}
     return Result(data, [f"wrote {path}" for path in written])
 
 

@@ -15,7 +15,8 @@ import numpy as np
 from mnistlab._utils.files import safe_filename, staged
 from mnistlab.data import formats
 from mnistlab.data.dataset import Dataset
-from mnistlab.data.registry import DatasetSpec, get_spec
+from mnistlab.data.quickdraw import NAME_THE_CLASSES, load_quickdraw, quickdraw_source
+from mnistlab.data.registry import QUICKDRAW, DatasetSpec, get_spec
 from mnistlab.data.sources import load_named
 from mnistlab.errors import FormatError
 
@@ -102,6 +103,8 @@ def load(
     ((1347, 8, 8), ('0', '1', '2'))
     """
     if isinstance(name_or_path, DatasetSpec):
+        if name_or_path is QUICKDRAW:
+            raise ValueError(NAME_THE_CLASSES)
         _refuse_classes_for_named(name_or_path.name, classes)
         ds = load_named(name_or_path, download=download, progress=progress)
     else:
@@ -115,6 +118,9 @@ def load(
             ds = load_path(path, classes=classes, progress=progress)
         elif os.sep in text or path.suffix.lower() in {".csv", ".npz", ".gz", ".png"}:
             raise FileNotFoundError(f"No such file or folder: {text!r}.")
+        elif quickdraw_source(text) is not None:
+            _refuse_classes_for_named(QUICKDRAW.name, classes)
+            ds = load_quickdraw(text, download=download, progress=progress)
         else:
             spec = get_spec(text)
             _refuse_classes_for_named(spec.name, classes)
@@ -200,6 +206,7 @@ def load_path(
     if not path.is_file() and not path.is_dir():
         raise FormatError(f"{path}: neither a regular file nor a folder.")
     name = default_name(path)
+    given = classes
     if isinstance(classes, (str, os.PathLike)):
         classes = formats.read_classes(classes)
     elif classes is None:
@@ -237,6 +244,12 @@ def load_path(
     npzs = sorted(f for f in path.glob("*.npz") if not f.name.startswith("."))
     if len(npzs) == 1 and not any(d.is_dir() and not d.name.startswith(".") for d in path.iterdir()):
         return load_path(npzs[0], classes=classes, progress=progress)  # as save(..., "npz") writes
+    if formats.is_quickdraw_folder(path):
+        if given is not None:
+            raise ValueError(
+                f"{path}: Quick, Draw! classes are named by their files; classes= does not apply."
+            )
+        return load_quickdraw(path, name=name, progress=progress)
     return _load_image_folders(path, name, classes, progress)
 
 

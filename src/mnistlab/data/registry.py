@@ -207,6 +207,374 @@ DIGITS = DatasetSpec(
 #: Every named dataset, by name.
 DATASETS: dict[str, DatasetSpec] = {s.name: s for s in (MNIST, FASHION_MNIST, KMNIST, DIGITS)}
 
+#: Quick, Draw!'s 345 classes in the order of ``categories.txt`` in
+#: github.com/googlecreativelab/quickdraw-dataset (commit ea7fd22), one per line as there.
+_QUICKDRAW_CATEGORIES = """\
+aircraft carrier
+airplane
+alarm clock
+ambulance
+angel
+animal migration
+ant
+anvil
+apple
+arm
+asparagus
+axe
+backpack
+banana
+bandage
+barn
+baseball
+baseball bat
+basket
+basketball
+bat
+bathtub
+beach
+bear
+beard
+bed
+bee
+belt
+bench
+bicycle
+binoculars
+bird
+birthday cake
+blackberry
+blueberry
+book
+boomerang
+bottlecap
+bowtie
+bracelet
+brain
+bread
+bridge
+broccoli
+broom
+bucket
+bulldozer
+bus
+bush
+butterfly
+cactus
+cake
+calculator
+calendar
+camel
+camera
+camouflage
+campfire
+candle
+cannon
+canoe
+car
+carrot
+castle
+cat
+ceiling fan
+cello
+cell phone
+chair
+chandelier
+church
+circle
+clarinet
+clock
+cloud
+coffee cup
+compass
+computer
+cookie
+cooler
+couch
+cow
+crab
+crayon
+crocodile
+crown
+cruise ship
+cup
+diamond
+dishwasher
+diving board
+dog
+dolphin
+donut
+door
+dragon
+dresser
+drill
+drums
+duck
+dumbbell
+ear
+elbow
+elephant
+envelope
+eraser
+eye
+eyeglasses
+face
+fan
+feather
+fence
+finger
+fire hydrant
+fireplace
+firetruck
+fish
+flamingo
+flashlight
+flip flops
+floor lamp
+flower
+flying saucer
+foot
+fork
+frog
+frying pan
+garden
+garden hose
+giraffe
+goatee
+golf club
+grapes
+grass
+guitar
+hamburger
+hammer
+hand
+harp
+hat
+headphones
+hedgehog
+helicopter
+helmet
+hexagon
+hockey puck
+hockey stick
+horse
+hospital
+hot air balloon
+hot dog
+hot tub
+hourglass
+house
+house plant
+hurricane
+ice cream
+jacket
+jail
+kangaroo
+key
+keyboard
+knee
+knife
+ladder
+lantern
+laptop
+leaf
+leg
+light bulb
+lighter
+lighthouse
+lightning
+line
+lion
+lipstick
+lobster
+lollipop
+mailbox
+map
+marker
+matches
+megaphone
+mermaid
+microphone
+microwave
+monkey
+moon
+mosquito
+motorbike
+mountain
+mouse
+moustache
+mouth
+mug
+mushroom
+nail
+necklace
+nose
+ocean
+octagon
+octopus
+onion
+oven
+owl
+paintbrush
+paint can
+palm tree
+panda
+pants
+paper clip
+parachute
+parrot
+passport
+peanut
+pear
+peas
+pencil
+penguin
+piano
+pickup truck
+picture frame
+pig
+pillow
+pineapple
+pizza
+pliers
+police car
+pond
+pool
+popsicle
+postcard
+potato
+power outlet
+purse
+rabbit
+raccoon
+radio
+rain
+rainbow
+rake
+remote control
+rhinoceros
+rifle
+river
+roller coaster
+rollerskates
+sailboat
+sandwich
+saw
+saxophone
+school bus
+scissors
+scorpion
+screwdriver
+sea turtle
+see saw
+shark
+sheep
+shoe
+shorts
+shovel
+sink
+skateboard
+skull
+skyscraper
+sleeping bag
+smiley face
+snail
+snake
+snorkel
+snowflake
+snowman
+soccer ball
+sock
+speedboat
+spider
+spoon
+spreadsheet
+square
+squiggle
+squirrel
+stairs
+star
+steak
+stereo
+stethoscope
+stitches
+stop sign
+stove
+strawberry
+streetlight
+string bean
+submarine
+suitcase
+sun
+swan
+sweater
+swing set
+sword
+syringe
+table
+teapot
+teddy-bear
+telephone
+television
+tennis racquet
+tent
+The Eiffel Tower
+The Great Wall of China
+The Mona Lisa
+tiger
+toaster
+toe
+toilet
+tooth
+toothbrush
+toothpaste
+tornado
+tractor
+traffic light
+train
+tree
+triangle
+trombone
+truck
+trumpet
+t-shirt
+umbrella
+underwear
+van
+vase
+violin
+washing machine
+watermelon
+waterslide
+whale
+wheel
+windmill
+wine bottle
+wine glass
+wristwatch
+yoga
+zebra
+zigzag
+"""
+
+#: The Quick, Draw! class names, in the official order (labels follow it).
+QUICKDRAW_CLASSES: tuple[str, ...] = tuple(_QUICKDRAW_CATEGORIES.splitlines())
+
+#: Quick, Draw! (Google Creative Lab): about 50 million 28x28 drawings in 345 classes, one
+#: ``.npy`` file per class (39.5 GB in all). Not in :data:`DATASETS`: it is loaded by the classes
+#: one names (``quickdraw:cat,dog``, see :mod:`mnistlab.data.quickdraw`), and no sha256 of its
+#: files is known offline; each download is verified against the md5 the bucket states for it.
+QUICKDRAW = DatasetSpec(
+    name="quickdraw",
+    description="Quick, Draw! bitmaps: 28x28 drawings in 345 classes, about 50 million (39.5 GB).",
+    classes=QUICKDRAW_CLASSES,
+    image_shape=(28, 28),
+    mirrors=("https://storage.googleapis.com/quickdraw_dataset/full/numpy_bitmap/",),
+    homepage="https://github.com/googlecreativelab/quickdraw-dataset",
+)
+#: The names of :data:`QUICKDRAW`, each followed by ``:CLASS,CLASS,...``.
+QUICKDRAW_NAMES = ("quickdraw", "quick-draw", "quickdraw-bitmap")
+
 _ALIASES = {"fashion_mnist": "fashion-mnist", "fashion": "fashion-mnist", "fmnist": "fashion-mnist"}
 
 
@@ -216,7 +584,9 @@ def get_spec(name: str) -> DatasetSpec:
     Parameters
     ----------
     name : str
-        A dataset name or alias, any case (``mnist``, ``Fashion-MNIST``, ``fashion``).
+        A dataset name or alias, any case (``mnist``, ``Fashion-MNIST``, ``fashion``); the
+        Quick, Draw! names (``quickdraw``, ``quick-draw``, ``quickdraw-bitmap``) give
+        :data:`QUICKDRAW`, whose data is loaded by class (``quickdraw:cat,dog``).
 
     Returns
     -------
@@ -232,10 +602,14 @@ def get_spec(name: str) -> DatasetSpec:
     key = _ALIASES.get(key, key)
     if key in DATASETS:
         return DATASETS[key]
-    close = difflib.get_close_matches(key, list(DATASETS) + list(_ALIASES), n=3, cutoff=0.5)
+    if key in QUICKDRAW_NAMES:
+        return QUICKDRAW
+    known = [*DATASETS, *_ALIASES, *QUICKDRAW_NAMES]
+    close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
     close = list(dict.fromkeys(_ALIASES.get(c, c) for c in close))
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     raise UnknownDatasetError(
-        f"Unknown dataset {name!r}.{hint} Known datasets: {', '.join(DATASETS)}; "
-        "or pass a path to IDX, CSV, NPZ files or a folder of PNGs."
+        f"Unknown dataset {name!r}.{hint} Known datasets: {', '.join(DATASETS)}; Quick, Draw! "
+        "classes by name (quickdraw:cat,dog); or pass a path to IDX, CSV, NPZ files, a folder "
+        "of PNGs or of Quick, Draw! .npy files."
     )

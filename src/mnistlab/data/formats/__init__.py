@@ -10,7 +10,9 @@
   arrays);
 - :mod:`~mnistlab.data.formats.classes`: class-name lists and label mappings in text files;
 - :mod:`~mnistlab.data.formats.arrays`: the checks every reader's arrays pass;
-- :mod:`~mnistlab.data.formats.zarr`: Zarr stores, chunked along the image axis, read lazily.
+- :mod:`~mnistlab.data.formats.zarr`: Zarr stores, chunked along the image axis, read lazily;
+- :mod:`~mnistlab.data.formats.quickdraw`: folders of Quick, Draw! numpy bitmaps (one ``.npy``
+  per class), memory-mapped and read slice by slice.
 
 Readers check structure *before* allocating: an IDX header claiming a billion images in a 1 KB file
 is rejected from the header and the file size alone.
@@ -52,8 +54,24 @@ from mnistlab.data.formats.idx import (
     read_idx_shape,
     write_idx,
 )
-from mnistlab.data.formats.npz import NPZ_KEYS, keras_arrays, read_npz, write_npz
+from mnistlab.data.formats.npz import (
+    NPZ_KEYS,
+    NpyHeader,
+    keras_arrays,
+    read_npy_header,
+    read_npz,
+    write_npz,
+)
 from mnistlab.data.formats.pickled import read_verified_pickle
+from mnistlab.data.formats.quickdraw import (
+    QUICKDRAW_IMAGE_SHAPE,
+    QUICKDRAW_PREFIX,
+    QuickDrawBitmaps,
+    check_bitmap_file,
+    is_quickdraw_folder,
+    quickdraw_class_name,
+    quickdraw_folder_files,
+)
 from mnistlab.data.formats.zarr import check_new_store, is_zarr_store, open_zarr, write_zarr
 
 __all__ = [
@@ -67,9 +85,14 @@ __all__ = [
     "MAX_IMAGE_PIXELS",
     "MAX_LABEL",
     "NPZ_KEYS",
+    "QUICKDRAW_IMAGE_SHAPE",
+    "QUICKDRAW_PREFIX",
     "ImageFolder",
+    "NpyHeader",
+    "QuickDrawBitmaps",
     "as_labels",
     "as_uint8_images",
+    "check_bitmap_file",
     "check_class_names",
     "check_name",
     "check_new_store",
@@ -77,10 +100,13 @@ __all__ = [
     "csv_has_labels",
     "default_classes",
     "idx_bytes",
+    "is_quickdraw_folder",
     "is_zarr_store",
     "keras_arrays",
     "open_zarr",
     "parse_idx",
+    "quickdraw_class_name",
+    "quickdraw_folder_files",
     "read_classes",
     "read_csv",
     "read_idx",
@@ -88,6 +114,7 @@ __all__ = [
     "read_idx_shape",
     "read_image_file",
     "read_image_folder",
+    "read_npy_header",
     "read_npz",
     "read_verified_pickle",
     "square_shape",

@@ -8,6 +8,7 @@ import os
 import zipfile
 import zlib
 from pathlib import Path
+from typing import IO, NamedTuple
 
 import numpy as np
 
@@ -150,27 +151,62 @@ def _npz_members(archive: zipfile.ZipFile, source: str) -> dict:
 def _check_npy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> tuple:
     """The shape a member's .npy header declares; refuse it if the member holds other sizes."""
     with archive.open(info) as f:
-        try:
-            version = np.lib.format.read_magic(f)
-            reader = {
-                (1, 0): np.lib.format.read_array_header_1_0,
-                (2, 0): np.lib.format.read_array_header_2_0,
-            }.get(version)
-            if reader is None:
-                raise ValueError(f"unsupported .npy version {version}")
-            shape, _, dtype = reader(f)
-        except ValueError as exc:
-            raise FormatError(f"{source}: member {info.filename} is not a .npy array ({exc}).") from exc
-        header = f.tell()
-    if dtype.hasobject:
-        raise FormatError(f"{source}: member {info.filename} holds Python objects; refused.")
-    expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    if header + expected != info.file_size:
+        header = read_npy_header(f, f"{source}: member {info.filename}")
+    expected = int(np.prod(header.shape, dtype=object)) * header.dtype.itemsize
+    if header.size + expected != info.file_size:
         raise FormatError(
-            f"{source}: member {info.filename} declares shape {_short_shape(shape)} "
-            f"({expected:,} bytes) but holds {info.file_size - header:,} bytes."
+            f"{source}: member {info.filename} declares shape {_short_shape(header.shape)} "
+            f"({expected:,} bytes) but holds {info.file_size - header.size:,} bytes."
         )
-    return tuple(shape)
+    return header.shape
+
+
+class NpyHeader(NamedTuple):
+    """What a ``.npy`` header declares, and its own length in bytes (where the data starts)."""
+
+    shape: tuple[int, ...]
+    fortran_order: bool
+    dtype: np.dtype
+    size: int
+
+
+def read_npy_header(f: IO[bytes], where: str) -> NpyHeader:
+    """Read the ``.npy`` header at the start of the open file ``f`` (left just after it).
+
+    numpy parses the header as a Python literal, never as a pickle; formats 1.0 and 2.0 are
+    read, and a dtype holding Python objects (which only a pickle could load) is refused.
+
+    Parameters
+    ----------
+    f : binary file
+        Positioned at the start of the ``.npy`` data.
+    where : str
+        What ``f`` is, for error messages ("x.npz: member x_train", "cat.npy").
+
+    Returns
+    -------
+    NpyHeader
+        The declared shape, order and dtype, and the header's size in bytes.
+
+    Raises
+    ------
+    FormatError
+        If ``f`` does not start with a ``.npy`` header, or declares Python objects.
+    """
+    try:
+        version = np.lib.format.read_magic(f)
+        reader = {
+            (1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0,
+        }.get(version)
+        if reader is None:
+            raise ValueError(f"unsupported .npy version {version}")
+        shape, fortran_order, dtype = reader(f)
+    except (ValueError, EOFError) as exc:
+        raise FormatError(f"{where} is not a .npy array ({exc}).") from exc
+    if dtype.hasobject:
+        raise FormatError(f"{where} holds Python objects; refused.")
+    return NpyHeader(tuple(shape), bool(fortran_order), dtype, f.tell())
 
 
 def _short_shape(shape: tuple) -> str:
