@@ -474,6 +474,19 @@ def test_a_cached_file_changed_on_disk_is_caught(qd_server, isolated_cache):
     np.testing.assert_array_equal(ds.train.images, bitmaps(6, 1).reshape(-1, 28, 28))
 
 
+def test_an_unreadable_record_means_downloading_again(qd_server, isolated_cache):
+    qd_server.add("cat", bitmaps(6, 1))
+    mnistlab.load("quickdraw:cat", progress=False)
+    (isolated_cache / "quickdraw" / "verified.json").write_text('{"cat": "not a record"')
+    hits = len(qd_server.hits)
+    with pytest.warns(UserWarning, match="verified.json: unreadable"):
+        mnistlab.load("quickdraw:cat", progress=False)
+    assert len(qd_server.hits) > hits
+    (isolated_cache / "quickdraw" / "verified.json").write_text('{"cat": "not a record"}')
+    mnistlab.load("quickdraw:cat", progress=False)  # a record that is no record: fetched again
+    assert json.loads((isolated_cache / "quickdraw" / "verified.json").read_text())["cat"]["sha256"]
+
+
 def test_progress_bars_run_during_downloads(qd_server):
     qd_server.add("cat", bitmaps(3, 1))
     assert len(mnistlab.data.open_quickdraw(["cat"], progress=True)) == 3

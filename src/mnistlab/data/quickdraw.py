@@ -352,7 +352,8 @@ def fetch_quickdraw(
     files = {}
     for number, name in enumerate(classes, 1):
         path = cache.path(name)
-        expected = pins.get(name) or records.get(name, {}).get("sha256")
+        entry = records.get(name)
+        expected = pins.get(name) or (entry.get("sha256") if isinstance(entry, dict) else None)
         if path.is_file() and expected:
             found = _digests(path)["sha256"]
             if found == expected:
