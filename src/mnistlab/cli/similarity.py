@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated
 
+import numpy as np
 import pandas as pd
 import typer
 from rich.table import Table
@@ -18,7 +20,10 @@ from mnistlab.cli._options import (
     FirstEach,
     NameArg,
     NoDownload,
+    Scheduler,
     SplitOpt,
+    Workers,
+    _dask_client,
     _dataset,
     _dataset_image,
     _is_dataset_image,
@@ -38,6 +43,7 @@ from mnistlab.cli._output import (
     _write_files,
 )
 from mnistlab.data import load
+from mnistlab.data.lazy import LazyDataset, LazySplit
 
 DISTANCE_LABELS = {
     "euclidean": "euclidean distance",
@@ -155,15 +161,15 @@ def similar(
 ) -> Result:
     """Find the images of a dataset nearest to a query image (exact search).
 
+    A Zarr store is searched chunk by chunk, whatever its size.
     Example: [bold]mnistlab similar mnist:test:0 --in mnist --k 8 -o neighbours.png[/]
     """
     from mnistlab.data.images import fit_to_shape, load_image
-    from mnistlab.similarity import NearestImages
     from mnistlab.similarity.neighbours import check_metric
 
     check_metric(metric)
     _check_outputs((output, FIGURE))
-    ds = _dataset(within, first, no_download)
+    ds = _dataset(within, first, no_download, store_ok=True)
     target = ds.split(split)
     if k > len(target):
         _fail(f"--k {k}: the {split} split of {ds.name} has {len(target)} images.")
@@ -180,21 +186,20 @@ def similar(
             download=not no_download,
             polarity=ds.polarity().kind,
         )
-    index = NearestImages(metric=metric).fit(target.images)
-    distances, found = index.kneighbors(ref.pixels[None], k)
+    distances, near = _nearest(ref.pixels, target, k, metric)
     neighbours = [
         {
             "rank": rank + 1,
-            "index": int(target.indices[i]),
-            "label": int(target.labels[i]),
-            "class": ds.classes[target.labels[i]],
+            "index": int(near.indices[rank]),
+            "label": int(near.labels[rank]),
+            "class": ds.classes[near.labels[rank]],
             "distance": float(d),
         }
-        | ({} if target.files is None else {"file": _file_text(target.files[i])})
-        for rank, (d, i) in enumerate(zip(distances[0], found[0], strict=True))
+        | ({} if near.files is None else {"file": _file_text(near.files[rank])})
+        for rank, d in enumerate(distances)
     ]
     if output is not None:
-        images = [ref.pixels, *[target.images[i] for i in found[0]]]
+        images = [ref.pixels, *near.images]
         titles = [f"query\n{_image_title(ref)}"] + [
             f"#{n['index']} · {n['class']}\n{metric} {n['distance']:.3g}" for n in neighbours
         ]
@@ -214,13 +219,29 @@ def similar(
         f"{split} index",
         "class",
         DISTANCE_LABELS[metric],
-        *(["file"] if target.files is not None else []),
+        *(["file"] if near.files is not None else []),
         title=f"nearest to {_image_title(ref)} in {ds.name}",
     )
     for n in neighbours:
         file = [n["file"]] if "file" in n else []
         table.add_row(str(n["rank"]), str(n["index"]), n["class"], f"{n['distance']:.4g}", *file)
     return Result(data, [table, *([f"wrote {output}"] if output is not None else [])])
+
+
+def _nearest(pixels, target, k: int, metric: str):
+    """The ``k`` images of ``target`` nearest to one image: their distances, nearest first, and
+    a Split of them (``indices``: their positions in ``target``'s file). A Zarr store's split is
+    searched chunk by chunk (:func:`mnistlab.scale.nearest_training_images`) and only the
+    neighbours are read."""
+    if isinstance(target, LazySplit):
+        from mnistlab.scale import nearest_training_images
+
+        distances, found = nearest_training_images(pixels[None], target, k, metric=metric)
+        return distances[0], target.take(found[0])
+    from mnistlab.similarity import NearestImages
+
+    distances, found = NearestImages(metric=metric).fit(target.images).kneighbors(pixels[None], k)
+    return distances[0], target[found[0]]
 
 
 @app.command()
@@ -235,17 +256,22 @@ def duplicates(
         float | None,
         typer.Option(
             help="Near-duplicate RMS distance (0..255 scale); default: a quarter of the median "
-            "nearest-neighbour distance."
+            "nearest-neighbour distance. 0: exact duplicates only (a whole Zarr store: streamed)."
         ),
     ] = None,
     first: FirstEach = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
 ) -> Result:
     """Find exact and near-duplicate images within train, within test and between them (leakage).
 
+    A Zarr store's exact duplicates (--threshold 0) are found chunk by chunk (on Dask with
+    --workers or --scheduler); near duplicates need its images in memory (--first N).
     Example: [bold]mnistlab duplicates fashion-mnist -o dups/[/]
     """
+    from mnistlab.scale import exact_duplicates
     from mnistlab.similarity import find_duplicates
     from mnistlab.similarity.duplicates import check_threshold
 
@@ -253,15 +279,28 @@ def duplicates(
         _check_folder(output, ["duplicates.csv", "duplicates.png"])
     if threshold is not None:
         check_threshold(threshold)
-    ds = _dataset(name, first, no_download)
-    with warnings.catch_warnings():
-        found = find_duplicates(ds, threshold)
+    ds = _dataset(name, first, no_download, store_ok=True)
+    on_store = isinstance(ds, LazyDataset)
+    if on_store and threshold != 0:
+        _fail(
+            f"{name} is a Zarr store, and near duplicates need an exact radius search over its "
+            "images in memory: pass --threshold 0 (exact duplicates over the whole store, read "
+            "chunk by chunk) or --first N (the first N images of each split, in memory).",
+            2,
+        )
+    with _dask_client(ds.train, workers, scheduler) as client:
+        if on_store:
+            found = exact_duplicates(ds, client=client)
+        else:
+            with warnings.catch_warnings():
+                found = find_duplicates(ds, threshold)
     counts = found.counts()
-    pairs = _in_the_files(found.pairs, ds)
+    pairs = found.pairs if on_store else _in_the_files(found.pairs, ds)
     if output is not None:
         files = {"duplicates.csv": _csv_bytes(pairs)}
         if len(found.pairs):
-            fig = plots.duplicate_pairs(ds, found.pairs, n=12, title=f"{ds.name}: closest pairs")
+            shown, drawn = _pairs_in_memory(ds, found.pairs.head(12)) if on_store else (ds, found.pairs)
+            fig = plots.duplicate_pairs(shown, drawn, n=12, title=f"{ds.name}: closest pairs")
             files["duplicates.png"] = plots.to_png_bytes(fig)
         _write_files(files, output)
     data = {
@@ -278,13 +317,32 @@ def duplicates(
     result = Result(data, [table])
     if found.missing:
         result.show(f"n/a: {found.missing}")
-    result.show(
-        f"near = nearest neighbour closer than RMS {found.threshold:.2f} on the 0..255 scale "
-        f"(median nearest-neighbour distance {found.median_nearest:.1f})"
-    )
+    if on_store:
+        result.show("exact duplicates only: identical images, compared byte for byte")
+    else:
+        result.show(
+            f"near = nearest neighbour closer than RMS {found.threshold:.2f} on the 0..255 scale "
+            f"(median nearest-neighbour distance {found.median_nearest:.1f})"
+        )
     if output is not None:
         result.show("wrote " + ", ".join(str(output / f) for f in files))
     return result
+
+
+def _pairs_in_memory(ds, pairs):
+    """The images of ``pairs`` read from a store (only their chunks), as
+    :func:`mnistlab.plots.duplicate_pairs` takes them: a dataset of just those images (their
+    ``indices`` their positions in the store) and the pairs with positions in it."""
+    pairs = pairs.copy()
+    splits = {}
+    for name in sorted({*pairs["split_a"], *pairs["split_b"]}):
+        side = [pairs.loc[pairs[f"split_{s}"] == name, f"index_{s}"] for s in "ab"]
+        positions = np.unique(np.concatenate(side))
+        splits[name] = ds.split(name).take(positions)
+        for s in "ab":
+            mine = pairs[f"split_{s}"] == name
+            pairs.loc[mine, f"index_{s}"] = np.searchsorted(positions, pairs.loc[mine, f"index_{s}"])
+    return SimpleNamespace(classes=ds.classes, split=splits.__getitem__), pairs
 
 
 def _in_the_files(pairs, ds):

@@ -17,6 +17,8 @@ import functools
 import numpy as np
 
 from mnistlab.models.evaluation import Evaluation
+from mnistlab.scale.duplicates import exact_duplicates
+from mnistlab.scale.neighbours import nearest_training_images
 from mnistlab.scale.reductions import Extremes, ImageSums, extremes, nearest_centroid_confusion
 from mnistlab.scale.reductions import image_sums as _image_sums_block
 from mnistlab.scale.reductions import pixel_histograms as _pixel_histograms_block
@@ -26,8 +28,10 @@ __all__ = [
     "Extremes",
     "ImageSums",
     "TypicalityExtremes",
+    "exact_duplicates",
     "image_sums",
     "nearest_centroid_evaluation",
+    "nearest_training_images",
     "pixel_histograms",
     "typicality_extremes",
 ]
