@@ -187,3 +187,63 @@ def test_onepixel_on_a_whole_store_on_the_command_line(tmp_path, lazy, five_clas
     np.testing.assert_allclose(table["test_accuracy"], expected["test_accuracy"])
     refused = runner.invoke(app, ["onepixel", str(lazy.train.path), "--scale", "l2"])
     assert refused.exit_code == 1 and "l2 scale divides every image" in refused.stderr
+
+
+def _panels(html: str, section: str) -> str:
+    start = html.index(f'id="{section}"')
+    return html[start : html.index("</section>", start)]
+
+
+@pytest.mark.browser
+def test_the_report_of_a_store_beside_the_same_data_in_memory(tmp_path, lazy, five_class):
+    from browser import check_page
+    from mnistlab.report import SECTIONS, build_report
+    from mnistlab.report.analyses import Analyses
+
+    memory = mnistlab.Dataset.from_arrays(
+        "memory",
+        (five_class.train.images, five_class.train.labels),
+        (five_class.test.images, five_class.test.labels),
+        classes=five_class.classes,
+    )
+    path = build_report([lazy, memory], tmp_path / "r", models=("centroid",), progress=False)
+    html = path.read_text()
+    assert html.count('<article class="panel">') == 2 * len(SECTIONS)
+    # the sections that scale give the in-memory numbers; the others say why they are left out
+    on_disk, in_memory = Analyses(lazy, ("centroid",)), Analyses(memory, ("centroid",))
+    np.testing.assert_array_equal(
+        on_disk.nearest_centroid.confusion, in_memory.nearest_centroid.confusion
+    )
+    np.testing.assert_array_equal(on_disk.pixel_counts_by_class, in_memory.pixel_counts_by_class)
+    np.testing.assert_array_equal(on_disk.centroids.means, in_memory.centroids.means)
+    pd.testing.assert_frame_equal(on_disk.one_pixel.pairs, in_memory.one_pixel.pairs)
+    pd.testing.assert_frame_equal(
+        on_disk.typicality.least_typical().drop(columns="position"),
+        in_memory.typicality.least_typical(4).drop(columns="position"),
+        check_dtype=False,
+    )
+    queries, found = on_disk.store_neighbours
+    np.testing.assert_array_equal(queries.images, five_class.test.images[:3])
+    np.testing.assert_array_equal(found, in_memory.test_neighbours[1][:3])
+    assert _panels(html, "similarity").count("nearest neighbours of test images") == 2
+    for section in ("binarisation", "models"):
+        assert "five is a Zarr store of 85 images" in _panels(html, section)
+    assert "exact duplicates only" in _panels(html, "similarity") and "not searched" in html
+    assert "so there is no box plot" in _panels(html, "atypical")
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert [d["name"] for d in summary["datasets"]] == ["five", "memory"]
+    assert {m["dataset"] for m in summary["models"]} == {"memory"}
+    check = check_page(path)
+    assert check.console_errors == check.page_errors == check.broken_images == []
+    assert check.section_ids == [s.id for s in SECTIONS]
+
+
+def test_report_of_a_store_on_the_command_line(tmp_path, lazy):
+    runner = CliRunner()
+    out = tmp_path / "r"
+    done = runner.invoke(app, ["report", str(lazy.train.path), "-o", str(out), "--models", "centroid"])
+    assert done.exit_code == 0, done.output
+    assert "Zarr store" in (out / "index.html").read_text()
+    memory = runner.invoke(app, ["report", "digits", "-o", str(tmp_path / "d"), "--workers", "2"])
+    assert memory.exit_code == 2 and "this dataset is in memory" in memory.stderr
+    assert not (tmp_path / "d").exists()

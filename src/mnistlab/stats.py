@@ -366,7 +366,7 @@ class Centroids:
 
 
 def centroids(
-    images: np.ndarray | Split,
+    images: np.ndarray | Split | LazySplit,
     labels: np.ndarray | None = None,
     classes: Sequence[str] | None = None,
     *,

@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 
 from mnistlab.cli._app import app
-from mnistlab.cli._options import AsJson, FirstEach, NoDownload, _load_data, _loads_data
+from mnistlab.cli._options import (
+    AsJson,
+    FirstEach,
+    NoDownload,
+    Scheduler,
+    Workers,
+    _dask_client,
+    _load_data,
+    _loads_data,
+)
 from mnistlab.cli._output import Result, _check_folder, _refuse_inputs_as_outputs
 
 
@@ -31,22 +40,27 @@ def report(
         ),
     ] = "centroid,tree,mlp",
     first: FirstEach = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
     no_download: NoDownload = False,
     as_json: AsJson = False,
 ) -> Result:
     """Write a self-contained HTML report comparing datasets side by side.
 
     Examples: [bold]mnistlab report -o report/[/], [bold]mnistlab report mnist kmnist digits -o r/[/],
-    [bold]mnistlab report --models all[/] (every model: much longer)
+    [bold]mnistlab report --models all[/] (every model: much longer). A Zarr store is analysed
+    chunk by chunk (on Dask with --workers N), with a sentence for each analysis that needs the
+    images in memory: [bold]mnistlab report big.zarr --workers 2 -o big/[/]
     """
     from mnistlab.models import resolve_models
     from mnistlab.report import build_report
 
     chosen = resolve_models(models)
     _check_folder(output, ["index.html", "summary.json"])  # before minutes of analyses
-    loaded = _load_data(names or ["mnist", "fashion-mnist"], no_download, first)
+    loaded = _load_data(names or ["mnist", "fashion-mnist"], no_download, first, store_ok=True)
     _refuse_inputs_as_outputs(output, folder=True)  # before minutes of analyses
-    path = build_report(loaded, output, models=chosen)
+    with _dask_client([ds.train for ds in loaded], workers, scheduler) as client:
+        path = build_report(loaded, output, models=chosen, client=client)
     summary = json.loads((path.parent / "summary.json").read_text())
     return Result({"report": str(path), **summary}).show(
         f"wrote {path} and {path.parent / 'summary.json'}"

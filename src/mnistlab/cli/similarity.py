@@ -5,10 +5,8 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Annotated
 
-import numpy as np
 import pandas as pd
 import typer
 from rich.table import Table
@@ -299,8 +297,7 @@ def duplicates(
     if output is not None:
         files = {"duplicates.csv": _csv_bytes(pairs)}
         if len(found.pairs):
-            shown, drawn = _pairs_in_memory(ds, found.pairs.head(12)) if on_store else (ds, found.pairs)
-            fig = plots.duplicate_pairs(shown, drawn, n=12, title=f"{ds.name}: closest pairs")
+            fig = plots.duplicate_pairs(ds, found.pairs, n=12, title=f"{ds.name}: closest pairs")
             files["duplicates.png"] = plots.to_png_bytes(fig)
         _write_files(files, output)
     data = {
@@ -327,22 +324,6 @@ def duplicates(
     if output is not None:
         result.show("wrote " + ", ".join(str(output / f) for f in files))
     return result
-
-
-def _pairs_in_memory(ds, pairs):
-    """The images of ``pairs`` read from a store (only their chunks), as
-    :func:`mnistlab.plots.duplicate_pairs` takes them: a dataset of just those images (their
-    ``indices`` their positions in the store) and the pairs with positions in it."""
-    pairs = pairs.copy()
-    splits = {}
-    for name in sorted({*pairs["split_a"], *pairs["split_b"]}):
-        side = [pairs.loc[pairs[f"split_{s}"] == name, f"index_{s}"] for s in "ab"]
-        positions = np.unique(np.concatenate(side))
-        splits[name] = ds.split(name).take(positions)
-        for s in "ab":
-            mine = pairs[f"split_{s}"] == name
-            pairs.loc[mine, f"index_{s}"] = np.searchsorted(positions, pairs.loc[mine, f"index_{s}"])
-    return SimpleNamespace(classes=ds.classes, split=splits.__getitem__), pairs
 
 
 def _in_the_files(pairs, ds):

@@ -253,7 +253,7 @@ def check_parameters(scale: str, C: float) -> float:
 
 
 def one_pixel_separability(
-    dataset: Dataset | Split,
+    dataset: Dataset | Split | LazyDataset | LazySplit,
     scale: str = "unit",
     C: float = 1.0,
     *,
@@ -306,10 +306,10 @@ def one_pixel_separability(
          3      8  3  5           0.885          0.761
     """
     C = check_parameters(scale, C)
-    whole = isinstance(dataset, (Dataset, LazyDataset))
-    train = dataset.train if whole else dataset
-    test = dataset.test if whole else None
-    name = dataset.name if whole else train.name
+    if isinstance(dataset, (Dataset, LazyDataset)):
+        train, test, name = dataset.train, dataset.test, dataset.name
+    else:
+        train, test, name = dataset, None, dataset.name
     h, w = train.image_shape
     chosen = _check_pixels(pixels, h * w)
     k = len(train.classes)

@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from mnistlab.data.lazy import LazySplit
 from mnistlab.plots._differences import DIFFERENCE_CMAP, DIFFERENCE_LIMIT
 from mnistlab.plots._style import DPI, IMAGE_CMAP, _frame, _literal_text
 from mnistlab.plots.images import titled_images
@@ -19,8 +20,9 @@ def duplicate_pairs(dataset, pairs, *, n: int = 6, title: str | None = None) -> 
 
     Parameters
     ----------
-    dataset : Dataset
-        The dataset the pairs were found in (images uint8, 0..255).
+    dataset : Dataset or LazyDataset
+        The dataset the pairs were found in (images uint8, 0..255); a Zarr store's images are
+        read one by one.
     pairs : pandas.DataFrame
         ``find_duplicates(dataset).pairs`` (:class:`mnistlab.similarity.Duplicates`), or some of its
         rows.
@@ -38,17 +40,27 @@ def duplicate_pairs(dataset, pairs, *, n: int = 6, title: str | None = None) -> 
     ValueError
         If there is no pair to draw (``pairs`` empty or ``n`` 0).
     """
+    shown = pairs.head(n)
+    # Each split's images read at once: from a Zarr store, each chunk holding one is read once.
+    read = {}
+    for name in {*shown["split_a"], *shown["split_b"]}:
+        split = dataset.split(name)
+        wanted = np.concatenate([shown.loc[shown[f"split_{s}"] == name, f"index_{s}"] for s in "ab"])
+        positions = np.unique(wanted.astype(np.int64))
+        picked = split.take(positions) if isinstance(split, LazySplit) else split[positions]
+        read[name] = (positions, picked.images, np.asarray(picked.indices))
     images, titles = [], []
-    for r in pairs.head(n).itertuples():
+    for r in shown.itertuples():
         flag = " (!)" if r.labels_differ else ""
         for split_name, position, label in (
             (r.split_a, r.index_a, r.label_a),
             (r.split_b, r.index_b, r.label_b),
         ):
-            split = dataset.split(split_name)
-            images.append(split.images[position])
+            positions, pixels, indices = read[split_name]
+            row = int(np.searchsorted(positions, position))
+            images.append(pixels[row])
             titles.append(
-                f"{split_name} #{split.indices[position]} · {dataset.classes[label]}{flag}\n"
+                f"{split_name} #{indices[row]} · {dataset.classes[label]}{flag}\n"
                 f"RMS {r.rms_distance:.2f}"
             )
     return titled_images(images, titles, columns=6, title=title)

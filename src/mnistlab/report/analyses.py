@@ -9,6 +9,7 @@ import pandas as pd
 
 from mnistlab import stats
 from mnistlab.data.dataset import Dataset
+from mnistlab.data.lazy import LazyDataset
 from mnistlab.errors import MnistlabError
 from mnistlab.models.evaluation import Evaluation, evaluate
 
@@ -16,6 +17,11 @@ from mnistlab.models.evaluation import Evaluation, evaluate
 #: the report's running time; 10,000 images keep it to seconds and the comparison fair).
 BINARISATION_TRAIN = 10_000
 
+
+#: Least and most typical images per class in the atypical section's gallery.
+GALLERY_PER_CLASS = 4
+#: Test images whose nearest training images the similarity section shows.
+NEIGHBOUR_QUERIES = 3
 
 #: The models the report trains by default. k-NN is not among them: the report already finds
 #: every test image's nearest training images (similarity section) and reports that k-NN as
@@ -27,28 +33,73 @@ PIXEL_KNN = "knn-pixels"
 
 
 class Analyses:
-    """Lazily computed analyses of one dataset (training split unless said otherwise)."""
+    """Lazily computed analyses of one dataset (training split unless said otherwise).
 
-    def __init__(self, ds: Dataset, models: str | tuple[str, ...] = REPORT_MODELS) -> None:
+    A Zarr store's dataset (:class:`~mnistlab.data.lazy.LazyDataset`) is analysed as reductions
+    over its chunks (:mod:`mnistlab.scale`), on ``client`` if one is given: one pass gives the
+    pixel values, the centroids and the nearest-centroid classifier's centroids; the analyses that
+    need every image in memory are ``None`` for it, and :attr:`in_memory_only` says why.
+    """
+
+    def __init__(
+        self, ds: Dataset | LazyDataset, models: str | tuple[str, ...] = REPORT_MODELS, client=None
+    ) -> None:
         self.ds = ds
         self.model_names = models
+        self.client = client if isinstance(ds, LazyDataset) else None
         #: Why the models section could not train its models, when it could not.
         self.models_error: str | None = None
         #: Models that could not be trained or tested, with the reason (the others were).
         self.models_failed: dict[str, str] = {}
 
+    @property
+    def store(self) -> bool:
+        """Whether the dataset is a Zarr store's, analysed chunk by chunk."""
+        return isinstance(self.ds, LazyDataset)
+
+    @property
+    def memory(self) -> Dataset:
+        """The dataset, for the analyses that need its images in memory (never run for a store:
+        they check :attr:`store` first)."""
+        assert isinstance(self.ds, Dataset), "a store's analyses run as reductions over its chunks"
+        return self.ds
+
+    @property
+    def in_memory_only(self) -> str:
+        """Why a section that needs every image in memory left this store out."""
+        n = sum(len(s) for s in self.ds.splits.values())
+        return (
+            f"{self.ds.name} is a Zarr store of {n:,} images, analysed chunk by chunk; this "
+            "analysis needs the images in memory, so it is left out (report the first N images "
+            "of each split with mnistlab report STORE --first N)."
+        )
+
+    @cached_property
+    def sums(self):
+        """A store's training split reduced to class counts, pixel values and pixel sums."""
+        from mnistlab.scale import image_sums
+
+        return image_sums(self.ds.train, client=self.client, progress=False)
+
     @cached_property
     def pixel_counts(self) -> np.ndarray:
-        return stats.pixel_value_counts(self.ds.train.images)
+        if self.store:
+            return self.sums.value_counts.sum(axis=0)
+        return stats.pixel_value_counts(self.memory.train.images)
 
     @cached_property
     def pixel_counts_by_class(self) -> np.ndarray:
-        train = self.ds.train
+        if self.store:
+            return self.sums.value_counts
+        train = self.memory.train
         return stats.pixel_value_counts_by_class(train.images, train.labels, len(train.classes))
 
     @cached_property
     def centroids(self) -> stats.Centroids:
-        return stats.centroids(self.ds.train)
+        train = self.ds.train
+        if self.store:
+            return stats.Centroids(self.sums.means(train.image_shape), self.sums.counts, train.classes)
+        return stats.centroids(self.memory.train)
 
     @cached_property
     def closest_pairs(self) -> pd.DataFrame:
@@ -56,8 +107,16 @@ class Analyses:
         return self.centroids.closest_pairs()
 
     @cached_property
-    def typicality(self) -> stats.Typicality:
-        train = self.ds.train
+    def typicality(self):
+        """Every training image's distance to its centroid (``stats.Typicality``); a store's
+        least and most typical images per class (``scale.TypicalityExtremes``)."""
+        if self.store:
+            from mnistlab.scale import typicality_extremes
+
+            return typicality_extremes(
+                self.ds.train, GALLERY_PER_CLASS, client=self.client, progress=False, sums=self.sums
+            )
+        train = self.memory.train
         return stats.typicality(
             train.images, train.labels, train.classes, train.indices, self.centroids.means
         )
@@ -66,21 +125,38 @@ class Analyses:
     def one_pixel(self):
         from mnistlab.onepixel import one_pixel_separability
 
-        return one_pixel_separability(self.ds, scale="unit", progress=False)
+        return one_pixel_separability(self.ds, scale="unit", progress=False, client=self.client)
 
     @cached_property
     def train_index(self):
         """The exact neighbour index of the training images, built once for every section."""
         from mnistlab.similarity import NearestImages
 
-        return NearestImages().fit(self.ds.train.images)
+        return NearestImages().fit(self.memory.train.images)
 
     @cached_property
     def test_neighbours(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """Distances and indices of the 5 nearest training images of every test image."""
-        if self.ds.test is None or len(self.ds.train) < 5:
+        """Distances and indices of the 5 nearest training images of every test image (none for a
+        store: every test image against every training image costs their product)."""
+        test = None if self.store else self.memory.test
+        if test is None or len(self.ds.train) < 5:
             return None
-        return self.train_index.kneighbors(self.ds.test.images, 5)
+        return self.train_index.kneighbors(test.images, 5)
+
+    @cached_property
+    def store_neighbours(self):
+        """For a store with a test split: its first test images (a Split) and the positions of
+        their 5 nearest training images, by an exact search over every chunk; else None."""
+        from mnistlab.scale import nearest_training_images
+
+        test = self.ds.test
+        if not self.store or test is None or len(self.ds.train) < 5 or not len(test):
+            return None
+        queries = test[0:NEIGHBOUR_QUERIES]
+        _, found = nearest_training_images(
+            queries.images, self.ds.train, 5, client=self.client, progress=False
+        )
+        return queries, found
 
     @cached_property
     def pixel_knn(self) -> dict[int, Evaluation] | None:
@@ -89,49 +165,69 @@ class Analyses:
         section's table, with no search of their own."""
         from mnistlab.similarity import vote
 
-        train, test = self.ds.train, self.ds.test
+        train, test = self.memory.train, self.memory.test
         if self.test_neighbours is None or test is None:  # no neighbours without a test split
             return None
         found = self.test_neighbours[1]
         return {
             k: evaluate(
-                test.labels, vote(train.labels[found[:, :k]], len(self.ds.classes)), self.ds.classes
+                test.labels,
+                vote(train.labels[found[:, :k]], len(self.memory.classes)),
+                self.memory.classes,
             )
             for k in (1, 3, 5)
         }
 
     @cached_property
     def duplicates(self):
+        """Exact and near duplicates; for a store, the exact ones (threshold 0), found from
+        content fingerprints over its chunks."""
+        if self.store:
+            from mnistlab.scale import exact_duplicates
+
+            return exact_duplicates(self.ds, client=self.client, progress=False)
         from mnistlab.similarity import find_duplicates
 
-        return find_duplicates(self.ds, index=self.train_index, neighbours=self.test_neighbours)
+        return find_duplicates(self.memory, index=self.train_index, neighbours=self.test_neighbours)
 
     @cached_property
     def nearest_centroid(self) -> Evaluation | None:
         from mnistlab.models import NearestCentroidClassifier
 
-        if self.ds.test is None or len(np.unique(self.ds.train.labels)) < 2:
+        if self.store:
+            from mnistlab.scale import nearest_centroid_evaluation
+
+            test = self.ds.test
+            if test is None or np.count_nonzero(self.sums.counts) < 2:
+                return None
+            train = self.ds.train
+            return nearest_centroid_evaluation(
+                train, test, client=self.client, progress=False, sums=self.sums
+            )
+        if self.memory.test is None or len(np.unique(self.memory.train.labels)) < 2:
             return None
-        model = NearestCentroidClassifier().fit(self.ds.train.images, self.ds.train.labels)
-        return evaluate(self.ds.test.labels, model.predict(self.ds.test.images), self.ds.classes)
+        model = NearestCentroidClassifier().fit(self.memory.train.images, self.memory.train.labels)
+        return evaluate(
+            self.memory.test.labels, model.predict(self.memory.test.images), self.memory.classes
+        )
 
     @cached_property
     def binarisation(self) -> pd.DataFrame | None:
         from mnistlab.models.binarisation import binarisation_effect
 
-        if self.ds.test is None or len(np.unique(self.ds.train.labels)) < 2:
+        if self.store or self.ds.test is None or len(np.unique(self.memory.train.labels)) < 2:
             return None
-        return binarisation_effect(self.ds, max_train=BINARISATION_TRAIN)
+        return binarisation_effect(self.memory, max_train=BINARISATION_TRAIN)
 
     @cached_property
     def models(self):
         """The named models trained on train and tested on test (ModelResult list), or None."""
         from mnistlab.models import benchmark
 
-        if self.ds.test is None or len(np.unique(self.ds.train.labels)) < 2:
+        if self.store or self.ds.test is None or len(np.unique(self.memory.train.labels)) < 2:
             return None
         try:
-            results = benchmark(self.ds, self.model_names, progress=False)
+            results = benchmark(self.memory, self.model_names, progress=False)
         except (ValueError, MnistlabError) as exc:
             self.models_error = str(exc)
             return None

@@ -12,6 +12,7 @@ import jinja2
 
 from mnistlab._utils.files import atomic_write_files, staged
 from mnistlab.data.dataset import Dataset
+from mnistlab.data.lazy import LazyDataset
 from mnistlab.data.loading import load
 from mnistlab.progress import console, want_progress
 from mnistlab.report.analyses import REPORT_MODELS, Analyses
@@ -27,6 +28,7 @@ def build_report(
     title: str = "mnistlab report",
     models: str | tuple[str, ...] = REPORT_MODELS,
     progress: bool | None = None,
+    client=None,
 ) -> Path:
     """Write ``out_dir/index.html`` (self-contained) and ``out_dir/summary.json``; return the HTML path.
 
@@ -40,8 +42,9 @@ def build_report(
 
     Parameters
     ----------
-    datasets : sequence of str or Dataset, default ("mnist", "fashion-mnist")
-        The datasets side by side, each once.
+    datasets : sequence of str, Dataset or LazyDataset, default ("mnist", "fashion-mnist")
+        The datasets side by side, each once. A Zarr store (``big.zarr``) is analysed chunk by
+        chunk: the sections that scale, and for the others a sentence saying why not.
     out_dir : str or Path, default "report"
         The folder for ``index.html`` and ``summary.json`` (replaced together, all or nothing).
     title : str
@@ -50,6 +53,8 @@ def build_report(
         Model names or a set name (``quick``, ``default``, ``all``).
     progress : bool, optional
         Print each section's time (default: yes; a bar when stderr is a terminal).
+    client : dask.distributed.Client, optional
+        Where the reductions over Zarr stores run (default: streamed here, on all cores).
 
     Returns
     -------
@@ -66,7 +71,9 @@ def build_report(
     if not datasets:
         raise ValueError("the report needs at least one dataset.")
     models = resolve_models(models)
-    loaded = [d if isinstance(d, Dataset) else load(d, progress=progress) for d in datasets]
+    loaded = [
+        d if isinstance(d, (Dataset, LazyDataset)) else load(d, progress=progress) for d in datasets
+    ]
     names = [d.name for d in loaded]
     if len(set(names)) != len(names):
         raise ValueError(
@@ -74,7 +81,7 @@ def build_report(
             "(load(..., name=...), --name)."
         )
     panels: dict[str, dict[str, Panel]] = {s.id: {} for s in SECTIONS}
-    analyses = {ds.name: Analyses(ds, models) for ds in loaded}
+    analyses = {ds.name: Analyses(ds, models, client) for ds in loaded}
     timings = _build_panels(SECTIONS, analyses, panels, progress)
     summaries = {s.id: s.summary(list(analyses.values())) for s in SECTIONS if s.summary}
     env = jinja2.Environment(

@@ -23,7 +23,9 @@ from matplotlib.figure import Figure
 from mnistlab import plots, stats
 from mnistlab._utils.text import percent
 from mnistlab.data import DATASETS
-from mnistlab.report.analyses import PIXEL_KNN, Analyses
+from mnistlab.data.dataset import Split
+from mnistlab.data.lazy import LazyDataset
+from mnistlab.report.analyses import GALLERY_PER_CLASS, NEIGHBOUR_QUERIES, PIXEL_KNN, Analyses
 from mnistlab.similarity.duplicates import closest_of_other_classes
 from mnistlab.tidy import tidy
 
@@ -142,10 +144,11 @@ def overview(a: Analyses) -> Panel:
         f"{w}*r to {w}*r+{w - 1}."
     )
     if len(ds.train) and max(h, w) <= FLATTENING_SIDE:
-        assert ds.train.indices is not None  # every Split has indices (0..n-1 unless given)
-        label = int(ds.train.labels[0])
+        first = ds.train[0:1]  # read alone from a store
+        assert first.indices is not None  # every Split has indices (0..n-1 unless given)
+        label = int(first.labels[0])
         fig = plots.flattening(
-            ds.train.images[0], index=int(ds.train.indices[0]), label=label, class_name=ds.classes[label]
+            first.images[0], index=int(first.indices[0]), label=label, class_name=ds.classes[label]
         )
         pictures.append(Picture.from_figure(fig, f"the first training image of {ds.name} as numbers"))
     elif len(ds.train):
@@ -164,7 +167,7 @@ def overview(a: Analyses) -> Panel:
 def first_images(a: Analyses) -> Panel:
     ds = a.ds
     n = min(12, len(ds.train))
-    fig = plots.image_grid(ds.train, range(n), columns=6)
+    fig = plots.image_grid(ds.train[0:n], range(n), columns=6)
     return Panel(pictures=[Picture.from_figure(fig, f"first {n} training images of {ds.name}")])
 
 
@@ -219,6 +222,8 @@ def _subset_note(a: Analyses, cap: int, figure: str) -> str:
     "levels carry little information; a large one says the texture matters.",
 )
 def binarisation(a: Analyses) -> Panel:
+    if a.store:
+        return Panel(note=a.in_memory_only)
     result = a.binarisation
     if result is None:
         return _no_test(a)
@@ -285,6 +290,25 @@ def atypical(a: Analyses) -> Panel:
         [r["class"], f"{r['median']:.1f}", f"{r['p90']:.1f}", f"{r['max']:.1f}"]
         for _, r in summary.iterrows()
     ]
+    if a.store:
+        split, shown = a.typicality.gallery(a.ds.train)
+        gallery = plots.typicality_gallery(split, shown, per_class=GALLERY_PER_CLASS)
+        return Panel(
+            pictures=[Picture.from_figure(gallery, f"least and most typical images of {a.ds.name}")],
+            tables=[Table(["class", "median", "90th pct", "max"], rows)],
+            note=" ".join(
+                filter(
+                    None,
+                    (
+                        f"{a.ds.name} is a Zarr store: two passes over its chunks kept each class's "
+                        f"{GALLERY_PER_CLASS} least and most typical images and a histogram of "
+                        "the distances (medians and percentiles to within 0.01), not every "
+                        "distance, so there is no box plot.",
+                        _atypical_note(a),
+                    ),
+                )
+            ),
+        )
     return Panel(
         pictures=[
             Picture.from_figure(
@@ -292,7 +316,7 @@ def atypical(a: Analyses) -> Panel:
                 f"box plot of distances to the class centroid per class, {a.ds.name}",
             ),
             Picture.from_figure(
-                plots.typicality_gallery(a.ds.train, a.typicality, per_class=4),
+                plots.typicality_gallery(a.ds.train, a.typicality, per_class=GALLERY_PER_CLASS),
                 f"least and most typical images of {a.ds.name}",
             ),
         ],
@@ -438,14 +462,15 @@ def one_pixel(a: Analyses) -> Panel:
 def similarity(a: Analyses) -> Panel:
     found = a.duplicates
     counts = found.counts(every_kind=True)
+    if a.store:  # exact duplicates only: no near ones were looked for
+        counts["near"] = "not searched"
     tables = [
         Table(
             ["pairs", "exact", "near", "labels differ"],
-            [[r.kind, *("n/a" if pd.isna(v) else f"{v:,}" for v in r[2:])] for r in counts.itertuples()],
+            [[r.kind, *(_count(v) for v in r[2:])] for r in counts.itertuples()],
         )
     ]
     pictures = []
-    train, test = a.ds.train, a.ds.test
     if len(found.pairs):
         pictures.append(
             Picture.from_figure(
@@ -454,8 +479,10 @@ def similarity(a: Analyses) -> Panel:
             )
         )
     neighbours = a.test_neighbours
-    # Test neighbours come with a test split, and with the k-NN evaluation made from them.
+    # Test neighbours come with a test split in memory, and with the k-NN evaluation made from them.
+    train, test = (a.ds.train, None) if a.store else (a.memory.train, a.memory.test)
     if neighbours is not None and test is not None and a.pixel_knn is not None:
+        assert isinstance(train, Split)  # in memory, as the neighbours are
         assert train.indices is not None and test.indices is not None  # every Split has them
         found_idx = neighbours[1]
         rows = [[str(k), percent(e.accuracy)] for k, e in a.pixel_knn.items()]
@@ -479,29 +506,53 @@ def similarity(a: Analyses) -> Panel:
                     f"most similar pairs of different classes, {a.ds.name}",
                 )
             )
-        images, titles = [], []
-        for q in range(min(3, len(test))):
-            images.append(test.images[q])
-            titles.append(f"test #{test.indices[q]} · {a.ds.classes[test.labels[q]]}")
-            for j in range(5):
-                t = int(found_idx[q, j])
-                images.append(train.images[t])
-                titles.append(f"#{train.indices[t]} · {a.ds.classes[train.labels[t]]}")
-        pictures.append(
-            Picture.from_figure(
-                plots.titled_images(
-                    images, titles, columns=6, title="test images and their 5 nearest training images"
-                ),
-                f"nearest neighbours of test images, {a.ds.name}",
-            )
+        shown = min(NEIGHBOUR_QUERIES, len(test))
+        pictures.append(_neighbour_gallery(a, test[0:shown], train[neighbours[1][:shown].ravel()]))
+    elif a.store_neighbours is not None:
+        queries, found_idx = a.store_neighbours
+        assert isinstance(a.ds, LazyDataset)  # only a store's are searched this way
+        pictures.append(_neighbour_gallery(a, queries, a.ds.train.take(found_idx.ravel())))
+    if a.store:
+        note = (
+            f"{a.ds.name} is a Zarr store: exact duplicates only, found from a content fingerprint "
+            "of every image over its chunks and confirmed byte by byte; the nearest training "
+            f"images of the first {NEIGHBOUR_QUERIES} test images by an exact search of every "
+            "chunk. Near duplicates and the k-NN accuracy need the nearest training images of "
+            "every image (test x train distances), left out at this size (mnistlab report "
+            "--first N computes them for the first N images)."
         )
-    note = (
-        f"Near-duplicate threshold: RMS {found.threshold:.2f} on the 0..255 scale (median "
-        f"nearest-neighbour distance {found.median_nearest:.1f})."
-    )
+    else:
+        note = (
+            f"Near-duplicate threshold: RMS {found.threshold:.2f} on the 0..255 scale (median "
+            f"nearest-neighbour distance {found.median_nearest:.1f})."
+        )
     if found.missing:
         note += f" n/a: {found.missing}."
     return Panel(pictures=pictures, tables=tables, note=note)
+
+
+def _neighbour_gallery(a: Analyses, queries: Split, found: Split) -> Picture:
+    """Each query (a row) and its nearest training images ``found`` (the queries' in turn)."""
+    assert queries.indices is not None and found.indices is not None  # every Split has them
+    k = len(found) // max(1, len(queries))
+    images, titles = [], []
+    for q in range(len(queries)):
+        images.append(queries.images[q])
+        titles.append(f"test #{queries.indices[q]} · {a.ds.classes[queries.labels[q]]}")
+        for t in range(q * k, (q + 1) * k):
+            images.append(found.images[t])
+            titles.append(f"#{found.indices[t]} · {a.ds.classes[found.labels[t]]}")
+    figure = plots.titled_images(
+        images, titles, columns=k + 1, title=f"test images and their {k} nearest training images"
+    )
+    return Picture.from_figure(figure, f"nearest neighbours of test images, {a.ds.name}")
+
+
+def _count(value) -> str:
+    """A count as a table shows it: n/a where it could not be counted, words kept."""
+    if isinstance(value, str):
+        return value
+    return "n/a" if pd.isna(value) else f"{value:,}"
 
 
 @section(
@@ -558,6 +609,8 @@ def models_summary(analyses: list[Analyses]) -> Panel:
     """Test accuracy of every model on every dataset, and the gap to the first dataset per family."""
     measured = {a.ds.name: _accuracies(a) for a in analyses if a.models}
     if not measured:
+        if all(a.store for a in analyses):
+            return Panel(note="Every dataset is a Zarr store: the models train in memory, so none was.")
         return Panel(note="No dataset has a test split: no model was trained.")
     names = list(measured)
     family = {m: f for found in measured.values() for m, (f, _) in found.items()}
@@ -603,6 +656,8 @@ def _points(x: float) -> str:
     summary=models_summary,
 )
 def models_panel(a: Analyses) -> Panel:
+    if a.store:
+        return Panel(note=a.in_memory_only + " The nearest-centroid section above is the baseline.")
     results = a.models
     if a.models_error is not None:
         return Panel(note=f"No model could be trained on {a.ds.name}: {a.models_error}")
@@ -647,17 +702,25 @@ def models_panel(a: Analyses) -> Panel:
     "training image.",
 )
 def tidy_table(a: Analyses) -> Panel:
-    table = tidy(a.ds.train)
+    # A store's table is made of its first image: the whole would not fit in memory.
+    table = tidy(a.ds.train[0:1] if a.store else a.memory.train)
     h, w = a.ds.image_shape
     middle = table.iloc[(h // 2) * w + w // 2 - 2 : (h // 2) * w + w // 2 + 3]
-    size = table.memory_usage(index=False).sum()
+    per_row = table.memory_usage(index=False).sum() / len(table)
+    rows = len(a.ds.train) * h * w
+    note = "dtypes: " + ", ".join(f"{c} {t}" for c, t in table.dtypes.items())
+    if a.store:
+        note += (
+            f". {a.ds.name} is a Zarr store: the rows shown are its first image's; the whole "
+            "table's size is that of its rows at the same bytes per row."
+        )
     return Panel(
         tables=[
             Table(list(table.columns), middle.to_numpy().tolist()),
             Table(
                 ["rows", "memory", "bytes per row"],
-                [[f"{len(table):,}", f"{size / 1e6:,.0f} MB", f"{size / len(table):.0f}"]],
+                [[f"{rows:,}", f"{rows * per_row / 1e6:,.0f} MB", f"{per_row:.0f}"]],
             ),
         ],
-        note="dtypes: " + ", ".join(f"{c} {t}" for c, t in table.dtypes.items()),
+        note=note,
     )

@@ -33,6 +33,7 @@ __all__ = [
     "nearest_centroid_evaluation",
     "nearest_training_images",
     "pixel_histograms",
+    "reduce",
     "typicality_extremes",
 ]
 
@@ -56,6 +57,40 @@ def image_sums(split, *, client=None, progress: bool | None = None) -> ImageSums
         Identical whichever way it ran (integer sums).
     """
     return _run(functools.partial(_sums, n_classes=len(split.classes)), split, client, progress)
+
+
+def reduce(partial, split, *, client=None, progress: bool | None = None):
+    """Run a reduction of your own over a split: in memory, streamed, or on Dask.
+
+    Parameters
+    ----------
+    partial : callable
+        ``partial(images, labels, start)`` over one block of uint8 images (n, h, w), their
+        labels and the position of the first in the split, returning a summary that adds with
+        ``+`` (associatively, and in any order: integer sums, top-k merges with fixed ties).
+        On Dask it must be picklable (a module-level function or a ``functools.partial`` of
+        one). :func:`mnistlab.scale.execute.together` runs several in one pass.
+    split : Split or LazySplit
+        In memory (blocks on all cores), or a Zarr store's split (its chunks streamed on all
+        cores, or one Dask task per chunk with ``client``).
+    client : dask.distributed.Client, optional
+        Run on this cluster.
+    progress : bool, optional
+        A bar over the chunks.
+
+    Returns
+    -------
+    object
+        The sum of the partials over every block: never over fewer (a failed chunk raises).
+
+    Examples
+    --------
+    >>> import mnistlab, numpy as np
+    >>> ink = lambda images, labels, start: np.count_nonzero(images)
+    >>> int(reduce(ink, mnistlab.load("digits").train)) > 0
+    True
+    """
+    return _run(partial, split, client, progress)
 
 
 def _run(partial, split, client, progress):
@@ -111,7 +146,12 @@ def _extremes(images, labels, start: int, *, means, per_class: int) -> Extremes:
 
 
 def typicality_extremes(
-    split, per_class: int = 6, *, client=None, progress: bool | None = None
+    split,
+    per_class: int = 6,
+    *,
+    client=None,
+    progress: bool | None = None,
+    sums: ImageSums | None = None,
 ) -> TypicalityExtremes:
     """The least and most typical images of each class, in two passes over the images.
 
@@ -129,6 +169,8 @@ def typicality_extremes(
         Run both passes on this cluster.
     progress : bool, optional
         Bars over the chunks.
+    sums : ImageSums, optional
+        The split's :func:`image_sums` if already made: the first pass is not run again.
 
     Returns
     -------
@@ -138,7 +180,8 @@ def typicality_extremes(
     """
     if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
         raise ValueError(f"per_class must be a positive whole number, got {per_class!r}.")
-    sums = image_sums(split, client=client, progress=progress)
+    if sums is None:
+        sums = image_sums(split, client=client, progress=progress)
     means = sums.means(split.image_shape)
     partial = functools.partial(_extremes, means=means, per_class=per_class)
     found = _run(partial, split, client, progress)
@@ -149,7 +192,9 @@ def _confusion(images, labels, start: int, *, centroids, present, n_classes: int
     return nearest_centroid_confusion(images, labels, centroids, present, n_classes)
 
 
-def nearest_centroid_evaluation(train, test, *, client=None, progress: bool | None = None) -> Evaluation:
+def nearest_centroid_evaluation(
+    train, test, *, client=None, progress: bool | None = None, sums: ImageSums | None = None
+) -> Evaluation:
     """Test accuracy and confusion matrix of the nearest-centroid classifier, in one pass over
     each split: the training split's per-class sums (:func:`image_sums`), then the confusion
     matrix of the test images as a sum over their chunks.
@@ -162,6 +207,8 @@ def nearest_centroid_evaluation(train, test, *, client=None, progress: bool | No
         Run both passes on this cluster.
     progress : bool, optional
         Bars over the chunks.
+    sums : ImageSums, optional
+        The training split's :func:`image_sums` if already made: its pass is not run again.
 
     Returns
     -------
@@ -178,7 +225,8 @@ def nearest_centroid_evaluation(train, test, *, client=None, progress: bool | No
     if tuple(train.classes) != tuple(test.classes):
         raise ValueError("train and test must have the same classes.")
     k = len(train.classes)
-    sums = image_sums(train, client=client, progress=progress)
+    if sums is None:
+        sums = image_sums(train, client=client, progress=progress)
     present = np.flatnonzero(sums.counts)
     if len(present) < 2:
         raise ValueError(f"need at least 2 classes with training images, got {len(present)}.")

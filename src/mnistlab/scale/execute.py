@@ -13,9 +13,11 @@ run raises: a result is always the sum over every chunk, never a silent partial 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,27 @@ from mnistlab.progress import console, steps, want_progress
 #: ``partial(images, labels, start)`` over one block whose first image is at position
 #: ``start``: a summary that adds with ``+``.
 Partial = Callable[[np.ndarray, np.ndarray, int], Any]
+
+
+@dataclass(frozen=True)
+class Together:
+    """The summaries of several reductions of the same blocks, added side by side."""
+
+    parts: tuple
+
+    def __add__(self, other: Together) -> Together:
+        return Together(tuple(a + b for a, b in zip(self.parts, other.parts, strict=True)))
+
+
+def _together(partials: tuple[Partial, ...], images, labels, start: int) -> Together:
+    return Together(tuple(partial(images, labels, start) for partial in partials))
+
+
+def together(*partials: Partial) -> Partial:
+    """One partial running every one of ``partials`` on each block: several statistics in one
+    pass over the images, as a :class:`Together` of their summaries (picklable for Dask when
+    they are)."""
+    return functools.partial(_together, partials)
 
 
 def _combined(parts: Iterable[Any]) -> Any:

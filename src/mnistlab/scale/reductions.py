@@ -33,6 +33,17 @@ class ImageSums:
             self.sums + other.sums,
         )
 
+    @classmethod
+    def from_histograms(cls, histograms: np.ndarray) -> ImageSums:
+        """The sums that per-class pixel histograms (k, h*w, 256) hold: the same numbers as
+        :func:`image_sums` of the same images, so one pass can give both."""
+        histograms = np.asarray(histograms, dtype=np.int64)
+        return cls(
+            histograms[:, 0].sum(axis=1),
+            histograms.sum(axis=1),
+            histograms @ np.arange(256, dtype=np.int64),
+        )
+
     def means(self, image_shape: tuple[int, int]) -> np.ndarray:
         """Centroids (k, h, w) float64 on the 0..255 scale; NaN for a class without images."""
         with np.errstate(invalid="ignore", divide="ignore"):
