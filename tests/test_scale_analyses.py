@@ -247,3 +247,40 @@ def test_report_of_a_store_on_the_command_line(tmp_path, lazy):
     memory = runner.invoke(app, ["report", "digits", "-o", str(tmp_path / "d"), "--workers", "2"])
     assert memory.exit_code == 2 and "this dataset is in memory" in memory.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_one_pass_gives_histograms_sums_and_fingerprints_for_the_later_passes(tmp_path, five_class):
+    import functools
+
+    from mnistlab.scale import ImageSums, exact_duplicates, image_sums, reduce, typicality_extremes
+    from mnistlab.scale.duplicates import image_fingerprints
+    from mnistlab.scale.execute import together
+    from mnistlab.scale.reductions import pixel_histograms as block_histograms
+
+    # a duplicate across splits, so that the fingerprints have something to find
+    test_images = five_class.test.images.copy()
+    test_images[3] = five_class.train.images[10]
+    ds = mnistlab.Dataset.from_arrays(
+        "dup",
+        (five_class.train.images, five_class.train.labels),
+        (test_images, five_class.test.labels),
+        classes=five_class.classes,
+    )
+    lazy = _store(ds, tmp_path / "dup.zarr")
+
+    def histograms(images, labels, start):
+        return block_histograms(images, labels, 5)
+
+    n = len(ds.train)
+    one = reduce(together(histograms, image_fingerprints), lazy.train, progress=False)
+    hist, train_prints = one.parts
+    test_prints = reduce(functools.partial(image_fingerprints, offset=n), lazy.test, progress=False)
+    sums = ImageSums.from_histograms(hist)
+    expected = image_sums(ds.train)
+    for field in ("counts", "value_counts", "sums"):
+        np.testing.assert_array_equal(getattr(sums, field), getattr(expected, field))
+    found = exact_duplicates(lazy, fingerprints=train_prints + test_prints)
+    pd.testing.assert_frame_equal(found.pairs, exact_duplicates(ds).pairs)
+    assert found.pairs[["index_a", "index_b", "kind"]].values.tolist() == [[10, 3, "train-test"]]
+    ends = typicality_extremes(lazy.train, 2, sums=sums, progress=False).least_typical()
+    pd.testing.assert_frame_equal(ends, typicality_extremes(ds.train, 2).least_typical())

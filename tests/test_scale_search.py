@@ -111,7 +111,7 @@ def test_fingerprints_see_every_byte_and_keep_16_bytes_per_image():
         changed = images.copy()
         changed[:, row, column] ^= 1
         assert (fingerprint(changed) != once).all()
-    parts = scale_duplicates._fingerprints(images, None, 10, offset=100)
+    parts = scale_duplicates.image_fingerprints(images, None, 10, offset=100)
     hashes, positions = parts.parts[0]
     assert hashes.nbytes + positions.nbytes == 16 * len(images)
     assert positions.tolist() == list(range(110, 160))
@@ -122,7 +122,7 @@ def test_fingerprints_see_every_byte_and_keep_16_bytes_per_image():
 def test_the_three_ways_give_the_same_fingerprints(tmp_path):
     ds = _planted()
     lazy = _store(ds, tmp_path / "p.zarr")
-    partial = functools.partial(scale_duplicates._fingerprints, offset=0)
+    partial = functools.partial(scale_duplicates.image_fingerprints, offset=0)
     split = ds.train
     ways = [
         execute.in_memory(partial, split.images, split.labels, rows=CHUNK),

@@ -81,13 +81,17 @@ class Fingerprints:
         return np.sort(positions[order[shared]])
 
 
-def _fingerprints(images, labels, start: int, *, offset: int) -> Fingerprints:
-    """The partial of pass 1: the block's fingerprints and positions (``offset`` + position)."""
+def image_fingerprints(images, labels, start: int, *, offset: int = 0) -> Fingerprints:
+    """The partial of pass 1: the block's fingerprints and positions (``offset`` + position).
+    ``offset`` numbers the images of all splits as one sequence: a split's is the number of
+    images in the splits before it (in ``dataset.splits`` order)."""
     positions = offset + start + np.arange(len(images), dtype=np.int64)
     return Fingerprints(((fingerprint(images), positions),))
 
 
-def exact_duplicates(dataset, *, client=None, progress: bool | None = None) -> Duplicates:
+def exact_duplicates(
+    dataset, *, client=None, progress: bool | None = None, fingerprints: Fingerprints | None = None
+) -> Duplicates:
     """Exact duplicates (identical bytes) within train, within test and between them, in
     memory that does not grow with the images' bytes.
 
@@ -108,6 +112,10 @@ def exact_duplicates(dataset, *, client=None, progress: bool | None = None) -> D
         Run pass 1 on this cluster; the workers read the store's chunks from its path.
     progress : bool, optional
         Bars over the chunks (default: when stderr is a terminal).
+    fingerprints : Fingerprints, optional
+        Pass 1's result if already made, for instance in one pass with other statistics
+        (:func:`mnistlab.scale.execute.together` with :func:`image_fingerprints` per split, the
+        splits' sums added): pass 1 is not run again.
 
     Returns
     -------
@@ -137,12 +145,15 @@ def exact_duplicates(dataset, *, client=None, progress: bool | None = None) -> D
         )
     splits = dataset.splits
     offsets = dict(zip(splits, np.cumsum([0, *map(len, splits.values())]).tolist(), strict=False))
-    found = [
-        _run(functools.partial(_fingerprints, offset=offsets[name]), split, client, progress)
-        for name, split in splits.items()
-    ]
-    shared = functools.reduce(lambda a, b: a + b, found).shared()
-    del found
+    if fingerprints is None:
+        found = [
+            _run(functools.partial(image_fingerprints, offset=offsets[name]), split, client, progress)
+            for name, split in splits.items()
+        ]
+        fingerprints = functools.reduce(lambda a, b: a + b, found)
+        del found
+    shared = fingerprints.shared()
+    del fingerprints
     candidates, positions = {}, {}
     for name, split in splits.items():
         mine = shared[(shared >= offsets[name]) & (shared < offsets[name] + len(split))]
