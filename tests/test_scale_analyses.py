@@ -284,3 +284,23 @@ def test_one_pass_gives_histograms_sums_and_fingerprints_for_the_later_passes(tm
     assert found.pairs[["index_a", "index_b", "kind"]].values.tolist() == [[10, 3, "train-test"]]
     ends = typicality_extremes(lazy.train, 2, sums=sums, progress=False).least_typical()
     pd.testing.assert_frame_equal(ends, typicality_extremes(ds.train, 2).least_typical())
+
+
+@pytest.mark.slow
+def test_report_of_a_store_on_dask_workers_equals_the_streamed_one(tmp_path, lazy):
+    runner = CliRunner()
+    for way, extra in (("streamed", []), ("dask", ["--workers", "2"])):
+        done = runner.invoke(
+            app,
+            ["report", str(lazy.train.path), "-o", str(tmp_path / way), "--models", "centroid", *extra],
+        )
+        assert done.exit_code == 0, done.output
+    import re
+
+    def numbers(way):  # the report's sections, text and tables, without the figures
+        html = (tmp_path / way / "index.html").read_text()
+        html = html[html.index("<main") : html.index("</main>")]
+        return re.sub(r'src="data:image/png;base64,[^"]*"', "", html)
+
+    assert "five is a Zarr store" in numbers("dask")
+    assert numbers("streamed") == numbers("dask")
