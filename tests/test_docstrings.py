@@ -18,6 +18,7 @@ PUBLIC = [
     "mnistlab.plots",
     "mnistlab.report",
     "mnistlab.scale",
+    "mnistlab.quality",
 ]
 
 
