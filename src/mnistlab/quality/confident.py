@@ -153,11 +153,11 @@ def label_quality_scores(labels, probabilities, method: str = "self_confidence")
     Examples
     --------
     >>> import numpy as np
-    >>> p = np.array([[0.9, 0.1], [0.3, 0.7]])
+    >>> p = np.array([[0.5, 0.25, 0.25], [0.25, 0.75, 0.0]])
     >>> label_quality_scores([0, 0], p).tolist()
-    [0.9, 0.3]
+    [0.5, 0.25]
     >>> label_quality_scores([0, 0], p, "normalized_margin").tolist()
-    [0.9, 0.3]
+    [0.625, 0.25]
     """
     if method not in SCORES:
         raise ValueError(f"unknown label-quality score {method!r}; choose one of {', '.join(SCORES)}.")
