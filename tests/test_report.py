@@ -63,7 +63,10 @@ def test_report_in_headless_chromium(tmp_path, five_class):
     models = next(s for s in SECTIONS if s.id == "models")
     model_pictures = sum(len(models.panel(Analyses(d)).pictures) for d in datasets)
     assert model_pictures >= 2  # a confusion matrix per dataset, mistakes where there are some
-    assert check.images == 2 * 11 + galleries + model_pictures
+    issues = next(s for s in SECTIONS if s.id == "label-issues")
+    issue_pictures = sum(len(issues.panel(Analyses(d)).pictures) for d in datasets)
+    assert issue_pictures >= 2  # a noise matrix per dataset, a gallery where errors are found
+    assert check.images == 2 * 11 + galleries + model_pictures + issue_pictures
     assert check.section_ids == [s.id for s in SECTIONS]
     assert (tmp_path / "report.png").stat().st_size > 10_000
 

@@ -8,7 +8,16 @@ import re
 import typer
 
 # Each command module registers its commands on the app when imported.
-from mnistlab.cli import data, models, onepixel, report, similarity, stats  # noqa: F401
+from mnistlab.cli import (  # noqa: F401
+    data,
+    health,
+    models,
+    onepixel,
+    quality,
+    report,
+    similarity,
+    stats,
+)
 from mnistlab.cli._app import app
 from mnistlab.cli._output import command
 from mnistlab.cli.data import values_text
@@ -43,6 +52,8 @@ COMMANDS = [
     "compare",
     "similar",
     "duplicates",
+    "label-issues",
+    "health",
     "benchmark",
     "train",
     "predict",

@@ -12,6 +12,7 @@ One module per subject:
 - :mod:`~mnistlab.plots.onepixel`: the one-pixel separability heat map and best pixels;
 - :mod:`~mnistlab.plots.similarity`: duplicate pairs, two images and their difference;
 - :mod:`~mnistlab.plots.models`: a model's confusion matrix and most confident mistakes;
+- :mod:`~mnistlab.plots.quality`: label issues' estimated noise matrix and gallery;
 - :mod:`~mnistlab.plots.values`: an image as its matrix of values and as a row of features;
 - :mod:`~mnistlab.plots.output`: figures as PNG bytes, ``data:`` URIs and files (``save``).
 
@@ -41,6 +42,7 @@ from mnistlab.plots.models import confident_mistakes, confusion_matrix
 from mnistlab.plots.onepixel import SEPARABILITY_CMAP, best_pixels, separability_heatmap
 from mnistlab.plots.output import FIGURE_FORMATS, figure_bytes, save, to_data_uri, to_png_bytes
 from mnistlab.plots.pixels import pixel_histogram, pixel_histograms_by_class
+from mnistlab.plots.quality import issue_gallery, noise_matrix
 from mnistlab.plots.similarity import comparison, duplicate_pairs
 from mnistlab.plots.typicality import DISTANCE_LIMIT, distance_boxplot, typicality_gallery
 from mnistlab.plots.values import MAX_VALUE_SIDE, check_value_image, flattening, pixel_values
@@ -75,6 +77,8 @@ __all__ = [
     "figure_bytes",
     "flattening",
     "image_grid",
+    "issue_gallery",
+    "noise_matrix",
     "pair_differences",
     "pixel_histogram",
     "pixel_histograms_by_class",

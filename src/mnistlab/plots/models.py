@@ -11,7 +11,13 @@ from mnistlab.plots.images import titled_images
 
 
 @_literal_text
-def confusion_matrix(evaluation, *, title: str | None = None) -> Figure:
+def confusion_matrix(
+    evaluation,
+    *,
+    title: str | None = None,
+    rows: str = "true class",
+    columns: str = "predicted class",
+) -> Figure:
     """Confusion matrix: rows are true classes, columns predictions; share of the row, with counts.
 
     Beyond ``MAX_CONFUSION_CLASSES`` classes: the most confused ones (in label order), each row
@@ -24,6 +30,9 @@ def confusion_matrix(evaluation, *, title: str | None = None) -> Figure:
         (:class:`mnistlab.models.evaluation.Evaluation`, e.g. ``ModelResult.evaluation``).
     title : str, optional
         A title above the matrix.
+    rows, columns : str
+        What the rows and the columns count (another matrix of counts, such as confident
+        learning's estimated given and true labels, says so here).
 
     Returns
     -------
@@ -56,8 +65,8 @@ def confusion_matrix(evaluation, *, title: str | None = None) -> Figure:
                 )
     ax.set_xticks(range(k), names, rotation=45, ha="right", fontsize=7)
     ax.set_yticks(range(k), names, fontsize=7)
-    ax.set_xlabel("predicted class", fontsize=8)
-    ax.set_ylabel("true class", fontsize=8)
+    ax.set_xlabel(columns, fontsize=8)
+    ax.set_ylabel(rows, fontsize=8)
     subset = _subset(k, total, "the most confused (colour: share of the row's test images)")
     title = "\n".join(t for t in (title, subset) if t)
     if title:

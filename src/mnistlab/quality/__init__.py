@@ -12,5 +12,29 @@ ambiguous and outlying images, image-quality checks and train/test drift.
 from __future__ import annotations
 
 from mnistlab.quality.confident import ConfidentLearning, confident_learning, label_quality_scores
+from mnistlab.quality.drift import Drift, split_drift
+from mnistlab.quality.images import CHECKS, ImageIssues, image_issues
+from mnistlab.quality.issues import KINDS, SPLITS, LabelIssues, label_issues
+from mnistlab.quality.probabilities import (
+    Probabilities,
+    load_probabilities,
+    out_of_sample_probabilities,
+)
 
-__all__ = ["ConfidentLearning", "confident_learning", "label_quality_scores"]
+__all__ = [
+    "CHECKS",
+    "KINDS",
+    "SPLITS",
+    "ConfidentLearning",
+    "Drift",
+    "ImageIssues",
+    "LabelIssues",
+    "Probabilities",
+    "confident_learning",
+    "image_issues",
+    "label_issues",
+    "label_quality_scores",
+    "load_probabilities",
+    "out_of_sample_probabilities",
+    "split_drift",
+]

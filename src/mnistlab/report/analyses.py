@@ -212,6 +212,35 @@ class Analyses:
         )
 
     @cached_property
+    def label_issues(self):
+        """Label issues of the test split, from the probabilities of a model the models section
+        trained (the MLP if it ran, else the most accurate that gives probabilities), and the
+        duplicates the similarity section found: no model is trained for this."""
+        from mnistlab.quality import Probabilities, label_issues
+
+        if self.store or not self.models:
+            return None
+        test = self.memory.test
+        assert test is not None  # the models were tested on it
+        candidates = [r for r in self.models if r.trained.has_probabilities]
+        if not candidates:
+            return None
+        mlp = [r for r in candidates if r.model == "mlp"]
+        chosen = mlp[0] if mlp else max(candidates, key=lambda r: r.evaluation.accuracy)
+        probabilities = Probabilities(
+            self.ds.name,
+            "test",
+            chosen.model,
+            None,
+            0,
+            tuple(self.ds.classes),
+            np.asarray(test.indices),
+            np.asarray(test.labels),
+            chosen.trained.predict_proba(test.images),
+        )
+        return label_issues(self.memory, "test", probabilities=probabilities, duplicates=self.duplicates)
+
+    @cached_property
     def binarisation(self) -> pd.DataFrame | None:
         from mnistlab.models.binarisation import binarisation_effect
 

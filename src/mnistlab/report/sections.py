@@ -694,6 +694,60 @@ def models_panel(a: Analyses) -> Panel:
     return Panel(pictures=pictures, tables=tables, note=note)
 
 
+#: Probable label errors the report's gallery shows per dataset.
+ISSUE_GALLERY = 12
+
+
+@section(
+    "label-issues",
+    "Probable label errors",
+    "Confident learning (Northcutt, Jiang and Chuang 2021) on the test split: a model trained on "
+    "the training split (the MLP of the models section above) gives every test image its class "
+    "probabilities; images whose given label the model confidently contradicts, beyond what the "
+    "estimated noise rates allow, are probable label errors. The matrix estimates how many "
+    "images of each given label truly belong to each class; the gallery shows the likeliest "
+    "errors (given -> suggested, and the given label's probability).",
+)
+def label_issues_panel(a: Analyses) -> Panel:
+    if a.store:
+        return Panel(note=a.in_memory_only)
+    found = a.label_issues
+    if found is None:
+        return _no_test(a)
+    numbers = found.summary()["splits"]["test"]
+    errors = found.label_errors("test")
+    test = a.memory.test
+    assert test is not None  # label issues come with a test split
+    pictures = [
+        Picture.from_figure(
+            plots.noise_matrix(found, "test", title="estimated given vs true labels"),
+            f"estimated noise matrix of {a.ds.name}",
+        )
+    ]
+    if len(errors):
+        gallery = plots.issue_gallery(test, errors, ISSUE_GALLERY, title="probable label errors")
+        pictures.append(Picture.from_figure(gallery, f"probable label errors of {a.ds.name}"))
+    table = Table(
+        ["test images", "estimated label errors", "probable errors listed", "ambiguous", "outliers"],
+        [
+            [
+                f"{numbers['images']:,}",
+                f"{numbers['estimated_label_errors']:,} ({percent(numbers['estimated_error_rate'])})",
+                f"{numbers['label error']:,}",
+                f"{numbers['ambiguous']:,}",
+                f"{numbers['outlier']:,}",
+            ]
+        ],
+    )
+    note = (
+        f"Probabilities from {found.model}, trained on the training split; ranked by "
+        f"{found.method.replace('_', ' ')}. Estimated errors: images whose confident class is "
+        "another than the given one; mnistlab label-issues lists every kind of issue of either "
+        "split (the training split by cross-validation)."
+    )
+    return Panel(pictures=pictures, tables=[table], note=note)
+
+
 @section(
     "tidy",
     "The tidy table",
