@@ -33,9 +33,10 @@ _LAZY = {
     "train": "mnistlab.models",
     "load_model": "mnistlab.models",
     "benchmark": "mnistlab.models",
+    "label_issues": "mnistlab.quality",
 }
 #: Subpackages reachable as attributes (``mnistlab.stats``), imported on first use.
-_SUBMODULES = ("stats", "similarity", "onepixel", "models", "plots", "report")
+_SUBMODULES = ("stats", "similarity", "onepixel", "models", "plots", "report", "quality", "scale")
 
 
 def __getattr__(name: str):
@@ -72,6 +73,7 @@ __all__ = [
     "compare",
     "find_duplicates",
     "from_tidy",
+    "label_issues",
     "load",
     "load_image",
     "load_model",
