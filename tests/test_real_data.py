@@ -85,8 +85,9 @@ def test_real_report_in_chromium(real_cache, tmp_path):
     check = check_page(path, screenshot=tmp_path / "report.png")
     assert check.console_errors == [] and check.page_errors == []
     assert check.outside_requests == [] and check.broken_images == []
-    # per dataset eleven figures and two from the models section, and three similarity galleries
-    assert check.images == 32
+    # per dataset eleven figures, two from the models section and two from the label-issues
+    # section (noise matrix, gallery), and three similarity galleries
+    assert check.images == 36
     html = path.read_text()
     assert "Ankle boot" in html and "60,000" in html
 
