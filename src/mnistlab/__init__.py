@@ -34,9 +34,20 @@ _LAZY = {
     "load_model": "mnistlab.models",
     "benchmark": "mnistlab.models",
     "label_issues": "mnistlab.quality",
+    "embed": "mnistlab.maps",
 }
 #: Subpackages reachable as attributes (``mnistlab.stats``), imported on first use.
-_SUBMODULES = ("stats", "similarity", "onepixel", "models", "plots", "report", "quality", "scale")
+_SUBMODULES = (
+    "stats",
+    "similarity",
+    "onepixel",
+    "models",
+    "plots",
+    "report",
+    "quality",
+    "scale",
+    "maps",
+)
 
 
 def __getattr__(name: str):
@@ -71,6 +82,7 @@ __all__ = [
     "benchmark",
     "centroids",
     "compare",
+    "embed",
     "find_duplicates",
     "from_tidy",
     "label_issues",

@@ -1,0 +1,14 @@
+"""Dataset maps: PCA, t-SNE and UMAP embeddings in two dimensions, and how faithful they are.
+
+>>> import mnistlab
+>>> m = mnistlab.embed(mnistlab.load("digits"), "pca")
+>>> m.title, m.coordinates.shape, m.faithfulness.knn_pixels > m.faithfulness.knn_map
+('PCA', (1347, 2), True)
+"""
+
+from __future__ import annotations
+
+from mnistlab.maps.embedding import METHODS, PCA_FIRST, Map, Placed, embed
+from mnistlab.maps.faithfulness import Faithfulness, faithfulness
+
+__all__ = ["METHODS", "PCA_FIRST", "Faithfulness", "Map", "Placed", "embed", "faithfulness"]
