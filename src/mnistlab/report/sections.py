@@ -57,6 +57,9 @@ class Panel:
     pictures: list[Picture] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     note: str = ""
+    #: Ready-made HTML (an interactive figure: markup and its inline scripts), inserted as is;
+    #: the page's Content-Security-Policy allows exactly its scripts (their sha256 hashes).
+    html: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
