@@ -10,6 +10,7 @@ import functools
 import math
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # figures are written to files; never open a window
 
@@ -73,3 +74,26 @@ def _frame(ax) -> None:
     ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_color("#c8c8c8")
+
+
+def class_colours(n: int) -> list[str]:
+    """One colour per class (hex strings), told apart as far as ``n`` allows.
+
+    Up to 10 classes: matplotlib's ``tab10`` (the categorical palette of Vega and Tableau); up to
+    20: ``tab20`` (10 hues, each dark and light); up to 60: ``tab20``, ``tab20b`` and ``tab20c``
+    (EMNIST's 47 classes get 47 distinct colours; neighbours in the list differ in hue or
+    lightness); beyond, ``n`` evenly spaced colours of ``turbo``. The same classes get the same
+    colours in every figure and on the interactive map.
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    if n <= 10:
+        colours = list(colormaps["tab10"].colors)[:n]  # type: ignore[attr-defined]
+    elif n <= 20:
+        colours = list(colormaps["tab20"].colors)[:n]  # type: ignore[attr-defined]
+    elif n <= 60:
+        colours = [c for name in ("tab20", "tab20b", "tab20c") for c in colormaps[name].colors][:n]  # type: ignore[attr-defined]
+    else:
+        colours = [colormaps["turbo"](x) for x in np.linspace(0.05, 0.95, n)]
+    return [to_hex(c) for c in colours]
