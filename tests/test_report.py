@@ -66,8 +66,11 @@ def test_report_in_headless_chromium(tmp_path, five_class):
     issues = next(s for s in SECTIONS if s.id == "label-issues")
     issue_pictures = sum(len(issues.panel(Analyses(d)).pictures) for d in datasets)
     assert issue_pictures >= 2  # a noise matrix per dataset, a gallery where errors are found
-    assert check.images == 2 * 11 + galleries + model_pictures + issue_pictures
-    assert check.section_ids == [s.id for s in SECTIONS]
+    # The class-by-class view after the sections: a centroid and thumbnails per class.
+    per_class = path.read_text().split('<section id="per-class">')[1].count("<img ")
+    assert per_class >= (10 + 5) * 9  # every class: its centroid, 4 least and 4 most typical
+    assert check.images == 2 * 11 + galleries + model_pictures + issue_pictures + per_class
+    assert check.section_ids == [s.id for s in SECTIONS] + ["per-class"]
     assert (tmp_path / "report.png").stat().st_size > 10_000
 
 
@@ -93,13 +96,15 @@ def test_report_says_where_its_time_goes(tmp_path, five_class, capsys):
     path = build_report([five_class], tmp_path, models="centroid", progress=None)
     printed = capsys.readouterr().err
     lines = [line for line in printed.splitlines() if line.startswith("[")]
-    assert len(lines) == len(SECTIONS)
-    for number, (line, s) in enumerate(zip(lines, SECTIONS, strict=True), 1):
-        assert line.startswith(f"[{number:2d}/{len(SECTIONS)}] {s.title}: five ")
+    # Each section, then the class-by-class view made from their results.
+    steps = [(s.id, s.title) for s in SECTIONS] + [("per-class", "Class by class")]
+    assert len(lines) == len(steps)
+    for number, (line, (_, title)) in enumerate(zip(lines, steps, strict=True), 1):
+        assert line.startswith(f"[{number:2d}/{len(steps)}] {title}: five ")
         assert line.endswith(" s)") and "(elapsed " in line
     summary = json.loads((tmp_path / "summary.json").read_text())
     timings = summary["timings"]
-    assert [(t["section"], t["dataset"]) for t in timings] == [(s.id, "five") for s in SECTIONS]
+    assert [(t["section"], t["dataset"]) for t in timings] == [(step, "five") for step, _ in steps]
     assert all(t["seconds"] >= 0 for t in timings)
     html = path.read_text()
     assert "Where the time went" in html and "all sections" in html

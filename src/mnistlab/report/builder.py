@@ -1,14 +1,30 @@
-"""Render the report: compute every section's panel for every dataset, fill the template."""
+"""Render the report: compute every section's panel for every dataset, fill the template.
+
+The page is one file that makes no request: figures and downloadable tables are ``data:`` URIs,
+the script and style are inline, and its Content-Security-Policy allows exactly the inline
+scripts it carries (their sha256 hashes, computed from the rendered page): the report's own
+(``templates/report.js``: sortable tables, enlarged figures, the class-by-class view) and those
+of the interactive figures sections put in :attr:`Panel.html`.
+"""
 
 from __future__ import annotations
 
+import base64
+import csv
 import datetime as dt
+import hashlib
+import io
 import json
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 
 import jinja2
+import numpy as np
+import pandas as pd
 
 from mnistlab._utils.files import atomic_write_files, staged
 from mnistlab.data.dataset import Dataset
@@ -16,9 +32,26 @@ from mnistlab.data.lazy import LazyDataset
 from mnistlab.data.loading import load
 from mnistlab.progress import console, want_progress
 from mnistlab.report.analyses import REPORT_MODELS, Analyses
-from mnistlab.report.sections import SECTIONS, Panel, Section, Table
+from mnistlab.report.sections import SECTIONS, Table
+from mnistlab.report.workspace import DataTable, Workspace, class_views, section_data
 
 DEFAULT_DATASETS = ("mnist", "fashion-mnist")
+
+#: The page's Content-Security-Policy before its ``script-src``: nothing may be fetched, images
+#: and styles only from the page itself.
+BASE_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+)
+#: Stands for the script sources in the rendered page until they are known.
+_SCRIPT_SOURCES = "{mnistlab:script-sources}"
+#: The class-by-class view: its anchor in the page and line in the timings.
+CLASS_VIEW_ID = "per-class"
+CLASS_VIEW_TITLE = "Class by class"
+#: Side in inches of the small map drawn for each class (at ``CLASS_MAP_DPI``).
+CLASS_MAP_INCHES = 2.4
+CLASS_MAP_DPI = 90
+#: Colours kept in a class's small map (its PNG is palette-based: about 5 kB instead of 13 kB).
+CLASS_MAP_COLOURS = 24
 
 
 def build_report(
@@ -80,15 +113,25 @@ def build_report(
             f"each dataset may appear once in a report, got {names}; name them apart "
             "(load(..., name=...), --name)."
         )
-    panels: dict[str, dict[str, Panel]] = {s.id: {} for s in SECTIONS}
+    steps: list[tuple[str, str, Callable[[Analyses], object]]] = [
+        (s.id, s.title, s.panel) for s in SECTIONS
+    ]
+    steps.append((CLASS_VIEW_ID, CLASS_VIEW_TITLE, _class_page))  # after the sections: reuses them
+    results: dict[str, dict[str, object]] = {step[0]: {} for step in steps}
     analyses = {ds.name: Analyses(ds, models, client) for ds in loaded}
-    timings = _build_panels(SECTIONS, analyses, panels, progress)
+    timings = _run_steps(steps, analyses, results, progress)
+    class_pages = results.pop(CLASS_VIEW_ID)
+    panels = results
     summaries = {s.id: s.summary(list(analyses.values())) for s in SECTIONS if s.summary}
+    templates = jinja2.PackageLoader("mnistlab.report", "templates")
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("mnistlab.report", "templates"),
+        loader=templates,
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
     )
+    env.filters["image_uri"] = image_uri
+    env.filters["file_name"] = _file_name
+    env.globals["csv_uri"] = csv_uri
     from mnistlab import __version__
 
     html = env.get_template("report.html").render(
@@ -97,10 +140,15 @@ def build_report(
         sections=SECTIONS,
         panels=panels,
         summaries=summaries,
+        class_pages=class_pages,
+        class_view=(CLASS_VIEW_ID, CLASS_VIEW_TITLE),
         timings=_timing_table(timings, names),
         generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         version=__version__,
+        policy=f"{BASE_POLICY}; script-src {_SCRIPT_SOURCES}",
+        script=templates.get_source(env, "report.js")[0],  # as written: JavaScript is no template
     )
+    html = with_script_hashes(html)
     out = Path(out_dir)
     summary = {
         "datasets": [d.summary() for d in loaded],
@@ -118,13 +166,14 @@ def build_report(
     return out / "index.html"
 
 
-def _build_panels(
-    sections: Sequence[Section],
+def _run_steps(
+    steps: Sequence[tuple[str, str, Callable[[Analyses], object]]],
     analyses: dict[str, Analyses],
-    panels: dict[str, dict[str, Panel]],
+    results: dict[str, dict[str, object]],
     progress: bool | None,
 ) -> list[dict]:
-    """Fill ``panels`` section by section; return how long each (section, dataset) took.
+    """Fill ``results[step id][dataset]`` step by step (the sections, then the class-by-class
+    view); return how long each (step, dataset) took.
 
     A section's time includes the shared analyses it is the first to need (``Analyses`` computes
     each once), so the times add up to the whole build.
@@ -135,20 +184,20 @@ def _build_panels(
     timings = []
     start = time.perf_counter()
     with Progress(console=console, transient=True, disable=not want_progress(progress)) as bar:
-        task = bar.add_task("Building report", total=len(sections) * len(analyses))
-        for number, s in enumerate(sections, 1):
+        task = bar.add_task("Building report", total=len(steps) * len(analyses))
+        for number, (step, title, run) in enumerate(steps, 1):
             took = []
             for name, a in analyses.items():
-                bar.update(task, description=f"{s.title}: {name}")
+                bar.update(task, description=f"{title}: {name}")
                 began = time.perf_counter()
-                panels[s.id][name] = s.panel(a)
+                results[step][name] = run(a)
                 took.append(time.perf_counter() - began)
-                timings.append({"section": s.id, "dataset": name, "seconds": round(took[-1], 2)})
+                timings.append({"section": step, "dataset": name, "seconds": round(took[-1], 2)})
                 bar.advance(task)
             if lines:
                 each = ", ".join(f"{n} {t:.1f} s" for n, t in zip(analyses, took, strict=True))
                 bar.console.print(
-                    f"[{number:2d}/{len(sections)}] {s.title}: {each}  "
+                    f"[{number:2d}/{len(steps)}] {title}: {each}  "
                     f"(elapsed {time.perf_counter() - start:.0f} s)",
                     highlight=False,
                     markup=False,
@@ -168,3 +217,192 @@ def _timing_table(timings: list[dict], names: list[str]) -> Table:
     totals = [sum(seconds[s, n] for s in sections) for n in names]
     rows.append(["all sections", *(f"{t:.1f}" for t in totals), f"{sum(totals):.1f}"])
     return Table(["section", *(f"{n} (s)" for n in names), "total (s)"], rows)
+
+
+@dataclass(eq=False)
+class ClassPage:
+    """The class-by-class view of one dataset as the page shows it: the classes
+    (:class:`~mnistlab.report.workspace.Workspace`), each class's small map (a ``data:`` URI, or
+    None without a map), and the data behind the sections (section id -> tables to download)."""
+
+    workspace: Workspace
+    maps: list[str | None]
+    data: dict[str, list[DataTable]] = field(default_factory=dict)
+
+
+def _class_page(a: Analyses) -> ClassPage:
+    """The class-by-class view of ``a``'s dataset, from the analyses the sections made."""
+    workspace = class_views(a)
+    return ClassPage(workspace, _class_maps(workspace), section_data(a))
+
+
+def _class_maps(workspace: Workspace) -> list[str | None]:
+    """Per class, the dataset's map with that class's points in its colour over the others in
+    grey: one small figure drawn once, its highlighted points moved from class to class."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from mnistlab.plots._style import class_colours
+
+    m = workspace.map
+    if m is None or m.labels is None or not len(m):
+        return [None] * len(workspace.views)
+    colours = class_colours(len(m.classes))
+    fig, ax = plt.subplots(figsize=(CLASS_MAP_INCHES, CLASS_MAP_INCHES), dpi=CLASS_MAP_DPI)
+    try:
+        xy = np.asarray(m.coordinates, dtype=np.float64)
+        size = float(np.clip(3_000 / len(xy), 0.5, 6.0))  # 10,000 points: 0.5; 500: 6
+        ax.scatter(xy[:, 0], xy[:, 1], s=size, c="#bcc3ce", linewidths=0)
+        chosen = ax.scatter(xy[:1, 0], xy[:1, 1], s=2 * size, linewidths=0)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_aspect("equal", "datalim")
+        fig.tight_layout(pad=0.15)
+        uris: list[str | None] = []
+        for view in workspace.views:
+            mine = xy[m.labels == view.label]
+            if not len(mine):
+                uris.append(None)
+                continue
+            chosen.set_offsets(mine)
+            chosen.set_color(colours[view.label])
+            fig.canvas.draw()
+            pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3]  # type: ignore[attr-defined]
+            picture = Image.fromarray(pixels).quantize(CLASS_MAP_COLOURS)
+            buffer = io.BytesIO()
+            picture.save(buffer, format="png", optimize=True)
+            uris.append(_data_uri("image/png", buffer.getvalue()))
+    finally:
+        plt.close(fig)
+    return uris
+
+
+def image_uri(image: np.ndarray) -> str:
+    """One image of a dataset (or a centroid) as a PNG ``data:`` URI, white = 0 and black = 255
+    as in every figure, one PNG pixel per image pixel (the page scales it up, unsmoothed).
+
+    Parameters
+    ----------
+    image : ndarray, shape (h, w)
+        Pixel values on the 0..255 scale, integers or floats (rounded; NaN drawn as 0).
+
+    Returns
+    -------
+    str
+        ``data:image/png;base64,...``.
+    """
+    from PIL import Image
+
+    values = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=0.0)
+    grey = (255 - np.clip(np.rint(values), 0, 255)).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(grey, mode="L").save(buffer, format="png")
+    return _data_uri("image/png", buffer.getvalue())
+
+
+def csv_uri(table: Table | DataTable | pd.DataFrame) -> str:
+    """A table as a CSV file in a ``data:`` URI, for a download link that fetches nothing.
+
+    Parameters
+    ----------
+    table : Table, DataTable or DataFrame
+        A report table (its columns and the cells as shown), a section's data table, or a frame.
+
+    Returns
+    -------
+    str
+        ``data:text/csv;charset=utf-8;base64,...``: a header row, then one row per table row.
+    """
+    buffer = io.StringIO()
+    if isinstance(table, DataTable):
+        table = table.frame
+    if isinstance(table, pd.DataFrame):
+        table.to_csv(buffer, index=False, lineterminator="\n")
+    else:
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(table.columns)
+        writer.writerows([[_cell(c) for c in row] for row in table.rows])
+    return _data_uri("text/csv;charset=utf-8", buffer.getvalue().encode("utf-8"))
+
+
+def _cell(value: object) -> object:
+    """A table cell as the page shows it (numpy scalars as Python's)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _data_uri(media_type: str, content: bytes) -> str:
+    return f"data:{media_type};base64,{base64.b64encode(content).decode('ascii')}"
+
+
+def _file_name(text: object) -> str:
+    """``text`` fit for a file name: letters, digits, ``.``, ``_`` and ``-``, nothing else."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-.") or "data"
+
+
+def with_script_hashes(html: str) -> str:
+    """The page with its Content-Security-Policy's script sources filled in: the sha256 hash of
+    every executable inline script it carries (``'none'`` if it carries none).
+
+    Parameters
+    ----------
+    html : str
+        The rendered page, whose policy names its script sources ``_SCRIPT_SOURCES``.
+
+    Returns
+    -------
+    str
+        The page as written.
+    """
+    sources = " ".join(_script_hashes(html)) or "'none'"
+    return html.replace(_SCRIPT_SOURCES, sources, 1)
+
+
+#: ``type`` values of a ``<script>`` that runs (the HTML standard's JavaScript MIME types and
+#: "module"); any other (``application/json``) is a data block the browser never runs.
+_SCRIPT_TYPES = {"", "module"} | {
+    f"{kind}/{name}"
+    for kind in ("application", "text")
+    for name in ("javascript", "ecmascript", "x-javascript", "x-ecmascript")
+}
+
+
+class _ScriptTexts(HTMLParser):
+    """Collects the text of each executable inline ``<script>``, raw as the browser reads it."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.texts: list[str] = []
+        self._current: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "script":
+            found = dict(attrs)
+            runs = (found.get("type") or "").strip().lower() in _SCRIPT_TYPES
+            self._current = [] if runs and "src" not in found else None
+
+    def handle_data(self, data: str) -> None:
+        if self._current is not None:
+            self._current.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            if self._current is not None:
+                self.texts.append("".join(self._current))
+            self._current = None
+
+
+def _script_hashes(html: str) -> list[str]:
+    """The ``'sha256-...'`` source of every distinct executable inline script of ``html``.
+
+    The browser hashes a script's text after turning every CR LF and lone CR into LF (the HTML
+    parser's first step), so the text is hashed the same way.
+    """
+    parser = _ScriptTexts()
+    parser.feed(html)
+    parser.close()
+    sources: dict[str, None] = {}
+    for text in parser.texts:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+        sources[f"'sha256-{digest}'"] = None
+    return list(sources)
