@@ -11,6 +11,7 @@ import typer
 from mnistlab.cli import (  # noqa: F401
     data,
     health,
+    maps,
     models,
     onepixel,
     quality,
@@ -54,6 +55,7 @@ COMMANDS = [
     "duplicates",
     "label-issues",
     "health",
+    "embed",
     "benchmark",
     "train",
     "predict",

@@ -9,6 +9,15 @@
 from __future__ import annotations
 
 from mnistlab.maps.embedding import METHODS, PCA_FIRST, Map, Placed, embed
-from mnistlab.maps.faithfulness import Faithfulness, faithfulness
+from mnistlab.maps.faithfulness import Faithfulness, faithfulness, mixed_pairs
 
-__all__ = ["METHODS", "PCA_FIRST", "Faithfulness", "Map", "Placed", "embed", "faithfulness"]
+__all__ = [
+    "METHODS",
+    "PCA_FIRST",
+    "Faithfulness",
+    "Map",
+    "Placed",
+    "embed",
+    "faithfulness",
+    "mixed_pairs",
+]

@@ -120,6 +120,18 @@ class Map:
         reached = np.flatnonzero(np.cumsum(self.variance) >= share - 1e-12)
         return int(reached[0]) + 1 if reached.size else None
 
+    def images(self, split: Split, placed: bool = False) -> np.ndarray:
+        """The mapped images (or the placed ones), taken from ``split`` by their indices."""
+        wanted: np.ndarray = self.indices
+        if placed:
+            wanted = self.placed.indices if self.placed is not None else np.zeros(0, np.int64)
+        position = {int(i): p for p, i in enumerate(np.asarray(split.indices))}
+        try:
+            rows = [position[int(i)] for i in wanted]
+        except KeyError as exc:
+            raise ValueError(f"image {exc.args[0]} of the map is not in split {split.name!r}.") from None
+        return split.images[np.asarray(rows, np.int64)]
+
     def to_frame(self) -> pd.DataFrame:
         """One row per point: ``split, index, label, class, x, y`` (the placed points after)."""
         parts = [(self.split, self.indices, self.labels, self.coordinates)]
@@ -183,8 +195,10 @@ def embed(
         A dataset (``split`` says which split is mapped), a split, or images (n, h, w) or rows
         (n, d) of pixel values 0..255.
     method : {"pca", "tsne", "umap"}
-        PCA (scikit-learn; exact, the explained variance curve too), t-SNE (openTSNE:
-        FFT-accelerated gradients, PCA initialisation) or UMAP (umap-learn).
+        PCA (scikit-learn; exact, the explained variance curve too), t-SNE (openTSNE, PCA
+        initialisation; FFT-accelerated gradients from 10,000 points, Barnes-Hut below, where
+        the FFT's fixed cost per iteration dominates: openTSNE's own choice) or UMAP
+        (umap-learn).
     split : str, default "train"
         The split of a Dataset that is mapped.
     place : str, optional
@@ -394,7 +408,7 @@ def _fit(X, method, pca, perplexity, n_neighbors, min_dist, seed, threads):
         tsne = TSNE(
             perplexity=perplexity,
             initialization="pca",
-            negative_gradient_method="fft",
+            negative_gradient_method="auto",  # Barnes-Hut below 10,000 points, FFT from there
             n_jobs=threads,
             random_state=seed,
         )

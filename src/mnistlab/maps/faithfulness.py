@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["FAITHFULNESS_K", "FAITHFULNESS_SAMPLE", "Faithfulness", "faithfulness"]
+__all__ = ["FAITHFULNESS_K", "FAITHFULNESS_SAMPLE", "Faithfulness", "faithfulness", "mixed_pairs"]
 
 #: The neighbours of the k-NN vote and of trustworthiness.
 FAITHFULNESS_K = 10
@@ -229,3 +229,57 @@ def _held_out(X: np.ndarray, y: np.ndarray, queries: np.ndarray, truth: np.ndarr
     index = NearestNeighbors(n_neighbors=min(k, len(X))).fit(X)
     _, near = index.kneighbors(queries)
     return float(np.mean(_vote(y[near]) == truth))
+
+
+def mixed_pairs(
+    coordinates: np.ndarray, labels: np.ndarray, classes, *, k: int = FAITHFULNESS_K, top: int = 3
+) -> list[tuple[str, str, float]]:
+    """The pairs of classes that mix most on a map: for classes a and b, the share of the ``k``
+    nearest map neighbours of a's and b's points that belong to the other class of the pair.
+
+    Parameters
+    ----------
+    coordinates : ndarray, shape (n, 2)
+        The map.
+    labels : ndarray of int, shape (n,)
+        Each point's class, an index into ``classes``.
+    classes : sequence of str
+        Class names.
+    k : int, default 10
+        Neighbours of each point.
+    top : int, default 3
+        How many pairs.
+
+    Returns
+    -------
+    list of (str, str, float)
+        ``(class a, class b, share)``, the most mixed first; pairs that do not mix are left out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> xy = np.array([[0, 0], [0, 1], [0, 2], [9, 0], [9, 1], [9, 2.0]])
+    >>> [(a, b, round(share, 2)) for a, b, share in mixed_pairs(xy, [0, 1, 0, 2, 2, 2], "abc", k=2)]
+    [('a', 'b', 0.67)]
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    Y = _rows(coordinates, "coordinates")
+    y = _labels(labels, len(Y))
+    k = min(k, len(Y) - 1)
+    if k < 1:
+        return []
+    _, near = NearestNeighbors(n_neighbors=k + 1).fit(Y).kneighbors(Y)
+    near = near[:, 1:]  # the point itself (or a point at the same place) first
+    n_classes = len(classes)
+    links = np.zeros((n_classes, n_classes), np.int64)
+    np.add.at(links, (np.repeat(y, k), y[near].ravel()), 1)
+    counts = np.bincount(y, minlength=n_classes)
+    pairs = []
+    for a in range(n_classes):
+        for b in range(a + 1, n_classes):
+            mixed = links[a, b] + links[b, a]
+            if mixed:
+                pairs.append((str(classes[a]), str(classes[b]), mixed / ((counts[a] + counts[b]) * k)))
+    pairs.sort(key=lambda pair: -pair[2])
+    return [(a, b, float(share)) for a, b, share in pairs[:top]]

@@ -38,6 +38,7 @@ from mnistlab.plots._style import (
 )
 from mnistlab.plots.centroids import centroid_grid, pair_differences
 from mnistlab.plots.images import image_grid, titled_images
+from mnistlab.plots.maps import map_scatter, thumbnail_map, variance_curve
 from mnistlab.plots.models import confident_mistakes, confusion_matrix
 from mnistlab.plots.onepixel import SEPARABILITY_CMAP, best_pixels, separability_heatmap
 from mnistlab.plots.output import FIGURE_FORMATS, figure_bytes, save, to_data_uri, to_png_bytes
@@ -78,6 +79,7 @@ __all__ = [
     "flattening",
     "image_grid",
     "issue_gallery",
+    "map_scatter",
     "noise_matrix",
     "pair_differences",
     "pixel_histogram",
@@ -85,8 +87,10 @@ __all__ = [
     "pixel_values",
     "save",
     "separability_heatmap",
+    "thumbnail_map",
     "titled_images",
     "to_data_uri",
     "to_png_bytes",
     "typicality_gallery",
+    "variance_curve",
 ]

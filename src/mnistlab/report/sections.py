@@ -751,6 +751,99 @@ def label_issues_panel(a: Analyses) -> Panel:
     return Panel(pictures=pictures, tables=[table], note=note)
 
 
+def maps_summary(analyses: list[Analyses]) -> Panel:
+    """The maps' faithfulness, dataset by dataset."""
+    rows = []
+    for a in analyses:
+        m = a.map
+        if m is None or m.faithfulness is None:
+            continue
+        f = m.faithfulness
+        rows.append(
+            [
+                a.ds.name,
+                f"{m.title} of {len(m):,} {m.split} images",
+                percent(f.knn_map),
+                percent(f.knn_pixels),
+                f"{f.trustworthiness:.3f}",
+                f"{m.seconds:.1f} s",
+            ]
+        )
+    if not rows:
+        return Panel()
+    k = next(a.map.faithfulness.k for a in analyses if a.map is not None and a.map.faithfulness)
+    columns = ["dataset", "map", f"{k}-NN in the map", f"{k}-NN in pixels", "trustworthiness", "fit"]
+    return Panel(tables=[Table(columns, rows)])
+
+
+@section(
+    "maps",
+    "Dataset maps",
+    "Each image placed in two dimensions by t-SNE (openTSNE, perplexity 30, from the first 50 "
+    "principal components), the same settings for every dataset: classes that form islands are "
+    "easy to tell apart, classes that share one are not. Faithfulness beside each map: a point's "
+    "class by the vote of its 10 nearest neighbours in the map vs in pixel space (close numbers: "
+    "the map kept the class neighbourhoods), and trustworthiness (1: the map brings together "
+    "only images that are close in pixels), on a stratified sample. Below the scatter, the "
+    "images themselves at their places; hover the interactive map to see any point's image.",
+    summary=maps_summary,
+)
+def maps_panel(a: Analyses) -> Panel:
+    if a.store:
+        return Panel(note=a.in_memory_only)
+    m = a.map
+    if m is None:
+        return Panel(note=f"No map of {a.ds.name}: {a.map_error}")
+    split = a.memory.split(m.split)
+    images = m.images(split)
+    pictures = [
+        Picture.from_figure(
+            plots.map_scatter(m, size=6.0), f"{m.title} map of {a.ds.name}, coloured by class"
+        ),
+        Picture.from_figure(
+            plots.thumbnail_map(m, images, size=6.5),
+            f"{m.title} map of {a.ds.name}: the images at their places",
+        ),
+    ]
+    f = m.faithfulness
+    tables = []
+    if f is not None:
+        tables.append(
+            Table(
+                ["measure", "value"],
+                [
+                    [f"{f.k}-NN accuracy in the map", percent(f.knn_map)],
+                    [f"{f.k}-NN accuracy in pixel space", percent(f.knn_pixels)],
+                    ["trustworthiness", f"{f.trustworthiness:.3f}"],
+                    ["points measured", f"{f.sample:,} of {len(m):,}"],
+                ],
+            )
+        )
+    return Panel(pictures=pictures, tables=tables, note=_map_note(a, m))
+
+
+def _map_note(a: Analyses, m) -> str:
+    """Which classes mix on the map, beside the pairs the models and one pixel find hardest."""
+    from mnistlab.maps import mixed_pairs
+
+    shown = f"{len(m):,} {m.split} images" + (
+        " (a stratified sample)" if len(m) < len(a.memory.split(m.split)) else ""
+    )
+    if m.labels is None or len(a.ds.classes) < 2:
+        return f"The map shows {shown}."
+    mixed = mixed_pairs(m.coordinates, m.labels, m.classes)
+    if not mixed:
+        return f"The map shows {shown}; no two classes share an island."
+    words = ", ".join(f"{x} and {y} ({percent(share)} of their neighbours)" for x, y, share in mixed)
+    note = f"The map shows {shown}. The classes that mix most on it: {words}."
+    if a.models:
+        best = max(a.models, key=lambda r: r.evaluation.accuracy)
+        confused = ", ".join(f"{t} as {p}" for t, p, _ in best.evaluation.most_confused(3))
+        if confused:
+            note += f" For comparison, {best.model}'s most frequent confusions: {confused}."
+    return note
+
+
 @section(
     "tidy",
     "The tidy table",
