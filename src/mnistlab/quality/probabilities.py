@@ -35,7 +35,8 @@ __all__ = [
 #: The default model: the multilayer perceptron (needs the ``torch`` extra), the fastest with the
 #: best probabilities. Out-of-fold probabilities of the whole MNIST training split (5 folds, 2
 #: cores): mlp 39 s, accuracy 0.975, log loss 0.08; logreg 166 s (0.913, 0.39); knn 73 s (0.948,
-#: 0.64: votes of 5 neighbours, mostly 0 or 1); forest 97 s (0.967, 0.26).
+#: 0.64: votes of 5 neighbours, mostly 0 or 1); forest 97 s (0.967, 0.26); cnn 1,720 s (0.992,
+#: 0.03; with other jobs sharing the cores).
 #: ``benchmarks/bench_label_probabilities.py`` measures them.
 DEFAULT = "mlp"
 #: The splits probabilities are made for: the training split by cross-validation, the test
