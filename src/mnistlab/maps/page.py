@@ -169,9 +169,9 @@ def map_figure(
     Raises
     ------
     ValueError
-        If the images do not match the map's points (count, shape, dtype), placed images are
-        missing or unexpected, a score or ``files`` has the wrong length, or a score is not
-        finite.
+        If ``m`` is not a Map, the images do not match the map's points (count, shape, dtype),
+        placed images are missing or unexpected, a score or ``files`` has the wrong length, a
+        score is not finite, or a label is not a class number.
 
     Examples
     --------
@@ -186,8 +186,10 @@ def map_figure(
 
     from mnistlab.plots._style import class_colours
 
+    if not isinstance(m, Map):
+        raise ValueError(f"m must be a Map (mnistlab.embed), got {type(m).__name__}.")
     n = len(m)
-    images = _checked_images(images, "images", n, "the map's points (len(m))")
+    images = _checked_images(images, "images", n, "points (len(m))")
     p = 0 if m.placed is None else len(m.placed)
     if m.placed is None and placed_images is not None:
         raise ValueError("placed_images given, but the map has no placed points (m.placed is None).")
@@ -198,7 +200,7 @@ def map_figure(
                 f"the map has {p:,} placed points ({m.placed.split}): pass their images as "
                 "placed_images."
             )
-        placed_images = _checked_images(placed_images, "placed_images", p, "the placed points")
+        placed_images = _checked_images(placed_images, "placed_images", p, "placed points (m.placed)")
         if placed_images.shape[1:] != images.shape[1:]:
             raise ValueError(
                 f"placed_images are {placed_images.shape[1:]} pixels but images are "
@@ -243,10 +245,15 @@ def map_figure(
     by_group: list[list] = []
     for group in groups:
         rows = slice(group.first_row, group.first_row + len(group.coordinates))
-        shown = {name: values[rows] for name, values in columns.items() if len(values) >= rows.stop}
+        # A score is shown for the split it covers, under its column's name in the data.
+        shown = {
+            f"score{j}": (name, values[rows])
+            for j, (name, values) in enumerate(columns.items())
+            if len(values) >= rows.stop
+        }
         names = file_names[rows] if file_names is not None and len(file_names) >= rows.stop else None
         renderers = _draw(fig, group, m.classes, colours, dot, shown, names, by_class)
-        fig.add_tools(_hover(group, renderers, list(columns), shown, with_files=names is not None))
+        fig.add_tools(_hover(group, renderers, shown, with_files=names is not None))
         by_group.append(renderers)
     fig.add_layout(_legend(fig, m, groups, by_group, by_class, int(size)), "right")
     return fig
@@ -354,8 +361,8 @@ def map_caption(m: Map) -> str:
 
 
 def map_page(
-    maps: Map | Sequence[Map],
-    images: np.ndarray | Sequence[np.ndarray],
+    maps: Map | Sequence[Map | tuple],
+    images: np.ndarray | Sequence[np.ndarray] | None = None,
     *,
     placed_images: np.ndarray | Sequence[np.ndarray | None] | None = None,
     scores: Mapping[str, np.ndarray | Sequence[float]] | None = None,
@@ -367,13 +374,14 @@ def map_page(
 
     Parameters
     ----------
-    maps : Map or sequence of Map
-        The maps, each drawn with :func:`map_figure` and captioned with its faithfulness.
-    images : ndarray or sequence of ndarray
-        The mapped images (uint8, 0..255): one array for every map (maps of the same images by
-        different methods), or one per map.
+    maps : Map, sequence of Map, or sequence of (Map, images) or (Map, images, placed_images)
+        The maps, each drawn with :func:`map_figure` and captioned with its faithfulness; with
+        tuples, each map comes with its own images (and ``images`` is not given).
+    images : ndarray or sequence of ndarray, optional
+        For maps given alone: the mapped images (uint8, 0..255), one array for every map (maps
+        of the same images by different methods) or one per map.
     placed_images : ndarray or sequence of (ndarray or None), optional
-        The placed points' images, likewise (for maps with placed points).
+        For maps given alone: the placed points' images, likewise.
     scores, files : optional
         As in :func:`map_figure`, the same for every map.
     title : str, default "Dataset maps"
@@ -390,32 +398,28 @@ def map_page(
     Raises
     ------
     ValueError
-        If there is no map, the number of image arrays does not match the maps, or
-        :func:`map_figure` refuses one.
+        If there is no map, images are missing or given twice, their number does not match the
+        maps, or :func:`map_figure` refuses one.
 
     Examples
     --------
     >>> import mnistlab
     >>> ds = mnistlab.load("digits")
-    >>> pca, tsne = (mnistlab.embed(ds, method, first=150) for method in ("pca", "tsne"))
-    >>> html = map_page([pca, tsne], ds.train.images[:150])
+    >>> train, test = (mnistlab.embed(ds, "pca", split=s, first=150) for s in ("train", "test"))
+    >>> html = map_page([(train, ds.train.images[:150]), (test, ds.test.images[:150])])
     >>> html.count('<figure class="map">')
     2
     """
-    maps = [maps] if isinstance(maps, Map) else list(maps)
-    if not maps or not all(isinstance(m, Map) for m in maps):
-        raise ValueError("maps must be a Map or a non-empty sequence of Map (mnistlab.embed).")
-    image_sets = _per_map(images, len(maps), "images", optional=False)
-    placed_sets = _per_map(placed_images, len(maps), "placed_images", optional=True)
+    entries = _page_entries(maps, images, placed_images)
     figures = [
         map_figure(m, pictures, placed_images=placed, scores=scores, files=files, size=size)
-        for m, pictures, placed in zip(maps, image_sets, placed_sets, strict=True)
+        for m, pictures, placed in entries
     ]
     head, fragments = map_components(figures)
     body = "\n".join(
         f'<figure class="map">\n{fragment}\n'
         f"<figcaption>{html_text.escape(map_caption(m))}</figcaption>\n</figure>"
-        for m, fragment in zip(maps, fragments, strict=True)
+        for (m, _, _), fragment in zip(entries, fragments, strict=True)
     )
     escaped = html_text.escape(title)
     scripts = head + body
@@ -459,7 +463,10 @@ def _checked_images(images, name: str, n: int | None = None, what: str = "") -> 
             f"{array.dtype} of shape {array.shape}."
         )
     if n is not None and len(array) != n:
-        raise ValueError(f"{name} holds {len(array):,} images but {what} are {n:,}; they must match.")
+        raise ValueError(
+            f"{name} holds {len(array):,} images but the map has {n:,} {what}: one image per point, "
+            "in the map's order."
+        )
     return array
 
 
@@ -503,11 +510,37 @@ def _file_names(files, n: int, p: int) -> list[str] | None:
     return names
 
 
-def _per_map(values, count: int, name: str, optional: bool) -> list:
-    if values is None:
-        if optional:
-            return [None] * count
-        raise ValueError(f"{name} is required.")
+def _page_entries(maps, images, placed_images) -> list[tuple[Map, np.ndarray, np.ndarray | None]]:
+    """(map, images, placed images) of each map of a page, from either way of giving them."""
+    maps = [maps] if isinstance(maps, Map) else list(maps)
+    if not maps:
+        raise ValueError("maps must be a Map or a non-empty sequence of Map (mnistlab.embed).")
+    if all(isinstance(m, tuple) for m in maps):
+        if images is not None or placed_images is not None:
+            raise ValueError(
+                "maps given as (map, images, ...) tuples carry their images: leave images and "
+                "placed_images out."
+            )
+        if not all(len(m) in (2, 3) for m in maps):
+            raise ValueError("each tuple must be (map, images) or (map, images, placed_images).")
+        return [(m[0], m[1], m[2] if len(m) == 3 else None) for m in maps]
+    if not all(isinstance(m, Map) for m in maps):
+        raise ValueError(
+            "maps must be a Map, a sequence of Map, or a sequence of (map, images[, placed_images]) "
+            f"tuples; got {', '.join(sorted({type(m).__name__ for m in maps}))}."
+        )
+    if images is None:
+        raise ValueError("images are required (the mapped images, one array or one per map).")
+    image_sets = _per_map(images, len(maps), "images")
+    placed_sets = (
+        [None] * len(maps)
+        if placed_images is None
+        else _per_map(placed_images, len(maps), "placed_images")
+    )
+    return list(zip(maps, image_sets, placed_sets, strict=True))
+
+
+def _per_map(values, count: int, name: str) -> list:
     if isinstance(values, np.ndarray):
         return [values] * count
     values = list(values)
@@ -566,8 +599,8 @@ def _draw(fig, group: _Points, classes, colours, dot, scores, files, by_class) -
         }
         if files is not None:
             data["file"] = [files[i] for i in chosen]
-        for j, values in enumerate(scores.values()):
-            data[f"score{j}"] = values[chosen]
+        for column, (_, values) in scores.items():
+            data[column] = values[chosen]
         style: dict[str, Any] = (
             {"fill_color": colour, "fill_alpha": 0.75, "line_color": None, "size": dot}
             if group.kind == "mapped"
@@ -580,22 +613,21 @@ def _draw(fig, group: _Points, classes, colours, dot, scores, files, by_class) -
     return renderers
 
 
-def _hover(group: _Points, renderers: list, names: list[str], scores: dict, with_files: bool):
+def _hover(group: _Points, renderers: list, scores: dict, with_files: bool):
     """One hover tool per split, its card showing what is known of that split's points."""
     from bokeh.models import HoverTool
 
-    shown = [(j, name) for j, name in enumerate(names) if name in scores]
     return HoverTool(
         renderers=renderers,
-        tooltips=_tooltip(group.images.shape[1:], with_file=with_files, scores=shown),
-        formatters={f"@score{j}": "printf" for j, _ in shown},
+        tooltips=_tooltip(group.images.shape[1:], with_file=with_files, scores=scores),
+        formatters={f"@{column}": "printf" for column in scores},
         limit=1,  # per renderer: one card per class under the pointer, not one per point
         sort_by=[("$index", "descending")],  # the point drawn over the others
         description=f"Hover: {group.split} points",
     )
 
 
-def _tooltip(shape: tuple[int, ...], *, with_file: bool, scores: list[tuple[int, str]]) -> str:
+def _tooltip(shape: tuple[int, ...], *, with_file: bool, scores: dict) -> str:
     """The hover card: the image enlarged by a whole factor (square pixels), then the facts.
     Bokeh escapes the values it substitutes for ``@column``; the names are escaped here."""
     h, w = shape
@@ -603,7 +635,9 @@ def _tooltip(shape: tuple[int, ...], *, with_file: bool, scores: list[tuple[int,
     lines = ['<div style="font-weight:600">@class</div>', "<div>@split #@index{0}</div>"]
     if with_file:
         lines.append('<div style="max-width:16em;overflow-wrap:anywhere">@file</div>')
-    lines += [f"<div>{html_text.escape(name)}: @score{j}{{%.4g}}</div>" for j, name in scores]
+    lines += [
+        f"<div>{html_text.escape(name)}: @{column}{{%.4g}}</div>" for column, (name, _) in scores.items()
+    ]
     return (
         '<div style="display:flex;gap:8px;align-items:flex-start">'
         f'<img src="@image" alt="" width="{w * zoom}" height="{h * zoom}" '
