@@ -8,7 +8,7 @@ scores; clicking a class in the legend hides it, and so does clicking a split (t
 another split placed into the map are drawn as rings).
 
 The page makes no request: BokehJS (1.27 MB) is inlined once, every image is a ``data:`` URI
-(about 390 bytes a point with its other columns: 10,000 MNIST digits make a 5.3 MB page), and a
+(about 390 bytes a point with its other columns: 10,000 MNIST digits make a 5.1 MB page), and a
 Content-Security-Policy allows exactly the page's own inline scripts by their sha256 hashes
 (:func:`mnistlab._utils.csp.csp_script_hashes`), without ``'unsafe-eval'``.
 
@@ -18,7 +18,7 @@ not carry that bundle: its renderer (regl) builds its drawing functions with ``F
 which the policy forbids, so BokehJS would fall back to a canvas anyway, after a policy
 violation. On a canvas Bokeh draws a decimated subset of large renderers while zooming and
 panning: 60,000 MNIST points stay usable (measured in headless Chromium without a GPU: a
-hover costs about 10 ms, a wheel-zoom step about 130 ms).
+hover costs about 10 ms, a wheel-zoom or pan step 100 to 200 ms).
 
 >>> import mnistlab
 >>> ds = mnistlab.load("digits")
