@@ -19,6 +19,7 @@ PUBLIC = [
     "mnistlab.report",
     "mnistlab.scale",
     "mnistlab.quality",
+    "mnistlab.maps",
 ]
 
 

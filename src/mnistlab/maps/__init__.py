@@ -10,6 +10,15 @@ from __future__ import annotations
 
 from mnistlab.maps.embedding import METHODS, PCA_FIRST, Map, Placed, embed
 from mnistlab.maps.faithfulness import Faithfulness, faithfulness, mixed_pairs
+from mnistlab.maps.page import (
+    bokeh_script,
+    map_caption,
+    map_components,
+    map_figure,
+    map_page,
+    png_data_uris,
+    write_map_page,
+)
 
 __all__ = [
     "METHODS",
@@ -17,7 +26,14 @@ __all__ = [
     "Faithfulness",
     "Map",
     "Placed",
+    "bokeh_script",
     "embed",
     "faithfulness",
+    "map_caption",
+    "map_components",
+    "map_figure",
+    "map_page",
     "mixed_pairs",
+    "png_data_uris",
+    "write_map_page",
 ]

@@ -294,7 +294,6 @@ def map_components(figures: Model | Sequence[Model]) -> tuple[str, list[str]]:
     """
     from bokeh.embed import components
     from bokeh.model import Model
-    from bokeh.resources import Resources
 
     if isinstance(figures, Model):
         figures = [figures]
@@ -303,16 +302,29 @@ def map_components(figures: Model | Sequence[Model]) -> tuple[str, list[str]]:
         raise ValueError(
             f"figures must be one or more Bokeh figures (map_figure), got {type(figures).__name__}."
         )
-    # BokehJS's core only. Its WebGL bundle (regl) compiles its drawing code with Function(),
-    # which a policy without 'unsafe-eval' forbids: BokehJS would load it, be refused, and draw
-    # on a canvas anyway. Without the bundle it draws on a canvas at once, with no violation.
-    resources = Resources(mode="inline", components=["bokeh"], log_level="warn")
-    head = resources.render_js()
+    head = bokeh_script()
     fragments = []
     for fig in figures:  # one document each: figures made for different pages stay independent
         script, div = components(fig)
         fragments.append(f"{div}\n{script}")
     return head, fragments
+
+
+def bokeh_script() -> str:
+    """BokehJS inline, for a page that embeds :func:`map_components`' fragments: put it once,
+    before them (``map_components`` returns it too).
+
+    Returns
+    -------
+    str
+        Inline ``<script>`` elements: BokehJS's core bundle (1.27 MB) and its log level.
+    """
+    from bokeh.resources import Resources
+
+    # BokehJS's core only. Its WebGL bundle (regl) compiles its drawing code with Function(),
+    # which a policy without 'unsafe-eval' forbids: BokehJS would load it, be refused, and draw
+    # on a canvas anyway. Without the bundle it draws on a canvas at once, with no violation.
+    return Resources(mode="inline", components=["bokeh"], log_level="warn").render_js()
 
 
 def map_caption(m: Map) -> str:

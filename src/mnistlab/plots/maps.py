@@ -220,8 +220,9 @@ def thumbnail_map(
     if title is None:
         where = f"{m.dataset} {m.split}".strip()
         title = (
-            f"{m.title} of {where}: the image nearest each cell's centre "
-            f"({len(point):,} of {len(m):,}), inked in its class's colour"
+            f"{m.title} of {where}: the images at their places\n"
+            f"in each cell the one nearest its centre ({len(point):,} of {len(m):,}), "
+            "inked in its class's colour"
         )
     ax.set_title(title, fontsize=10)
     return fig

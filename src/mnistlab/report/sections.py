@@ -773,7 +773,14 @@ def maps_summary(analyses: list[Analyses]) -> Panel:
         return Panel()
     k = next(a.map.faithfulness.k for a in analyses if a.map is not None and a.map.faithfulness)
     columns = ["dataset", "map", f"{k}-NN in the map", f"{k}-NN in pixels", "trustworthiness", "fit"]
-    return Panel(tables=[Table(columns, rows)])
+    # BokehJS once, above the datasets' interactive maps (their scripts call it).
+    return Panel(tables=[Table(columns, rows)], html=[_bokeh_script()])
+
+
+def _bokeh_script() -> str:
+    from mnistlab.maps.page import bokeh_script
+
+    return bokeh_script()
 
 
 @section(
@@ -819,7 +826,26 @@ def maps_panel(a: Analyses) -> Panel:
                 ],
             )
         )
-    return Panel(pictures=pictures, tables=tables, note=_map_note(a, m))
+    return Panel(
+        pictures=pictures, tables=tables, note=_map_note(a, m), html=[_map_fragment(a, m, images)]
+    )
+
+
+def _map_fragment(a: Analyses, m, images: np.ndarray) -> str:
+    """The interactive map: hover a point for its image, index, class (file) and, for test
+    images, the label-quality score of the label-issues section (low: probably mislabelled)."""
+    from mnistlab.maps.page import map_components, map_figure
+
+    split = a.memory.split(m.split)
+    scores = {}
+    issues = a.label_issues
+    if issues is not None and m.split in issues.found:
+        position = {int(i): p for p, i in enumerate(np.asarray(split.indices))}
+        rows = np.array([position[int(i)] for i in m.indices], np.int64)
+        scores["label quality"] = np.asarray(issues.found[m.split].scores)[rows]
+    figure = map_figure(m, images, scores=scores, files=split.file_names(m.indices), size=460)
+    _, [fragment] = map_components(figure)
+    return fragment
 
 
 def _map_note(a: Analyses, m) -> str:
