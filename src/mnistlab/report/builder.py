@@ -12,20 +12,19 @@ from __future__ import annotations
 import base64
 import csv
 import datetime as dt
-import hashlib
 import io
 import json
 import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 
 import jinja2
 import numpy as np
 import pandas as pd
 
+from mnistlab._utils.csp import PAGE_POLICY, content_security_policy
 from mnistlab._utils.files import atomic_write_files, staged
 from mnistlab.data.dataset import Dataset
 from mnistlab.data.lazy import LazyDataset
@@ -38,19 +37,17 @@ from mnistlab.report.workspace import DataTable, Workspace, class_views, section
 DEFAULT_DATASETS = ("mnist", "fashion-mnist")
 
 #: The page's Content-Security-Policy before its ``script-src``: nothing may be fetched, images
-#: and styles only from the page itself.
-BASE_POLICY = (
-    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
-)
-#: Stands for the script sources in the rendered page until they are known.
-_SCRIPT_SOURCES = "{mnistlab:script-sources}"
+#: and styles only from the page itself, no ``<base>`` and no form sent anywhere.
+BASE_POLICY = f"{PAGE_POLICY}; base-uri 'none'; form-action 'none'"
+#: Stands for the policy in the rendered page until its scripts are known.
+_POLICY = "{mnistlab:content-security-policy}"
 #: The class-by-class view: its anchor in the page and line in the timings.
 CLASS_VIEW_ID = "per-class"
 CLASS_VIEW_TITLE = "Class by class"
 #: Side in inches of the small map drawn for each class (at ``CLASS_MAP_DPI``).
 CLASS_MAP_INCHES = 2.4
 CLASS_MAP_DPI = 90
-#: Colours kept in a class's small map (its PNG is palette-based: about 5 kB instead of 13 kB).
+#: Colours kept in the small map (a palette PNG: about 5 kB instead of 13 kB for 10,000 points).
 CLASS_MAP_COLOURS = 24
 
 
@@ -145,10 +142,10 @@ def build_report(
         timings=_timing_table(timings, names),
         generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         version=__version__,
-        policy=f"{BASE_POLICY}; script-src {_SCRIPT_SOURCES}",
+        policy=_POLICY,
         script=templates.get_source(env, "report.js")[0],  # as written: JavaScript is no template
     )
-    html = with_script_hashes(html)
+    html = _with_policy(html)
     out = Path(out_dir)
     summary = {
         "datasets": [d.summary() for d in loaded],
@@ -221,11 +218,23 @@ def _timing_table(timings: list[dict], names: list[str]) -> Table:
 
 @dataclass(eq=False)
 class ClassPage:
-    """The class-by-class view of one dataset as the page shows it: the classes
-    (:class:`~mnistlab.report.workspace.Workspace`), each class's small map (a ``data:`` URI, or
-    None without a map), and the data behind the sections (section id -> tables to download)."""
+    """The class-by-class view of one dataset as the page shows it.
+
+    Attributes
+    ----------
+    workspace : Workspace
+        Every class (:func:`~mnistlab.report.workspace.class_views`).
+    map_base : str or None
+        The dataset's map, every point in grey (a ``data:`` URI), or None without a map.
+    maps : list of str or None
+        Per class, its points in its colour on a transparent image the size of ``map_base``,
+        laid over it (so the page holds the map once, and each class a few hundred bytes).
+    data : dict of str to list of DataTable
+        The data behind the sections, by section id, to download.
+    """
 
     workspace: Workspace
+    map_base: str | None
     maps: list[str | None]
     data: dict[str, list[DataTable]] = field(default_factory=dict)
 
@@ -233,48 +242,82 @@ class ClassPage:
 def _class_page(a: Analyses) -> ClassPage:
     """The class-by-class view of ``a``'s dataset, from the analyses the sections made."""
     workspace = class_views(a)
-    return ClassPage(workspace, _class_maps(workspace), section_data(a))
+    base, layers = _class_maps(workspace)
+    return ClassPage(workspace, base, layers, section_data(a))
 
 
-def _class_maps(workspace: Workspace) -> list[str | None]:
-    """Per class, the dataset's map with that class's points in its colour over the others in
-    grey: one small figure drawn once, its highlighted points moved from class to class."""
+def _class_maps(workspace: Workspace) -> tuple[str | None, list[str | None]]:
+    """The dataset's map in grey (drawn once by matplotlib), and per class a transparent layer
+    with that class's points in its colour at the same pixels; None for what cannot be drawn."""
     import matplotlib.pyplot as plt
-    from PIL import Image
+    from matplotlib.colors import to_rgb
 
     from mnistlab.plots._style import class_colours
 
     m = workspace.map
+    none: list[str | None] = [None] * len(workspace.views)
     if m is None or m.labels is None or not len(m):
-        return [None] * len(workspace.views)
-    colours = class_colours(len(m.classes))
+        return None, none
+    xy = np.asarray(m.coordinates, dtype=np.float64)
+    # Marker area in points^2, from 0.5 for 10,000 points to 6 for 500 or fewer.
+    area = float(np.clip(3_000 / len(xy), 0.5, 6.0))
     fig, ax = plt.subplots(figsize=(CLASS_MAP_INCHES, CLASS_MAP_INCHES), dpi=CLASS_MAP_DPI)
     try:
-        xy = np.asarray(m.coordinates, dtype=np.float64)
-        size = float(np.clip(3_000 / len(xy), 0.5, 6.0))  # 10,000 points: 0.5; 500: 6
-        ax.scatter(xy[:, 0], xy[:, 1], s=size, c="#bcc3ce", linewidths=0)
-        chosen = ax.scatter(xy[:1, 0], xy[:1, 1], s=2 * size, linewidths=0)
+        ax.scatter(xy[:, 0], xy[:, 1], s=area, c="#bcc3ce", linewidths=0)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_aspect("equal", "datalim")
         fig.tight_layout(pad=0.15)
-        uris: list[str | None] = []
-        for view in workspace.views:
-            mine = xy[m.labels == view.label]
-            if not len(mine):
-                uris.append(None)
-                continue
-            chosen.set_offsets(mine)
-            chosen.set_color(colours[view.label])
-            fig.canvas.draw()
-            pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3]  # type: ignore[attr-defined]
-            picture = Image.fromarray(pixels).quantize(CLASS_MAP_COLOURS)
-            buffer = io.BytesIO()
-            picture.save(buffer, format="png", optimize=True)
-            uris.append(_data_uri("image/png", buffer.getvalue()))
+        fig.canvas.draw()
+        pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3]  # type: ignore[attr-defined]
+        width, height = fig.canvas.get_width_height()
+        where = ax.transData.transform(xy)  # in pixels from the bottom left
     finally:
         plt.close(fig)
-    return uris
+    columns = np.rint(where[:, 0] - 0.5).astype(np.int64)
+    rows = np.rint(height - where[:, 1] - 0.5).astype(np.int64)
+    # A class's points a little larger than the grey ones: discs of this radius in pixels.
+    radius = max(1, round(np.sqrt(2 * area) * CLASS_MAP_DPI / 72 / 2))
+    disc = [(dr, dc) for dr in range(-radius, radius + 1) for dc in range(-radius, radius + 1)]
+    disc = [(dr, dc) for dr, dc in disc if dr * dr + dc * dc <= radius * radius + radius // 2]
+    colours = class_colours(len(m.classes))
+    layers: list[str | None] = []
+    for view in workspace.views:
+        mine = m.labels == view.label
+        if not mine.any():
+            layers.append(None)
+            continue
+        layer = np.zeros((height, width), np.uint8)  # 0: transparent, 1: the class's colour
+        for dr, dc in disc:
+            r, c = rows[mine] + dr, columns[mine] + dc
+            inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+            layer[r[inside], c[inside]] = 1
+        colour = [round(255 * v) for v in to_rgb(colours[view.label])]
+        layers.append(_png_uri(layer, palette=[0, 0, 0, *colour], transparent=0))
+    return _png_uri(pixels, colours=CLASS_MAP_COLOURS), layers
+
+
+def _png_uri(
+    pixels: np.ndarray,
+    *,
+    colours: int | None = None,
+    palette: list[int] | None = None,
+    transparent: int | None = None,
+) -> str:
+    """A PNG ``data:`` URI of ``pixels``: RGB reduced to ``colours``, or palette indices."""
+    from PIL import Image
+
+    if palette is not None:
+        picture = Image.fromarray(pixels, mode="P")
+        picture.putpalette(palette)
+    else:
+        picture = Image.fromarray(pixels)
+        if colours is not None:
+            picture = picture.quantize(colours)
+    buffer = io.BytesIO()
+    options = {} if transparent is None else {"transparency": transparent}
+    picture.save(buffer, format="png", optimize=True, **options)
+    return _data_uri("image/png", buffer.getvalue())
 
 
 def image_uri(image: np.ndarray) -> str:
@@ -339,70 +382,8 @@ def _file_name(text: object) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-.") or "data"
 
 
-def with_script_hashes(html: str) -> str:
-    """The page with its Content-Security-Policy's script sources filled in: the sha256 hash of
-    every executable inline script it carries (``'none'`` if it carries none).
-
-    Parameters
-    ----------
-    html : str
-        The rendered page, whose policy names its script sources ``_SCRIPT_SOURCES``.
-
-    Returns
-    -------
-    str
-        The page as written.
-    """
-    sources = " ".join(_script_hashes(html)) or "'none'"
-    return html.replace(_SCRIPT_SOURCES, sources, 1)
-
-
-#: ``type`` values of a ``<script>`` that runs (the HTML standard's JavaScript MIME types and
-#: "module"); any other (``application/json``) is a data block the browser never runs.
-_SCRIPT_TYPES = {"", "module"} | {
-    f"{kind}/{name}"
-    for kind in ("application", "text")
-    for name in ("javascript", "ecmascript", "x-javascript", "x-ecmascript")
-}
-
-
-class _ScriptTexts(HTMLParser):
-    """Collects the text of each executable inline ``<script>``, raw as the browser reads it."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=False)
-        self.texts: list[str] = []
-        self._current: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "script":
-            found = dict(attrs)
-            runs = (found.get("type") or "").strip().lower() in _SCRIPT_TYPES
-            self._current = [] if runs and "src" not in found else None
-
-    def handle_data(self, data: str) -> None:
-        if self._current is not None:
-            self._current.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "script":
-            if self._current is not None:
-                self.texts.append("".join(self._current))
-            self._current = None
-
-
-def _script_hashes(html: str) -> list[str]:
-    """The ``'sha256-...'`` source of every distinct executable inline script of ``html``.
-
-    The browser hashes a script's text after turning every CR LF and lone CR into LF (the HTML
-    parser's first step), so the text is hashed the same way.
-    """
-    parser = _ScriptTexts()
-    parser.feed(html)
-    parser.close()
-    sources: dict[str, None] = {}
-    for text in parser.texts:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-        digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
-        sources[f"'sha256-{digest}'"] = None
-    return list(sources)
+def _with_policy(html: str) -> str:
+    """The rendered page with its Content-Security-Policy in place of ``_POLICY``: ``BASE_POLICY``
+    and the sha256 hash of every executable inline script the page carries (the report's own
+    and the interactive figures'), computed from the page as written."""
+    return html.replace(_POLICY, content_security_policy(html, BASE_POLICY), 1)

@@ -91,6 +91,9 @@
     img.alt = source.alt;
     img.classList.toggle("px", pixels);
     img.style.width = `${Math.round(w * scale)}px`;
+    // A class's map is its points laid over the dataset's map, a background image: keep both.
+    img.style.backgroundImage = getComputedStyle(source).backgroundImage;
+    img.style.backgroundSize = "100% 100%";
     shown.querySelector("figcaption").textContent = source.alt;
     opener = source;
     shown.showModal();
