@@ -190,7 +190,9 @@ def test_help_has_examples():
 
 def test_report_command(tmp_path, five_class):
     mnistlab.save(five_class, tmp_path / "five", "npz")
-    out = run("report", "digits", tmp_path / "five" / "five.npz", "-o", tmp_path / "r").stdout
+    # One quick model: the models section has its own tests; this one is about the command.
+    args = ("report", "digits", tmp_path / "five" / "five.npz", "-o", tmp_path / "r")
+    out = run(*args, "--models", "centroid").stdout
     assert "index.html" in out
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert [d["name"] for d in summary["datasets"]] == ["digits", "five"]
@@ -207,7 +209,9 @@ def test_json_output_of_show_convert_report(tmp_path):
     assert shown["indices"] == [0, 1, 2] and shown["labels"] == [0, 1, 2]
     converted = json.loads(run("convert", "digits", "--to", "npz", "-o", tmp_path, "--json").stdout)
     assert converted["written"] == [str(tmp_path / "digits.npz")]
-    reported = json.loads(run("report", "digits", "-o", tmp_path / "r", "--json").stdout)
+    reported = json.loads(
+        run("report", "digits", "-o", tmp_path / "r", "--models", "centroid", "--json").stdout
+    )
     assert reported["report"] == str(tmp_path / "r" / "index.html")
     assert reported["datasets"][0]["splits"]["train"]["n"] == 1347
 

@@ -17,6 +17,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,7 +117,14 @@ def build_report(
     steps.append((CLASS_VIEW_ID, CLASS_VIEW_TITLE, _class_page))  # after the sections: reuses them
     results: dict[str, dict[str, object]] = {step[0]: {} for step in steps}
     analyses = {ds.name: Analyses(ds, models, client) for ds in loaded}
-    timings = _run_steps(steps, analyses, results, progress)
+    # The maps (t-SNE, GIL-free) are made on one core while the sections before theirs run.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mnistlab-map")
+    try:
+        for a in analyses.values():
+            a.prefetch_map(pool)
+        timings = _run_steps(steps, analyses, results, progress)
+    finally:  # a failed section does not wait for maps no one will see
+        pool.shutdown(wait=False, cancel_futures=True)
     class_pages = results.pop(CLASS_VIEW_ID)
     panels = results
     summaries = {s.id: s.summary(list(analyses.values())) for s in SECTIONS if s.summary}
