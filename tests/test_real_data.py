@@ -85,9 +85,12 @@ def test_real_report_in_chromium(real_cache, tmp_path):
     check = check_page(path, screenshot=tmp_path / "report.png")
     assert check.console_errors == [] and check.page_errors == []
     assert check.outside_requests == [] and check.broken_images == []
-    # per dataset eleven figures, two from the models section and two from the label-issues
-    # section (noise matrix, gallery), and three similarity galleries
-    assert check.images == 36
+    # per dataset eleven figures, two from the models section, two from the label-issues
+    # section (noise matrix, gallery), two maps (scatter, thumbnails) and three similarity
+    # galleries; then the class-by-class view's images
+    per_class = path.read_text().split('<section id="per-class">')[1].count("<img ")
+    assert per_class >= 2 * 10 * 9  # every class: its centroid, 4 least and 4 most typical
+    assert check.images == 40 + per_class
     html = path.read_text()
     assert "Ankle boot" in html and "60,000" in html
 

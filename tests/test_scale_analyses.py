@@ -235,7 +235,7 @@ def test_the_report_of_a_store_beside_the_same_data_in_memory(tmp_path, lazy, fi
     assert {m["dataset"] for m in summary["models"]} == {"memory"}
     check = check_page(path)
     assert check.console_errors == check.page_errors == check.broken_images == []
-    assert check.section_ids == [s.id for s in SECTIONS]
+    assert check.section_ids == [s.id for s in SECTIONS] + ["per-class"]
 
 
 def test_report_of_a_store_on_the_command_line(tmp_path, lazy):

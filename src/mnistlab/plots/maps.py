@@ -80,6 +80,8 @@ def map_scatter(
     _checked(m)
     n_classes = len(m.classes)
     colours = class_colours(n_classes)
+    # Beyond MAX_LABELLED_CLASSES a legend would outgrow the figure: the title says so instead.
+    legend = legend and m.labels is not None and n_classes <= MAX_LABELLED_CLASSES
     columns = 1 if n_classes <= 20 else math.ceil(n_classes / 20)
     width = size + (1.2 + 1.4 * columns if legend else 0.2)
     fig = Figure(figsize=(width, size + 0.5), dpi=DPI, layout="constrained")
@@ -117,7 +119,7 @@ def map_scatter(
                     fontweight="bold",
                     bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": colours[k], "alpha": 0.8},
                 )
-    if legend and labels is not None:
+    if legend:
         handles = [
             Line2D([], [], marker="o", ls="", color=colours[k], label=name)
             for k, name in enumerate(m.classes)
@@ -149,6 +151,8 @@ def map_scatter(
     if title is None:
         where = f"{m.dataset} {m.split}".strip()
         title = f"{m.title} of {where} ({len(m):,} images)\n{faithfulness_text(m)}"
+        if n_classes > MAX_LABELLED_CLASSES:
+            title += f"\n{n_classes} classes, too many to name: the interactive map names each point"
     ax.set_title(title, fontsize=10)
     return fig
 

@@ -310,6 +310,12 @@ class Analyses:
                 MAP_METHOD,
                 split=split,
                 sample=MAP_POINTS if n > MAP_POINTS else None,
+                # A small split gets the largest perplexity it allows (t-SNE needs 3 x perplexity
+                # neighbours), so that it has a map too.
+                perplexity=min(30.0, (min(n, MAP_POINTS) - 1) / 3),
+                # and the most neighbours its faithfulness can vote with (fewer than half of it)
+                k=max(1, min(10, (min(n, MAP_MEASURED) - 1) // 2)),
+                measure=n >= 3,
                 measure_sample=MAP_MEASURED,
                 threads=threads,
             )

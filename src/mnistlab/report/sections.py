@@ -113,6 +113,22 @@ def section(
 
 #: The largest image side whose values the first section writes out (a report panel's width).
 FLATTENING_SIDE = 32
+#: Images an alt text names one by one (beyond, it says how many more the figure shows).
+ALT_IMAGES = 96
+
+
+def _which(split, positions, limit: int = ALT_IMAGES) -> str:
+    """Which images of ``split`` a gallery shows, in its order, for its alt text (the page's
+    enlarged view shows it as the caption): ``train #3 (7, file a/3.png), #10 (2)``."""
+    positions = np.asarray(positions, dtype=np.int64).ravel()
+    assert split.indices is not None  # every Split has indices
+    parts = []
+    for p in positions[:limit]:
+        file = "" if split.files is None else f", file {split.files[p]}"
+        parts.append(f"#{split.indices[p]} ({split.classes[split.labels[p]]}{file})")
+    more = f" and {len(positions) - limit:,} more" if len(positions) > limit else ""
+    return f"{split.name} " + ", ".join(parts) + more
+
 
 # --------------------------------------------------------------------------------------------
 
@@ -170,8 +186,10 @@ def overview(a: Analyses) -> Panel:
 def first_images(a: Analyses) -> Panel:
     ds = a.ds
     n = min(12, len(ds.train))
-    fig = plots.image_grid(ds.train[0:n], range(n), columns=6)
-    return Panel(pictures=[Picture.from_figure(fig, f"first {n} training images of {ds.name}")])
+    shown = ds.train[0:n]
+    fig = plots.image_grid(shown, range(n), columns=6)
+    alt = f"first {n} training images of {ds.name}: {_which(shown, range(n))}"
+    return Panel(pictures=[Picture.from_figure(fig, alt)])
 
 
 def _no_test(a: Analyses) -> Panel:
@@ -297,7 +315,7 @@ def atypical(a: Analyses) -> Panel:
         split, shown = a.typicality.gallery(a.ds.train)
         gallery = plots.typicality_gallery(split, shown, per_class=GALLERY_PER_CLASS)
         return Panel(
-            pictures=[Picture.from_figure(gallery, f"least and most typical images of {a.ds.name}")],
+            pictures=[Picture.from_figure(gallery, _typical_alt(a, split, shown))],
             tables=[Table(["class", "median", "90th pct", "max"], rows)],
             note=" ".join(
                 filter(
@@ -320,11 +338,21 @@ def atypical(a: Analyses) -> Panel:
             ),
             Picture.from_figure(
                 plots.typicality_gallery(a.ds.train, a.typicality, per_class=GALLERY_PER_CLASS),
-                f"least and most typical images of {a.ds.name}",
+                _typical_alt(a, a.memory.train, a.typicality),
             ),
         ],
         tables=[Table(["class", "median", "90th pct", "max"], rows)],
         note=_atypical_note(a),
+    )
+
+
+def _typical_alt(a: Analyses, split: Split, typicality: stats.Typicality) -> str:
+    """The gallery's alt text: its least and most typical images by index and class."""
+    least = np.concatenate(typicality.positions_by_class(GALLERY_PER_CLASS, least=True))
+    most = np.concatenate(typicality.positions_by_class(GALLERY_PER_CLASS, least=False))
+    return (
+        f"least and most typical images of {a.ds.name}; least typical: {_which(split, least)}; "
+        f"most typical: {_which(split, most)}"
     )
 
 
@@ -478,7 +506,11 @@ def similarity(a: Analyses) -> Panel:
         pictures.append(
             Picture.from_figure(
                 plots.duplicate_pairs(a.ds, found.pairs, n=6, title="closest pairs"),
-                f"closest duplicate pairs, {a.ds.name}",
+                f"closest duplicate pairs, {a.ds.name}: "
+                + "; ".join(
+                    f"{r.split_a} #{r.index_a} ({r.name_a}) and {r.split_b} #{r.index_b} ({r.name_b})"
+                    for r in found.pairs.head(6).itertuples()
+                ),
             )
         )
     neighbours = a.test_neighbours
@@ -506,7 +538,11 @@ def similarity(a: Analyses) -> Panel:
                     plots.titled_images(
                         images, titles, columns=6, title="most similar images of different classes"
                     ),
-                    f"most similar pairs of different classes, {a.ds.name}",
+                    f"most similar pairs of different classes, {a.ds.name}: "
+                    + "; ".join(
+                        f"{x} and {y}".replace("\n", ", ")
+                        for x, y in zip(titles[::2], titles[1::2], strict=True)
+                    ),
                 )
             )
         shown = min(NEIGHBOUR_QUERIES, len(test))
@@ -548,7 +584,11 @@ def _neighbour_gallery(a: Analyses, queries: Split, found: Split) -> Picture:
     figure = plots.titled_images(
         images, titles, columns=k + 1, title=f"test images and their {k} nearest training images"
     )
-    return Picture.from_figure(figure, f"nearest neighbours of test images, {a.ds.name}")
+    alt = f"nearest training images of test images, {a.ds.name}: " + "; ".join(
+        f"{_which(queries, [q])}: {_which(found, range(q * k, (q + 1) * k))}"
+        for q in range(len(queries))
+    )
+    return Picture.from_figure(figure, alt)
 
 
 def _count(value) -> str:
@@ -574,7 +614,11 @@ def nearest_centroid(a: Analyses) -> Panel:
     confused = ", ".join(f"{t} as {p} ({n})" for t, p, n in result.most_confused(3))
     note = f"Most frequent confusions: {confused}." if confused else ""
     return Panel(
-        pictures=[Picture.from_figure(plots.confusion_matrix(result), "confusion matrix")],
+        pictures=[
+            Picture.from_figure(
+                plots.confusion_matrix(result), f"confusion matrix of the nearest centroid, {a.ds.name}"
+            )
+        ],
         tables=[Table(["test accuracy"], [[percent(result.accuracy)]]), _per_class(result)],
         note=" ".join(filter(None, (note, _confusion_note(a)))),
     )
@@ -680,11 +724,18 @@ def models_panel(a: Analyses) -> Panel:
         rows.append([PIXEL_KNN, percent(a.pixel_knn[5].accuracy), "shared search", "shared search"])
     title = f"{best.model}: {best.evaluation.accuracy:.1%}"
     pictures = [
-        Picture.from_figure(plots.confusion_matrix(best.evaluation, title=title), "confusion matrix")
+        Picture.from_figure(
+            plots.confusion_matrix(best.evaluation, title=title),
+            f"confusion matrix of {best.model}, {a.ds.name}",
+        )
     ]
     mistakes = plots.confident_mistakes(a.ds, best)
     if mistakes is not None:
-        pictures.append(Picture.from_figure(mistakes, f"most confident mistakes of {best.model}"))
+        test = a.memory.test
+        assert test is not None  # the models were tested on it
+        wrong = best.confident_mistakes(test.labels, 12)
+        alt = f"most confident mistakes of {best.model} on {a.ds.name}: {_which(test, wrong)}"
+        pictures.append(Picture.from_figure(mistakes, alt))
     confused = ", ".join(f"{t} as {p} ({n})" for t, p, n in best.evaluation.most_confused(3))
     note = f"Best: {best.model}. Its most frequent confusions: {confused}." if confused else ""
     failed = "; ".join(f"{m}: {why}" for m, why in a.models_failed.items())
@@ -729,7 +780,9 @@ def label_issues_panel(a: Analyses) -> Panel:
     ]
     if len(errors):
         gallery = plots.issue_gallery(test, errors, ISSUE_GALLERY, title="probable label errors")
-        pictures.append(Picture.from_figure(gallery, f"probable label errors of {a.ds.name}"))
+        shown = errors["position"].head(ISSUE_GALLERY)
+        alt = f"probable label errors of {a.ds.name}: {_which(test, shown)}"
+        pictures.append(Picture.from_figure(gallery, alt))
     table = Table(
         ["test images", "estimated label errors", "probable errors listed", "ambiguous", "outliers"],
         [
@@ -772,9 +825,13 @@ def maps_summary(analyses: list[Analyses]) -> Panel:
     if not rows:
         return Panel()
     k = next(a.map.faithfulness.k for a in analyses if a.map is not None and a.map.faithfulness)
-    columns = ["dataset", "map", f"{k}-NN in the map", f"{k}-NN in pixels", "trustworthiness", "fit"]
+    columns = ["dataset", "map", f"{k}-NN in the map", f"{k}-NN in pixels", "trustworthiness", "made in"]
+    note = (
+        "The maps are made on a background thread at the lowest priority while the sections "
+        "above run, in the time they leave a core idle: 'made in' is that thread's wall-clock time."
+    )
     # BokehJS once, above the datasets' interactive maps (their scripts call it).
-    return Panel(tables=[Table(columns, rows)], html=[_bokeh_script()])
+    return Panel(tables=[Table(columns, rows)], note=note, html=[_bokeh_script()])
 
 
 def _bokeh_script() -> str:
