@@ -65,7 +65,7 @@ report: setup
 	@echo "Open report/index.html"
 
 test: setup-test
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=30
 
 test-fast: setup-test
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow"

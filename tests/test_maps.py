@@ -319,3 +319,19 @@ def test_tsne_of_mnist_test_keeps_its_classes_and_places_new_points():
     assert f.placed_knn_map > 0.85
     pairs = {frozenset(p[:2]) for p in mixed_pairs(m.coordinates, m.labels, m.classes)}
     assert frozenset({"4", "9"}) in pairs  # the pair every MNIST map shows touching
+
+
+def test_embed_command_writes_the_interactive_page(tmp_path):
+    from mnistlab._utils.csp import csp_script_hashes
+
+    page = tmp_path / "map.html"
+    args = ["embed", "digits", "--first", "200", "--place", "test", "--html", str(page), "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    html = page.read_text()
+    assert html.count('<figure class="map">') == 1
+    policy = html.split('http-equiv="Content-Security-Policy" content="')[1].split('"')[0]
+    assert "'unsafe-eval'" not in policy and "default-src 'none'" in policy
+    assert all(h in policy for h in csp_script_hashes(html))
+    # every mapped and placed image (and BokehJS's own logo)
+    assert html.count("data:image/png;base64,") >= 200 + 200

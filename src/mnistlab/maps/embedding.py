@@ -3,7 +3,7 @@
 Every map is made from the pixels scaled to 0..1. t-SNE and UMAP first project the images on
 their first 50 principal components (when they have more than 50 pixels): the neighbour search
 then works in 50 dimensions instead of 784, several times faster, and the dropped components are
-mostly pixel noise (on MNIST the first 50 keep 83 % of the variance); this is the usual practice
+mostly pixel noise (on MNIST the first 50 keep 82 % of the pixel variance); this is the usual practice
 (van der Maaten and Hinton 2008; openTSNE's and umap-learn's MNIST examples). ``pca=None``
 turns it off.
 
