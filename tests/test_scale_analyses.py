@@ -225,7 +225,7 @@ def test_the_report_of_a_store_beside_the_same_data_in_memory(tmp_path, lazy, fi
     queries, found = on_disk.store_neighbours
     np.testing.assert_array_equal(queries.images, five_class.test.images[:3])
     np.testing.assert_array_equal(found, in_memory.test_neighbours[1][:3])
-    assert _panels(html, "similarity").count("nearest neighbours of test images") == 2
+    assert _panels(html, "similarity").count("nearest training images of test images") == 2
     for section in ("binarisation", "models"):
         assert "five is a Zarr store of 85 images" in _panels(html, section)
     assert "exact duplicates only" in _panels(html, "similarity") and "not searched" in html
