@@ -120,17 +120,21 @@ class Map:
         reached = np.flatnonzero(np.cumsum(self.variance) >= share - 1e-12)
         return int(reached[0]) + 1 if reached.size else None
 
-    def images(self, split: Split, placed: bool = False) -> np.ndarray:
-        """The mapped images (or the placed ones), taken from ``split`` by their indices."""
+    def positions(self, split: Split, placed: bool = False) -> np.ndarray:
+        """The rows of ``split`` that hold the mapped images (or the placed ones), found by their
+        indices."""
         wanted: np.ndarray = self.indices
         if placed:
             wanted = self.placed.indices if self.placed is not None else np.zeros(0, np.int64)
         position = {int(i): p for p, i in enumerate(np.asarray(split.indices))}
         try:
-            rows = [position[int(i)] for i in wanted]
+            return np.asarray([position[int(i)] for i in wanted], np.int64)
         except KeyError as exc:
             raise ValueError(f"image {exc.args[0]} of the map is not in split {split.name!r}.") from None
-        return split.images[np.asarray(rows, np.int64)]
+
+    def images(self, split: Split, placed: bool = False) -> np.ndarray:
+        """The mapped images (or the placed ones), taken from ``split`` by their indices."""
+        return split.images[self.positions(split, placed)]
 
     def to_frame(self) -> pd.DataFrame:
         """One row per point: ``split, index, label, class, x, y`` (the placed points after)."""

@@ -897,9 +897,7 @@ def _map_fragment(a: Analyses, m, images: np.ndarray) -> str:
     scores = {}
     issues = a.label_issues
     if issues is not None and m.split in issues.found:
-        position = {int(i): p for p, i in enumerate(np.asarray(split.indices))}
-        rows = np.array([position[int(i)] for i in m.indices], np.int64)
-        scores["label quality"] = np.asarray(issues.found[m.split].scores)[rows]
+        scores["label quality"] = np.asarray(issues.found[m.split].scores)[m.positions(split)]
     figure = map_figure(m, images, scores=scores, files=split.file_names(m.indices), size=460)
     _, [fragment] = map_components(figure)
     return fragment
