@@ -38,7 +38,7 @@ def report(
             help="Models the models section trains, as names or a set (quick, default, all). "
             "The k-NN on raw pixels (knn-pixels) comes free from the similarity search."
         ),
-    ] = "centroid,tree,mlp",
+    ] = "centroid,mlp",
     first: FirstEach = None,
     workers: Workers = None,
     scheduler: Scheduler = None,

@@ -80,7 +80,7 @@ def build_report(
         The folder for ``index.html`` and ``summary.json`` (replaced together, all or nothing).
     title : str
         The page's title.
-    models : str or tuple of str, default ("centroid", "tree", "mlp")
+    models : str or tuple of str, default ("centroid", "mlp")
         Model names or a set name (``quick``, ``default``, ``all``).
     progress : bool, optional
         Print each section's time (default: yes; a bar when stderr is a terminal).
@@ -117,7 +117,7 @@ def build_report(
     steps.append((CLASS_VIEW_ID, CLASS_VIEW_TITLE, _class_page))  # after the sections: reuses them
     results: dict[str, dict[str, object]] = {step[0]: {} for step in steps}
     analyses = {ds.name: Analyses(ds, models, client) for ds in loaded}
-    # The maps (t-SNE, GIL-free) are made on one core while the sections before theirs run.
+    # The maps (t-SNE, GIL-free) are made on idle cores while the sections before theirs run.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mnistlab-map")
     try:
         for a in analyses.values():

@@ -698,7 +698,7 @@ def _points(x: float) -> str:
     "Named models trained on the training split and tested on the test split: the table compares "
     "the datasets model by model and family by family (how much harder is one than the other?). "
     "Below, per dataset, the best model's confusion matrix and the test images it got wrong with "
-    "the most confidence. mnistlab report --models chooses the models (centroid, tree and mlp by "
+    "the most confidence. mnistlab report --models chooses the models (centroid and mlp by "
     "default; all for every model); the k-NN on pixels comes from the similarity section's search.",
     summary=models_summary,
 )
