@@ -26,12 +26,14 @@ setup: system-data $(STAMP)
 # Everything the tests need: the report's set-up plus the browser.
 setup-test: setup system-browser
 
+# --no-compile: Python compiles each module the first time it is imported, so only what is used
+# is compiled; byte-compiling every installed file up front took 72 of the install's 116 s.
 $(STAMP): $(LOCK) $(DATA_LOCK) pyproject.toml Makefile
 	@echo "setting up $(VENV) from $(LOCK) (details in $(LOG))"
 	@rm -rf $(VENV)
 	@$(PYTHON) -m venv $(VENV)
 	@echo "  python packages: $$(grep -c '^[a-z]' $(LOCK)) locked versions (torch CPU build, numpy, scikit-learn, ...)"
-	@$(BIN)/pip install --require-hashes --no-deps -r $(LOCK) >>$(LOG) 2>&1 || \
+	@$(BIN)/pip install --require-hashes --no-deps --no-compile -r $(LOCK) >>$(LOG) 2>&1 || \
 	    { echo "pip failed; the last lines of $(LOG):"; tail -n 20 $(LOG); exit 1; }
 	@echo "  mnistlab itself, editable"
 	@$(BIN)/pip install --no-deps --no-build-isolation -e . >>$(LOG) 2>&1 || \

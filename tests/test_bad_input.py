@@ -516,7 +516,7 @@ def test_report_on_a_full_disk_changes_nothing(tmp_path, disk_full_for, five_cla
     (out / "index.html").write_text("old page")
     disk_full_for.append("index.html")
     with pytest.raises(OSError) as info:
-        build_report([five_class], out, models="centroid", progress=False)
+        build_report([five_class], out, sections=["overview"], progress=False)
     assert info.value.filename == str(out / "index.html")
     assert (out / "summary.json").read_text() == "old summary"
     assert sorted(p.name for p in out.iterdir()) == ["index.html", "summary.json"]

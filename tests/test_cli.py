@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 import mnistlab
 from mnistlab.cli import app
+from mnistlab.report import SECTIONS
 
 runner = CliRunner()
 
@@ -192,10 +193,25 @@ def test_report_command(tmp_path, five_class):
     mnistlab.save(five_class, tmp_path / "five", "npz")
     # One quick model: the models section has its own tests; this one is about the command.
     args = ("report", "digits", tmp_path / "five" / "five.npz", "-o", tmp_path / "r")
-    out = run(*args, "--models", "centroid").stdout
+    out = run(*args, "--models", "centroid", "--sections", " models,overview").stdout
     assert "index.html" in out
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert [d["name"] for d in summary["datasets"]] == ["digits", "five"]
+    # the sections asked for, in the report's order; the models section trained its model
+    assert summary["sections"] == ["overview", "models"]
+    assert [(m["dataset"], m["model"]) for m in summary["models"]] == [
+        ("digits", "centroid"),
+        ("five", "centroid"),
+    ]
+
+
+def test_report_sections_are_checked_before_any_data_is_read(tmp_path):
+    result = run("report", "nowhere.npz", "--sections", "overview,map", "-o", tmp_path / "r", code=1)
+    assert "unknown report section(s) ['map']" in result.output and "maps" in result.output
+    assert not (tmp_path / "r").exists()
+    helped = " ".join(run("report", "--help").stdout.split())
+    for s in SECTIONS:  # every section id is named in --sections' help
+        assert s.id in helped.replace(" - ", "-"), s.id
 
 
 def test_report_with_unknown_dataset_writes_nothing(tmp_path):
@@ -210,9 +226,10 @@ def test_json_output_of_show_convert_report(tmp_path):
     converted = json.loads(run("convert", "digits", "--to", "npz", "-o", tmp_path, "--json").stdout)
     assert converted["written"] == [str(tmp_path / "digits.npz")]
     reported = json.loads(
-        run("report", "digits", "-o", tmp_path / "r", "--models", "centroid", "--json").stdout
+        run("report", "digits", "-o", tmp_path / "r", "--sections", "overview", "--json").stdout
     )
     assert reported["report"] == str(tmp_path / "r" / "index.html")
+    assert reported["sections"] == ["overview"] and reported["models"] == []
     assert reported["datasets"][0]["splits"]["train"]["n"] == 1347
 
 
@@ -310,7 +327,15 @@ def test_first_cuts_every_split_for_the_dataset_commands(tmp_path):
     """--first N: the first N images of each split, for a quick look (report, onepixel, ...)."""
     payload = json.loads(
         run(
-            "report", "digits", "--first", "120", "--models", "centroid", "-o", tmp_path / "r", "--json"
+            "report",
+            "digits",
+            "--first",
+            "120",
+            "--sections",
+            "overview",
+            "-o",
+            tmp_path / "r",
+            "--json",
         ).stdout
     )
     (summary,) = payload["datasets"]

@@ -398,7 +398,7 @@ def test_a_failed_report_leaves_no_empty_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(builder, "atomic_write_files", full)
     ds = mnistlab.load("digits").subset(40)
     with pytest.raises(OSError) as caught:
-        builder.build_report([ds], tmp_path / "new" / "rep", models=("centroid",), progress=False)
+        builder.build_report([ds], tmp_path / "new" / "rep", sections=["overview"], progress=False)
     assert caught.value.filename == str(tmp_path / "new" / "rep" / "index.html")
     assert list(tmp_path.iterdir()) == []
 

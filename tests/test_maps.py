@@ -310,11 +310,12 @@ def test_embed_command_says_what_is_wrong(tmp_path):
 @pytest.mark.slow
 def test_tsne_of_mnist_test_keeps_its_classes_and_places_new_points():
     ds = mnistlab.load("mnist")
-    small = Dataset("mnist", ds.train.subset(sample=5000), ds.test.subset(sample=1000), ds.classes)
+    small = Dataset("mnist", ds.train.subset(sample=3000), ds.test.subset(sample=600), ds.classes)
     m = embed(small, "tsne", place="test", measure_sample=2000)
     f = m.faithfulness
-    # MNIST's t-SNE islands: the map's vote is as good as the pixels' (about 0.93 on 5,000)
-    assert f.knn_map > 0.9 and f.knn_map >= f.knn_pixels - 0.02
+    # MNIST's t-SNE islands: the map's vote is as good as the pixels' (0.91 and 0.90 on 3,000;
+    # 0.93 on 5,000)
+    assert f.knn_map > 0.88 and f.knn_map >= f.knn_pixels - 0.02
     assert f.trustworthiness > 0.95
     assert f.placed_knn_map > 0.85
     pairs = {frozenset(p[:2]) for p in mixed_pairs(m.coordinates, m.labels, m.classes)}

@@ -112,7 +112,15 @@ def test_the_installed_wheel_writes_a_report_outside_the_repository(wheel, tmp_p
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
     run = subprocess.run(
-        [str(target / "bin" / "mnistlab"), "report", "digits", "--models", "centroid", "-o", "out"],
+        [
+            str(target / "bin" / "mnistlab"),
+            "report",
+            "digits",
+            "--sections",
+            "overview,maps",
+            "-o",
+            "out",
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -39,7 +39,7 @@ def test_adding_a_section_is_one_function(tmp_path, five_class, monkeypatch):
         return Panel(tables=[Table(["n"], [[len(a.ds.train)]])], note=f"note for {a.ds.name}")
 
     monkeypatch.setattr("mnistlab.report.builder.SECTIONS", module.SECTIONS)
-    html = build_report([five_class], tmp_path, progress=False).read_text()
+    html = build_report([five_class], tmp_path, sections=["extra"], progress=False).read_text()
     assert 'id="extra"' in html and "note for five" in html
     with pytest.raises(ValueError, match="already exists"):
         module.section("extra", "Again", "")(extra)
@@ -52,6 +52,33 @@ def test_report_refuses_duplicates_and_empty(tmp_path, five_class):
         build_report([], tmp_path)
 
 
+def test_chosen_sections_alone_are_written_and_run(tmp_path, five_class, monkeypatch):
+    """sections=[...]: those sections in the report's order, no class-by-class view unless
+    asked, and none of the other sections' analyses (no model trained, no map made)."""
+
+    def refuse(self, *args):
+        raise AssertionError("an analysis of a section not chosen was run")
+
+    for name in ("models", "map", "label_issues"):
+        monkeypatch.setattr(Analyses, name, property(refuse))
+    monkeypatch.setattr(Analyses, "prefetch_map", refuse)
+    path = build_report([five_class], tmp_path, sections=["similarity", "overview"], progress=False)
+    html = path.read_text()
+    assert re.findall(r'<section id="([^"]+)"', html) == ["overview", "similarity"]
+    assert 'href="#per-class"' not in html and 'href="#pixel-values"' not in html
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["sections"] == ["overview", "similarity"] and summary["models"] == []
+    assert [t["section"] for t in summary["timings"]] == ["overview", "similarity"]
+
+
+def test_unknown_or_no_sections_are_refused_before_anything_is_written(tmp_path, five_class):
+    with pytest.raises(ValueError, match=r"unknown report section\(s\) \['Overview'\]; choose from"):
+        build_report([five_class], tmp_path / "r", sections=["Overview"])
+    with pytest.raises(ValueError, match="no report section chosen"):
+        build_report([five_class], tmp_path / "r", sections=[])
+    assert not (tmp_path / "r").exists()
+
+
 @pytest.mark.browser
 def test_report_in_headless_chromium(tmp_path, five_class):
     path = build_report([mnistlab.load("digits"), five_class], tmp_path, progress=False)
@@ -62,21 +89,22 @@ def test_report_in_headless_chromium(tmp_path, five_class):
     assert check.broken_images == []
     # Every picture the sections made is in the page and loaded: eleven per dataset from the
     # first sections, plus the similarity galleries that the data calls for.
-    datasets = (mnistlab.load("digits"), five_class)
+    # (the same analyses again, once per dataset for the four sections: same seeds, same data)
+    analyses = [Analyses(d) for d in (mnistlab.load("digits"), five_class)]
     similarity = next(s for s in SECTIONS if s.id == "similarity")
-    galleries = sum(len(similarity.panel(Analyses(d)).pictures) for d in datasets)
+    galleries = sum(len(similarity.panel(a).pictures) for a in analyses)
     assert galleries >= 2 * 1  # neighbours of test images at least
     models = next(s for s in SECTIONS if s.id == "models")
-    model_pictures = sum(len(models.panel(Analyses(d)).pictures) for d in datasets)
+    model_pictures = sum(len(models.panel(a).pictures) for a in analyses)
     assert model_pictures >= 2  # a confusion matrix per dataset, mistakes where there are some
     issues = next(s for s in SECTIONS if s.id == "label-issues")
-    issue_pictures = sum(len(issues.panel(Analyses(d)).pictures) for d in datasets)
+    issue_pictures = sum(len(issues.panel(a).pictures) for a in analyses)
     assert issue_pictures >= 2  # a noise matrix per dataset, a gallery where errors are found
     # The class-by-class view after the sections: a centroid and thumbnails per class.
     per_class = path.read_text().split('<section id="per-class">')[1].count("<img ")
     assert per_class >= (10 + 5) * 9  # every class: its centroid, 4 least and 4 most typical
     maps_section = next(s for s in SECTIONS if s.id == "maps")
-    maps = sum(len(maps_section.panel(Analyses(d)).pictures) for d in datasets)
+    maps = sum(len(maps_section.panel(a).pictures) for a in analyses)
     assert maps == 2 * 2  # each dataset's scatter and thumbnail map
     assert check.images == 2 * 11 + galleries + model_pictures + issue_pictures + maps + per_class
     assert check.section_ids == [s.id for s in SECTIONS] + ["per-class"]
@@ -102,11 +130,12 @@ def test_browser_check_catches_a_broken_page(tmp_path):
 def test_report_says_where_its_time_goes(tmp_path, five_class, capsys):
     """A line per section as it finishes (with the elapsed time), the same times in the page's
     footer and in summary.json; nothing printed with progress=False."""
-    path = build_report([five_class], tmp_path, models="centroid", progress=None)
+    chosen = ["per-class", "pairs", "overview"]  # in any order; the report's order is kept
+    path = build_report([five_class], tmp_path, sections=chosen, progress=None)
     printed = capsys.readouterr().err
     lines = [line for line in printed.splitlines() if line.startswith("[")]
     # Each section, then the class-by-class view made from their results.
-    steps = [(s.id, s.title) for s in SECTIONS] + [("per-class", "Class by class")]
+    steps = [(s.id, s.title) for s in SECTIONS if s.id in chosen] + [("per-class", "Class by class")]
     assert len(lines) == len(steps)
     for number, (line, (_, title)) in enumerate(zip(lines, steps, strict=True), 1):
         assert line.startswith(f"[{number:2d}/{len(steps)}] {title}: five ")
@@ -117,7 +146,7 @@ def test_report_says_where_its_time_goes(tmp_path, five_class, capsys):
     assert all(t["seconds"] >= 0 for t in timings)
     html = path.read_text()
     assert "Where the time went" in html and "all sections" in html
-    build_report([five_class], tmp_path / "quiet", models="centroid", progress=False)
+    build_report([five_class], tmp_path / "quiet", sections=["overview"], progress=False)
     assert "elapsed" not in capsys.readouterr().err
 
 

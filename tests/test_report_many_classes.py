@@ -20,6 +20,9 @@ from mnistlab import plots
 from mnistlab.report import SECTIONS, build_report
 from mnistlab.report.analyses import Analyses
 
+# One worker builds the module's shared fixtures once (not once per worker).
+pytestmark = pytest.mark.xdist_group("report-many-classes")
+
 K = 200
 
 
@@ -102,5 +105,5 @@ def test_long_tables_scroll_in_the_page(tmp_path, five_class, monkeypatch):
     def rows(a):
         return Panel(tables=[Table(["n"], [[i] for i in range(n)]) for n in (20, 21, 200)])
 
-    html = build_report([five_class], tmp_path, progress=False).read_text()
+    html = build_report([five_class], tmp_path, sections=["rows"], progress=False).read_text()
     assert html.count('<div class="long"') == 2 and "200 rows: scroll for more" in html

@@ -22,6 +22,9 @@ from mnistlab.report.builder import _class_maps, csv_uri, image_uri
 from mnistlab.report.sections import Section
 from mnistlab.report.workspace import class_views, section_data
 
+# One worker builds the module's shared fixtures once (not once per worker).
+pytestmark = pytest.mark.xdist_group("report-workspace")
+
 #: A table whose cells the page must sort as a reader would: (label, value) per row.
 TRICKY = [
     ["class 10", "12.3%"],
@@ -136,7 +139,8 @@ def test_interactive_fragments_are_inserted_and_allowed(tmp_path, monkeypatch):
 
     section = Section("interactive", "Interactive", "A fragment.", interactive)
     monkeypatch.setattr("mnistlab.report.builder.SECTIONS", [section])
-    html = build_report([folder_dataset()], tmp_path, models=("centroid",), progress=False).read_text()
+    path = build_report([folder_dataset()], tmp_path, sections=["interactive"], progress=False)
+    html = path.read_text()
     assert f'<div class="interactive"><div id="frag">not run</div>{data}{ran}</div>' in html
     sources = policy_of(html)["script-src"]
     text = ran.split(">", 1)[1].rsplit("<", 1)[0]
@@ -476,7 +480,7 @@ def test_a_bokeh_figure_runs_under_the_policy(tmp_path, monkeypatch, browser):
 
     section = Section("interactive", "Interactive", "A Bokeh figure.", interactive)
     monkeypatch.setattr("mnistlab.report.builder.SECTIONS", [section])
-    path = build_report([folder_dataset()], tmp_path, models=("centroid",), progress=False)
+    path = build_report([folder_dataset()], tmp_path, sections=["interactive"], progress=False)
     html = path.read_text()
     scripts = executable_scripts(html)
     assert len(scripts) > 2  # BokehJS, the figure's, the report's

@@ -39,6 +39,14 @@ def report(
             "The k-NN on raw pixels (knn-pixels) comes free from the similarity search."
         ),
     ] = "centroid,mlp",
+    sections: Annotated[
+        str | None,
+        typer.Option(
+            help="Only these sections, by id, comma-separated (default: all): overview, "
+            "first-images, pixel-values, binarisation, centroids, atypical, pairs, one-pixel, "
+            "similarity, nearest-centroid, models, label-issues, maps, tidy, per-class.",
+        ),
+    ] = None,
     first: FirstEach = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
@@ -48,19 +56,23 @@ def report(
     """Write a self-contained HTML report comparing datasets side by side.
 
     Examples: [bold]mnistlab report -o report/[/], [bold]mnistlab report mnist kmnist digits -o r/[/],
-    [bold]mnistlab report --models all[/] (every model: much longer). A Zarr store is analysed
-    chunk by chunk (on Dask with --workers N), with a sentence for each analysis that needs the
-    images in memory: [bold]mnistlab report big.zarr --workers 2 -o big/[/]
+    [bold]mnistlab report --models all[/] (every model: much longer),
+    [bold]mnistlab report --sections overview,similarity[/] (those two sections: seconds). A Zarr
+    store is analysed chunk by chunk (on Dask with --workers N), with a sentence for each analysis
+    that needs the images in memory: [bold]mnistlab report big.zarr --workers 2 -o big/[/]
     """
     from mnistlab.models import resolve_models
     from mnistlab.report import build_report
+    from mnistlab.report.builder import choose_sections
 
     chosen = resolve_models(models)
+    picked = None if sections is None else [s.strip() for s in sections.split(",") if s.strip()]
+    choose_sections(picked)  # an unknown id fails before any data is loaded
     _check_folder(output, ["index.html", "summary.json"])  # before minutes of analyses
     loaded = _load_data(names or ["mnist", "fashion-mnist"], no_download, first, store_ok=True)
     _refuse_inputs_as_outputs(output, folder=True)  # before minutes of analyses
     with _dask_client([ds.train for ds in loaded], workers, scheduler) as client:
-        path = build_report(loaded, output, models=chosen, client=client)
+        path = build_report(loaded, output, models=chosen, sections=picked, client=client)
     summary = json.loads((path.parent / "summary.json").read_text())
     return Result({"report": str(path), **summary}).show(
         f"wrote {path} and {path.parent / 'summary.json'}"

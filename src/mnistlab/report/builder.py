@@ -18,7 +18,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -32,7 +32,7 @@ from mnistlab.data.lazy import LazyDataset
 from mnistlab.data.loading import load
 from mnistlab.progress import console, want_progress
 from mnistlab.report.analyses import REPORT_MODELS, Analyses
-from mnistlab.report.sections import SECTIONS, Table
+from mnistlab.report.sections import SECTIONS, Section, Table
 from mnistlab.report.workspace import DataTable, Workspace, class_views, section_data
 
 DEFAULT_DATASETS = ("mnist", "fashion-mnist")
@@ -45,6 +45,8 @@ _POLICY = "{mnistlab:content-security-policy}"
 #: The class-by-class view: its anchor in the page and line in the timings.
 CLASS_VIEW_ID = "per-class"
 CLASS_VIEW_TITLE = "Class by class"
+#: The section whose map the report starts making first thing, on idle cores.
+MAPS_ID = "maps"
 #: Side in inches of the small map drawn for each class (at ``CLASS_MAP_DPI``).
 CLASS_MAP_INCHES = 2.4
 CLASS_MAP_DPI = 90
@@ -58,6 +60,7 @@ def build_report(
     *,
     title: str = "mnistlab report",
     models: str | tuple[str, ...] = REPORT_MODELS,
+    sections: Sequence[str] | None = None,
     progress: bool | None = None,
     client=None,
 ) -> Path:
@@ -82,6 +85,10 @@ def build_report(
         The page's title.
     models : str or tuple of str, default ("centroid", "mlp")
         Model names or a set name (``quick``, ``default``, ``all``).
+    sections : sequence of str, optional
+        The ids of the sections to write (:data:`SECTIONS`, and ``"per-class"`` for the
+        class-by-class view), in the report's own order whatever the order given; default every
+        one. Only the analyses they need are run: ``["overview", "similarity"]`` takes seconds.
     progress : bool, optional
         Print each section's time (default: yes; a bar when stderr is a terminal).
     client : dask.distributed.Client, optional
@@ -95,13 +102,14 @@ def build_report(
     Raises
     ------
     ValueError
-        If no dataset is given, one appears twice, or a model name is unknown.
+        If no dataset is given, one appears twice, a model name or a section id is unknown.
     """
     from mnistlab.models import resolve_models
 
     if not datasets:
         raise ValueError("the report needs at least one dataset.")
     models = resolve_models(models)
+    chosen, with_classes = choose_sections(sections)
     loaded = [
         d if isinstance(d, (Dataset, LazyDataset)) else load(d, progress=progress) for d in datasets
     ]
@@ -112,22 +120,26 @@ def build_report(
             "(load(..., name=...), --name)."
         )
     steps: list[tuple[str, str, Callable[[Analyses], object]]] = [
-        (s.id, s.title, s.panel) for s in SECTIONS
+        (s.id, s.title, s.panel) for s in chosen
     ]
-    steps.append((CLASS_VIEW_ID, CLASS_VIEW_TITLE, _class_page))  # after the sections: reuses them
+    if with_classes:  # after the sections: reuses them
+        steps.append((CLASS_VIEW_ID, CLASS_VIEW_TITLE, _class_page))
     results: dict[str, dict[str, object]] = {step[0]: {} for step in steps}
     analyses = {ds.name: Analyses(ds, models, client) for ds in loaded}
     # The maps (t-SNE, GIL-free) are made on idle cores while the sections before theirs run.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mnistlab-map")
     try:
-        for a in analyses.values():
-            a.prefetch_map(pool)
+        if with_classes or any(s.id == MAPS_ID for s in chosen):
+            for a in analyses.values():
+                a.prefetch_map(pool)
         timings = _run_steps(steps, analyses, results, progress)
     finally:  # a failed section does not wait for maps no one will see
         pool.shutdown(wait=False, cancel_futures=True)
-    class_pages = results.pop(CLASS_VIEW_ID)
+    class_pages = results.pop(CLASS_VIEW_ID, None)
     panels = results
-    summaries = {s.id: s.summary(list(analyses.values())) for s in SECTIONS if s.summary}
+    # The data behind each section, to download; from what the sections computed, nothing more.
+    tables = {name: section_data(a) for name, a in analyses.items()}
+    summaries = {s.id: s.summary(list(analyses.values())) for s in chosen if s.summary}
     templates = jinja2.PackageLoader("mnistlab.report", "templates")
     env = jinja2.Environment(
         loader=templates,
@@ -142,11 +154,12 @@ def build_report(
     html = env.get_template("report.html").render(
         title=title,
         datasets=loaded,
-        sections=SECTIONS,
+        sections=chosen,
         panels=panels,
         summaries=summaries,
+        tables=tables,
         class_pages=class_pages,
-        class_view=(CLASS_VIEW_ID, CLASS_VIEW_TITLE),
+        class_view=(CLASS_VIEW_ID, CLASS_VIEW_TITLE) if with_classes else None,
         timings=_timing_table(timings, names),
         generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         version=__version__,
@@ -157,8 +170,9 @@ def build_report(
     out = Path(out_dir)
     summary = {
         "datasets": [d.summary() for d in loaded],
-        "sections": [s.id for s in SECTIONS],
-        "models": [r.row() for a in analyses.values() for r in (a.models or [])],
+        "sections": [s.id for s in chosen] + ([CLASS_VIEW_ID] if with_classes else []),
+        # the models trained, if the chosen sections trained any (vars: never trains them here)
+        "models": [r.row() for a in analyses.values() for r in (vars(a).get("models") or [])],
         "timings": timings,
     }
     with staged(out) as staging:  # both files or neither; a new folder complete or absent
@@ -169,6 +183,38 @@ def build_report(
             }
         )
     return out / "index.html"
+
+
+def choose_sections(ids: Sequence[str] | None) -> tuple[list[Section], bool]:
+    """The sections ``ids`` names, in the report's order, and whether the class-by-class view
+    (``"per-class"``) is among them; every one for None.
+
+    Parameters
+    ----------
+    ids : sequence of str or None
+        Section ids (:data:`SECTIONS`) and ``"per-class"``, in any order, each at most once.
+
+    Returns
+    -------
+    tuple of (list of Section, bool)
+        The sections to write, and whether to write the class-by-class view.
+
+    Raises
+    ------
+    ValueError
+        If ``ids`` is empty or names an unknown section.
+    """
+    if ids is None:
+        return list(SECTIONS), True
+    if isinstance(ids, str):
+        ids = [ids]
+    known = [s.id for s in SECTIONS] + [CLASS_VIEW_ID]
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise ValueError(f"unknown report section(s) {unknown}; choose from: {', '.join(known)}.")
+    if not ids:
+        raise ValueError(f"no report section chosen; choose from: {', '.join(known)}.")
+    return [s for s in SECTIONS if s.id in ids], CLASS_VIEW_ID in ids
 
 
 def _run_steps(
@@ -237,21 +283,18 @@ class ClassPage:
     maps : list of str or None
         Per class, its points in its colour on a transparent image the size of ``map_base``,
         laid over it (so the page holds the map once, and each class a few hundred bytes).
-    data : dict of str to list of DataTable
-        The data behind the sections, by section id, to download.
     """
 
     workspace: Workspace
     map_base: str | None
     maps: list[str | None]
-    data: dict[str, list[DataTable]] = field(default_factory=dict)
 
 
 def _class_page(a: Analyses) -> ClassPage:
     """The class-by-class view of ``a``'s dataset, from the analyses the sections made."""
     workspace = class_views(a)
     base, layers = _class_maps(workspace)
-    return ClassPage(workspace, base, layers, section_data(a))
+    return ClassPage(workspace, base, layers)
 
 
 def _class_maps(workspace: Workspace) -> tuple[str | None, list[str | None]]:
