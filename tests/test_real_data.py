@@ -80,9 +80,9 @@ def test_cli_info_json_mnist(real_cache):
 
 
 def test_real_report_in_chromium(real_cache, tmp_path):
-    # One model and the first 2,000 images of each split keep this test short; make report
+    # One model and the first 1,000 images of each split keep this test short; make report
     # trains two models on every image.
-    loaded = [mnistlab.load(name).subset(first=2_000) for name in ("mnist", "fashion-mnist")]
+    loaded = [mnistlab.load(name).subset(first=1_000) for name in ("mnist", "fashion-mnist")]
     path = build_report(loaded, tmp_path, models="centroid", progress=False)
     check = check_page(path, screenshot=tmp_path / "report.png")
     assert check.console_errors == [] and check.page_errors == []
@@ -96,7 +96,7 @@ def test_real_report_in_chromium(real_cache, tmp_path):
     assert 2 * 19 <= sections.count("<img ") <= 2 * 20
     assert check.images == sections.count("<img ") + per_class.count("<img ")
     html = path.read_text()
-    assert "Ankle boot" in html and "2,000" in html
+    assert "Ankle boot" in html and "1,000" in html
 
 
 def test_convert_real_mnist_to_csv_round_trips(real_cache, tmp_path):
