@@ -66,13 +66,12 @@ def report(
     from mnistlab.report.builder import choose_sections
 
     chosen = resolve_models(models)
-    picked = None if sections is None else [s.strip() for s in sections.split(",") if s.strip()]
-    choose_sections(picked)  # an unknown id fails before any data is loaded
+    choose_sections(sections)  # an unknown id fails before any data is loaded
     _check_folder(output, ["index.html", "summary.json"])  # before minutes of analyses
     loaded = _load_data(names or ["mnist", "fashion-mnist"], no_download, first, store_ok=True)
     _refuse_inputs_as_outputs(output, folder=True)  # before minutes of analyses
     with _dask_client([ds.train for ds in loaded], workers, scheduler) as client:
-        path = build_report(loaded, output, models=chosen, sections=picked, client=client)
+        path = build_report(loaded, output, models=chosen, sections=sections, client=client)
     summary = json.loads((path.parent / "summary.json").read_text())
     return Result({"report": str(path), **summary}).show(
         f"wrote {path} and {path.parent / 'summary.json'}"

@@ -60,7 +60,7 @@ def build_report(
     *,
     title: str = "mnistlab report",
     models: str | tuple[str, ...] = REPORT_MODELS,
-    sections: Sequence[str] | None = None,
+    sections: str | Sequence[str] | None = None,
     progress: bool | None = None,
     client=None,
 ) -> Path:
@@ -85,10 +85,11 @@ def build_report(
         The page's title.
     models : str or tuple of str, default ("centroid", "mlp")
         Model names or a set name (``quick``, ``default``, ``all``).
-    sections : sequence of str, optional
+    sections : str or sequence of str, optional
         The ids of the sections to write (:data:`SECTIONS`, and ``"per-class"`` for the
-        class-by-class view), in the report's own order whatever the order given; default every
-        one. Only the analyses they need are run: ``["overview", "similarity"]`` takes seconds.
+        class-by-class view), as a list or one string with commas, in the report's own order
+        whatever the order given; default every one. Only the analyses they need are run:
+        ``"overview,similarity"`` takes seconds.
     progress : bool, optional
         Print each section's time (default: yes; a bar when stderr is a terminal).
     client : dask.distributed.Client, optional
@@ -185,14 +186,16 @@ def build_report(
     return out / "index.html"
 
 
-def choose_sections(ids: Sequence[str] | None) -> tuple[list[Section], bool]:
+def choose_sections(ids: str | Sequence[str] | None) -> tuple[list[Section], bool]:
     """The sections ``ids`` names, in the report's order, and whether the class-by-class view
     (``"per-class"``) is among them; every one for None.
 
     Parameters
     ----------
-    ids : sequence of str or None
-        Section ids (:data:`SECTIONS`) and ``"per-class"``, in any order, each at most once.
+    ids : str, sequence of str or None
+        Section ids (:data:`SECTIONS`) and ``"per-class"``, in any order, as a list or one
+        string with commas (``"overview, similarity"``), as :func:`~mnistlab.models.resolve_models`
+        takes model names.
 
     Returns
     -------
@@ -207,7 +210,7 @@ def choose_sections(ids: Sequence[str] | None) -> tuple[list[Section], bool]:
     if ids is None:
         return list(SECTIONS), True
     if isinstance(ids, str):
-        ids = [ids]
+        ids = [i.strip() for i in ids.split(",") if i.strip()]
     known = [s.id for s in SECTIONS] + [CLASS_VIEW_ID]
     unknown = [i for i in ids if i not in known]
     if unknown:
